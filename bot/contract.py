@@ -1,0 +1,70 @@
+"""The public names of the triage contract (../shared/docs/triage-contract.md).
+
+Clinic staff filter transcripts by these names and analytics count them: rename nothing here
+without changing the contract everywhere.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+# Lowest urgency first, so list position is the order of urgency.
+TRIAGE_LEVELS: tuple[str, ...] = (
+    "self_care",
+    "consultation",
+    "consultation_24",
+    "emergency",
+    "emergency_ambulance",
+)
+
+RED_FLAG_MIN_LEVEL: dict[str, str] = {
+    "cardiorespiratory": "emergency_ambulance",
+    "self_harm": "emergency_ambulance",
+    "fracture_or_dislocation": "emergency",
+    "infection": "emergency",
+    "dvt": "emergency",
+    "neurovascular": "consultation_24",  # a cold, pale or blue foot: emergency (see red-flag rules)
+    "locked_knee": "consultation_24",
+    "acute_injury": "consultation_24",
+    "cancer_signs": "consultation_24",
+    "child_hip": "consultation_24",
+}
+RED_FLAG_CODES: tuple[str, ...] = tuple(RED_FLAG_MIN_LEVEL)
+
+PAIN_TRIGGERS: tuple[str, ...] = (
+    "stairs", "sitting", "squatting", "kneeling", "running", "jumping", "hills", "walking", "cycling",
+)
+PAIN_LOCATIONS: tuple[str, ...] = (
+    "around_kneecap", "behind_kneecap", "below_kneecap", "inner_knee", "outer_knee",
+    "back_of_knee", "whole_knee",
+)
+ONSETS: tuple[str, ...] = ("gradual", "sudden_injury")
+
+SYMPTOM_INTENTS: tuple[str, ...] = (
+    "pain_on_stairs", "pain_after_sitting", "pain_when_squatting", "pain_when_running",
+    "pain_when_jumping", "knee_pain_general",
+)
+QUESTION_INTENTS: tuple[str, ...] = (
+    "ask_what_is_pfps", "ask_why_hip", "ask_rest", "ask_cadence", "ask_orthotics", "ask_vmo",
+    "ask_recovery_time", "ask_treatment_evidence", "ask_taping_bracing", "ask_imaging",
+)
+HANDOFF_INTENTS: tuple[str, ...] = ("book_appointment", "request_human")
+CONVERSATION_INTENTS: tuple[str, ...] = (
+    "greet", "goodbye", "affirm", "deny", "thank", "bot_challenge", "out_of_scope",
+)
+MINIMUM_INTENTS: tuple[str, ...] = (
+    SYMPTOM_INTENTS + QUESTION_INTENTS + HANDOFF_INTENTS + CONVERSATION_INTENTS
+)
+
+
+def level_rank(level: Optional[str]) -> int:
+    """Position of a level in the order of urgency; -1 for no level yet."""
+    return TRIAGE_LEVELS.index(level) if level in TRIAGE_LEVELS else -1
+
+
+def highest_level(levels: Iterable[Optional[str]]) -> Optional[str]:
+    """The most urgent of the given levels (None when none is a level)."""
+    best: Optional[str] = None
+    for level in levels:
+        if level_rank(level) > level_rank(best):
+            best = level
+    return best
