@@ -55,7 +55,8 @@ def load_responses(path: Path) -> dict:
 def test_every_clinical_answer_is_at_or_below_grade_8():
     responses = load_responses(ANSWERS_FILE)
     assert patient_texts(responses), f"no response texts found in {ANSWERS_FILE}"
-    assert unreadable(responses) == []
+    problems = unreadable(responses)
+    assert not problems, "Above grade 8 (rewrite in shorter words and sentences):\n" + "\n".join(problems)
 
 
 def test_every_domain_response_is_at_or_below_grade_8():
@@ -63,7 +64,8 @@ def test_every_domain_response_is_at_or_below_grade_8():
         pytest.skip(f"{DOMAIN_FILE} does not exist yet (the lead writes it)")
     responses = load_responses(DOMAIN_FILE)
     assert patient_texts(responses), f"no response texts found in {DOMAIN_FILE}"
-    assert unreadable(responses) == []
+    problems = unreadable(responses)
+    assert not problems, "Above grade 8 (rewrite in shorter words and sentences):\n" + "\n".join(problems)
 
 
 def test_the_check_names_the_offending_response_and_its_grade():
