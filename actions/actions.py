@@ -1,0 +1,141 @@
+"""Thin rasa_sdk actions over the `bot` package.
+
+Each action reads the tracker, calls plain Python in `bot/`, and turns the result into messages
+and events. Nothing clinical is decided here: triage is `bot.triage`, red flags `bot.safety`
+and `bot.redflags`, configuration `bot.settings`.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot import triage
+from bot.contract import level_rank
+from bot.settings import load_settings
+
+logger = logging.getLogger(__name__)
+
+SETTINGS = load_settings()
+FORM_QUESTIONS = (
+    "pain_location", "pain_triggers", "onset", "duration_weeks", "under_16",
+    *triage.SCREENING_QUESTIONS,
+)
+# Questions where "not sure" is an answer worth keeping (a safety question answered "not sure"
+# keeps the level at consultation or above); elsewhere "not sure" is the same as skipping.
+UNSURE_IS_AN_ANSWER = ("under_16", *triage.SCREENING_QUESTIONS)
+BOOKABLE = level_rank("consultation")  # at or below: offer a running assessment
+
+
+def _latest_intent(tracker: Tracker) -> Optional[str]:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+class ValidateTriageForm(FormValidationAction):
+    """One question at a time, only what is still unknown; skip and "not sure" move on."""
+
+    def name(self) -> Text:
+        return "validate_triage_form"
+
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
+        skipped = set(tracker.get_slot("skipped_questions") or [])
+        return [slot for slot in domain_slots if slot not in skipped]
+
+    async def extract_skipped_questions(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        asked = tracker.get_slot("requested_slot")
+        intent = _latest_intent(tracker)
+        moves_on = intent == "skip" or (intent == "unsure" and asked not in UNSURE_IS_AN_ANSWER)
+        if not asked or not moves_on:
+            return {}
+        skipped = list(tracker.get_slot("skipped_questions") or [])
+        if asked not in skipped:
+            skipped.append(asked)
+        dispatcher.utter_message(response="utter_skip_noted")
+        return {"skipped_questions": skipped}
+
+    async def extract_under_16(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        # An age given at any point answers the question before it is asked.
+        age = tracker.get_slot("age")
+        if tracker.get_slot("under_16") is None and isinstance(age, (int, float)):
+            return {"under_16": "yes" if age < 16 else "no"}
+        return {}
+
+    def validate_duration_weeks(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        try:
+            weeks = float(value)
+        except (TypeError, ValueError):
+            weeks = -1.0
+        if 0 <= weeks <= 1000:
+            return {"duration_weeks": weeks}
+        dispatcher.utter_message(text="Sorry, I didn't catch how long. You can say something like \"6 weeks\" or \"3 months\".")
+        return {"duration_weeks": None}
+
+
+class ActionTriageSummary(Action):
+    """Say what the bot understood, the triage level and what to do, then offer next steps."""
+
+    def name(self) -> Text:
+        return "action_triage_summary"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        record = triage.TriageRecord.from_slots(tracker.current_slot_values())
+        level, reasons = triage.assess(record, current_level=tracker.get_slot("triage_level"))
+        text = triage.summary(record, level, reasons)
+        dispatcher.utter_message(text=text)
+        if level_rank(level) <= BOOKABLE:
+            dispatcher.utter_message(response="utter_offer_hip")
+        events: List[EventType] = [
+            SlotSet("triage_level", level),
+            SlotSet("triage_reasons", reasons),
+            SlotSet("triage_summary", triage.describe(record)),
+        ]
+        if level_rank(level) >= level_rank("consultation_24"):
+            events.append(SlotSet("staff_review_needed", True))
+        return events
+
+
+class ActionOfferBooking(Action):
+    """The clinic's phone and booking page; the triage summary goes with the request."""
+
+    def name(self) -> Text:
+        return "action_offer_booking"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if level_rank(tracker.get_slot("triage_level")) > BOOKABLE:
+            dispatcher.utter_message(response="utter_emergency_no_booking")
+            return []
+        dispatcher.utter_message(
+            text=(
+                f"You can book a running assessment online at {SETTINGS.clinic_booking_url} "
+                f"or call us on {SETTINGS.clinic_phone}."
+            )
+        )
+        return []
+
+
+class ActionHandoffHuman(Action):
+    """Hand over to a person: the clinic's phone and opening hours."""
+
+    def name(self) -> Text:
+        return "action_handoff_human"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(
+            text=(
+                f"You can talk to our team by calling {SETTINGS.clinic_phone}. "
+                f"We're open {SETTINGS.clinic_hours_text}."
+            )
+        )
+        return []

@@ -1,0 +1,141 @@
+"""The safety layer's decisions, as pure functions over plain data.
+
+`components/safety_policy.py` adapts this to Rasa: it runs inside the Rasa server (no action
+server needed) before every action the bot takes, and this module decides:
+
+- after each user message, which red flags it asserts: the NLU component's findings, plus the
+  same detector run again with what only the conversation knows (the safety question just
+  asked, a patient under 16);
+- the triage record updates: `red_flags` only grows, `triage_level` only rises, earlier
+  `pain_triggers` are kept when a message names new ones;
+- the escalation reply to send at once (stopping any form), then the follow-up, then listen;
+- that an emergency-level conversation is never steered to booking.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from bot.contract import RED_FLAG_MIN_LEVEL, highest_level, level_rank
+from bot.triage import SCREENING_QUESTIONS
+
+ESCALATION_PREFIX = "utter_red_flag_"
+FOLLOWUP_ACTION = "utter_red_flag_followup"
+NO_BOOKING_ACTION = "utter_emergency_no_booking"
+LISTEN = "action_listen"
+BOOKING_INTENTS = frozenset({"book_appointment"})
+REVIEW_LEVEL = "consultation_24"  # staff review every conversation at or above this level
+
+# A button press sends a payload ("/affirm"), not words: read it as the words it stands for.
+PAYLOAD_INTENT_AS_TEXT = {"affirm": "yes", "deny": "no", "unsure": "not sure"}
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the policy sees when a user message has just arrived."""
+
+    text: str
+    intent: Optional[str]
+    findings: Sequence[Mapping[str, Any]]  # the NLU component's findings (Finding.to_dict())
+    requested_slot: Optional[str]  # the question the bot had asked, if any
+    slots: Mapping[str, Any]
+    active_loop: Optional[str]
+    trigger_history: Sequence[str] = ()  # every pain_trigger entity value so far, in order
+
+
+@dataclass
+class Decision:
+    slot_updates: dict[str, Any] = field(default_factory=dict)
+    stop_form: bool = False
+    action: Optional[str] = None  # the next action to force, or None to let others decide
+    findings: list[dict] = field(default_factory=list)  # asserted findings behind the action
+
+
+def escalation_action(finding: Mapping[str, Any]) -> str:
+    code = finding["code"]
+    if code == "neurovascular" and level_rank(finding.get("level")) >= level_rank("emergency"):
+        return ESCALATION_PREFIX + "neurovascular_emergency"
+    return ESCALATION_PREFIX + code
+
+
+def _finding_level(finding: Mapping[str, Any]) -> str:
+    return highest_level([finding.get("level"), RED_FLAG_MIN_LEVEL.get(finding["code"])]) or "consultation_24"
+
+
+def contextual_findings(turn: Turn, detect) -> list[dict]:
+    """Findings that need the conversation's context: the answer to a safety question, and
+    symptoms that are red flags only in a child."""
+    question = turn.requested_slot if turn.requested_slot in SCREENING_QUESTIONS else None
+    under_16 = turn.slots.get("under_16") == "yes" or _number(turn.slots.get("age"), 99) < 16
+    if not question and not under_16:
+        return []
+    text = turn.text
+    if text.startswith("/"):  # a button payload
+        text = PAYLOAD_INTENT_AS_TEXT.get(turn.intent or "", "")
+        if not text:
+            return []
+    found = detect(text, question=question, patient_under_16=True if under_16 else None)
+    return [f.to_dict() if hasattr(f, "to_dict") else dict(f) for f in found]
+
+
+def _number(value: Any, default: float) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def asserted(findings: Iterable[Mapping[str, Any]]) -> list[dict]:
+    seen: set[tuple] = set()
+    result = []
+    for f in findings:
+        if not f.get("asserted") or f.get("code") not in RED_FLAG_MIN_LEVEL:
+            continue
+        key = (f["code"], f.get("start"), f.get("end"), f.get("rule"))
+        if key not in seen:
+            seen.add(key)
+            result.append(dict(f))
+    return result
+
+
+def on_user_message(turn: Turn, detect) -> Decision:
+    """Decide what happens right after a user message (before any other action runs)."""
+    decision = Decision()
+    merged_triggers = list(dict.fromkeys([*(turn.slots.get("pain_triggers") or []), *turn.trigger_history]))
+    if merged_triggers != list(turn.slots.get("pain_triggers") or []):
+        decision.slot_updates["pain_triggers"] = merged_triggers
+
+    findings = asserted([*turn.findings, *contextual_findings(turn, detect)])
+    current_level = turn.slots.get("triage_level")
+    if findings:
+        codes = list(turn.slots.get("red_flags") or [])
+        codes += [f["code"] for f in findings if f["code"] not in codes]
+        level = highest_level([current_level, *(_finding_level(f) for f in findings)])
+        evidence = list(turn.slots.get("red_flag_evidence") or [])
+        evidence += [
+            {k: f.get(k) for k in ("code", "level", "matched", "rule", "modifiers")} for f in findings
+        ]
+        decision.slot_updates.update(red_flags=codes, triage_level=level, red_flag_evidence=evidence)
+        if level_rank(level) >= level_rank(REVIEW_LEVEL):
+            decision.slot_updates["staff_review_needed"] = True
+        most_urgent = max(findings, key=lambda f: level_rank(_finding_level(f)))
+        decision.action = escalation_action(most_urgent)
+        decision.stop_form = turn.active_loop is not None
+        decision.findings = findings
+        return decision
+
+    if turn.intent in BOOKING_INTENTS and level_rank(current_level) >= level_rank("emergency"):
+        decision.action = NO_BOOKING_ACTION
+        decision.stop_form = turn.active_loop is not None
+    return decision
+
+
+def after_action(latest_action: Optional[str], form_stopped_this_turn: bool) -> Optional[str]:
+    """What follows the safety layer's own replies; None when the reply was not ours."""
+    if latest_action is None:
+        return None
+    if latest_action.startswith(ESCALATION_PREFIX) and latest_action != FOLLOWUP_ACTION:
+        return FOLLOWUP_ACTION if form_stopped_this_turn else LISTEN
+    if latest_action in (FOLLOWUP_ACTION, NO_BOOKING_ACTION):
+        return LISTEN
+    return None

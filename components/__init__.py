@@ -1,0 +1,1 @@
+"""Rasa glue: custom NLU components, the in-server safety policy and the alert broker."""

@@ -1,0 +1,131 @@
+"""Shared fixtures. `bot_stack` starts the real product on free local ports: the trained model in
+a Rasa server (REST and socket.io channels, HTTP API with a token), the action server over real
+HTTP, the web chat page, and an SQLite tracker store in a temporary folder."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import dev  # noqa: E402  (scripts/dev.py: the same commands ./dev run uses)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class BotStack:
+    rasa_url: str
+    actions_url: str
+    web_url: Optional[str]
+    token: str
+    tracker_db: Path
+    procs: dict = field(default_factory=dict)
+    commands: dict = field(default_factory=dict)
+    logs: Path = Path(".")
+
+    def send(self, text: str, sender: Optional[str] = None, metadata: Optional[dict] = None) -> list[dict]:
+        """Post one message to the REST channel; the bot's replies."""
+        body = {"sender": sender or uuid.uuid4().hex, "message": text}
+        if metadata:
+            body["metadata"] = metadata
+        request = urllib.request.Request(
+            f"{self.rasa_url}/webhooks/rest/webhook", data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    def tracker(self, sender: str) -> dict:
+        request = urllib.request.Request(
+            f"{self.rasa_url}/conversations/{sender}/tracker?token={self.token}"
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def slots(self, sender: str) -> dict[str, Any]:
+        return self.tracker(sender)["slots"]
+
+    def _start(self, name: str) -> None:
+        command, ready = self.commands[name]
+        log = open(self.logs / f"{name.replace(' ', '_')}.log", "ab")
+        proc = subprocess.Popen(command, cwd=ROOT, env=dev.env(), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs[name] = proc
+        if not dev.wait_for(ready, 240, proc):
+            raise RuntimeError(f"{name} did not start; log: {log.name}\n" + Path(log.name).read_text()[-3000:])
+
+    def stop(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def start(self, name: str) -> None:
+        if name not in self.procs:
+            self._start(name)
+
+    def close(self) -> None:
+        for name in list(self.procs)[::-1]:
+            self.stop(name)
+
+
+@pytest.fixture(scope="session")
+def bot_stack(tmp_path_factory) -> BotStack:
+    model = dev.train()
+    folder = tmp_path_factory.mktemp("stack")
+    tracker_db = folder / "transcripts.db"
+    endpoints = folder / "endpoints.yml"
+    rasa_port, actions_port, web_port = free_port(), free_port(), free_port()
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
+        f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{tracker_db}"\n'
+        'lock_store:\n  type: "in_memory"\n'
+    )
+    commands = {
+        name: (command, ready)
+        for name, command, ready in dev.service_commands(
+            rasa_port=rasa_port, actions_port=actions_port, web_port=web_port,
+            review_port=free_port(), endpoints=str(endpoints), model=model,
+        )
+        if name != "staff review tool"
+    }
+    stack = BotStack(
+        rasa_url=f"http://127.0.0.1:{rasa_port}",
+        actions_url=f"http://127.0.0.1:{actions_port}",
+        web_url=f"http://127.0.0.1:{web_port}" if "web chat page" in commands else None,
+        token=dev.api_token(), tracker_db=tracker_db, commands=commands, logs=folder,
+    )
+    try:
+        for name in commands:
+            stack.start(name)
+        yield stack
+    finally:
+        stack.close()
+
+
+@pytest.fixture
+def bot(bot_stack: BotStack) -> BotStack:
+    """The running stack, with the action server up (a test may have stopped it)."""
+    bot_stack.start("action server")
+    return bot_stack
