@@ -47,19 +47,30 @@ class ValidateTriageForm(FormValidationAction):
         skipped = set(tracker.get_slot("skipped_questions") or [])
         return [slot for slot in domain_slots if slot not in skipped]
 
-    async def extract_skipped_questions(
+    async def get_extraction_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> List[EventType]:
+        events = await super().get_extraction_events(dispatcher, tracker, domain)
         asked = tracker.get_slot("requested_slot")
         intent = _latest_intent(tracker)
         moves_on = intent == "skip" or (intent == "unsure" and asked not in UNSURE_IS_AN_ANSWER)
-        if not asked or not moves_on:
-            return {}
-        skipped = list(tracker.get_slot("skipped_questions") or [])
-        if asked not in skipped:
-            skipped.append(asked)
-        dispatcher.utter_message(response="utter_skip_noted")
-        return {"skipped_questions": skipped}
+        if asked and moves_on:
+            skipped = list(tracker.get_slot("skipped_questions") or [])
+            if asked not in skipped:
+                skipped.append(asked)
+            dispatcher.utter_message(response="utter_skip_noted")
+            events.append(SlotSet("skipped_questions", skipped))
+        return events
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        # The SDK keeps only the form's own slots; the skip list must reach the tracker too.
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        pending = tracker.slots_to_validate()
+        if "skipped_questions" in pending:
+            events.append(SlotSet("skipped_questions", pending["skipped_questions"]))
+        return events
 
     async def extract_under_16(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

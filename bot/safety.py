@@ -62,6 +62,17 @@ def _finding_level(finding: Mapping[str, Any]) -> str:
     return highest_level([finding.get("level"), RED_FLAG_MIN_LEVEL.get(finding["code"])]) or "consultation_24"
 
 
+def screening_answer_finding(turn: Turn) -> list[dict]:
+    """A "yes" (typed or tapped) to a safety question is that question's red flag. Needs no
+    detector, so it holds even if the rule layer fails."""
+    question = turn.requested_slot
+    if question not in SCREENING_QUESTIONS or turn.intent != "affirm":
+        return []
+    code = SCREENING_QUESTIONS[question]
+    return [{"code": code, "level": RED_FLAG_MIN_LEVEL[code], "matched": turn.text[:200], "start": 0,
+             "end": len(turn.text), "modifiers": [], "asserted": True, "rule": f"screening:{question}:yes"}]
+
+
 def contextual_findings(turn: Turn, detect) -> list[dict]:
     """Findings that need the conversation's context: the answer to a safety question, and
     symptoms that are red flags only in a child."""
@@ -86,16 +97,15 @@ def _number(value: Any, default: float) -> float:
 
 
 def asserted(findings: Iterable[Mapping[str, Any]]) -> list[dict]:
-    seen: set[tuple] = set()
-    result = []
+    """The asserted findings, one per code (the most urgent one), in the order first seen."""
+    best: dict[str, dict] = {}
     for f in findings:
         if not f.get("asserted") or f.get("code") not in RED_FLAG_MIN_LEVEL:
             continue
-        key = (f["code"], f.get("start"), f.get("end"), f.get("rule"))
-        if key not in seen:
-            seen.add(key)
-            result.append(dict(f))
-    return result
+        code = f["code"]
+        if code not in best or level_rank(_finding_level(f)) > level_rank(_finding_level(best[code])):
+            best[code] = dict(f)
+    return list(best.values())
 
 
 def on_user_message(turn: Turn, detect) -> Decision:
@@ -105,7 +115,7 @@ def on_user_message(turn: Turn, detect) -> Decision:
     if merged_triggers != list(turn.slots.get("pain_triggers") or []):
         decision.slot_updates["pain_triggers"] = merged_triggers
 
-    findings = asserted([*turn.findings, *contextual_findings(turn, detect)])
+    findings = asserted([*turn.findings, *screening_answer_finding(turn), *contextual_findings(turn, detect)])
     current_level = turn.slots.get("triage_level")
     if findings:
         codes = list(turn.slots.get("red_flags") or [])

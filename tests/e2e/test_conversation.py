@@ -1,0 +1,159 @@
+"""End-to-end conversations over the REST channel of the running bot (real Rasa server, real
+action server over HTTP, SQLite tracker store), as a patient would have them."""
+from __future__ import annotations
+
+import sqlite3
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ALL_SCREENS = ("screen_heat_swelling_fever", "screen_locking_giving_way", "screen_night_pain",
+               "screen_calf", "screen_numbness")
+
+
+def texts(replies: list[dict]) -> str:
+    return "\n".join(r.get("text") or "" for r in replies)
+
+
+def new_id() -> str:
+    return "test-" + uuid.uuid4().hex[:12]
+
+
+def test_the_opening_says_what_the_bot_is_and_that_it_is_not_for_emergencies(bot):
+    replies = bot.send("hi", new_id())
+    text = texts(replies)
+    assert "chatbot" in text and "don't diagnose" in text and "000" in text
+    assert any(r.get("buttons") for r in replies)
+
+
+def test_happy_path_from_first_message_to_summary_and_booking_offer(bot):
+    sender = new_id()
+    replies = bot.send("my knee hurts going down stairs", sender)
+    assert "Where on the knee" in texts(replies)  # the trigger is known: not asked again
+    assert bot.slots(sender)["pain_triggers"] == ["stairs"]
+    bot.send('/inform{"pain_location":"around_kneecap"}', sender)
+    replies = bot.send('/inform{"onset":"gradual"}', sender)
+    assert "How long" in texts(replies)
+    bot.send('/inform{"duration_weeks":6}', sender)
+    bot.send("/deny", sender)  # not under 16
+    for _ in ALL_SCREENS[:-1]:
+        bot.send("/deny", sender)
+    replies = bot.send("/deny", sender)
+    text = texts(replies)
+    assert "pain around the kneecap on stairs, for about 6 weeks, that came on slowly with no injury" in text
+    assert "fits a common pattern called patellofemoral pain" in text
+    assert any(b["payload"] == "/book_appointment" for r in replies for b in r.get("buttons") or [])
+    slots = bot.slots(sender)
+    assert slots["triage_level"] == "consultation"
+    assert slots["red_flags"] in (None, [])
+    assert "typical_patellofemoral_pattern" in slots["triage_reasons"]
+
+
+def test_several_triggers_in_one_message_are_all_recorded_and_kept(bot):
+    sender = new_id()
+    bot.send("stairs and sitting at my desk both make my knee ache", sender)
+    assert set(bot.slots(sender)["pain_triggers"]) >= {"stairs", "sitting"}
+    bot.send("squatting hurts too", sender)
+    assert set(bot.slots(sender)["pain_triggers"]) >= {"stairs", "sitting", "squatting"}
+
+
+def test_a_question_mid_form_is_answered_then_the_form_resumes(bot):
+    sender = new_id()
+    bot.send("my knee hurts when i run", sender)
+    replies = bot.send("why does the hip matter for knee pain?", sender)
+    text = texts(replies)
+    assert "hip" in text.lower() and "thigh bone" in text
+    assert "Where on the knee" in text  # the same question again
+    assert bot.tracker(sender)["active_loop"].get("name") == "triage_form"
+
+
+def test_stop_ends_the_questions(bot):
+    sender = new_id()
+    bot.send("my knee is sore", sender)
+    replies = bot.send("stop", sender)
+    assert "stopped the questions" in texts(replies)
+    assert not bot.tracker(sender)["active_loop"].get("name")
+
+
+def test_a_red_flag_mid_form_escalates_at_once_and_stops_the_form(bot):
+    sender = new_id()
+    bot.send("my knee hurts on stairs", sender)
+    replies = bot.send("my calf is really swollen and sore since my long flight", sender)
+    text = texts(replies)
+    assert "emergency department" in text and "blood clot" in text
+    assert "Where on the knee" not in text
+    slots = bot.slots(sender)
+    assert "dvt" in slots["red_flags"]
+    assert slots["triage_level"] == "emergency"
+    assert slots["staff_review_needed"] is True
+    assert not bot.tracker(sender)["active_loop"].get("name")
+    # never steered to booking afterwards
+    replies = bot.send("/book_appointment", sender)
+    assert "urgent care first" in texts(replies)
+    assert bot.slots(sender)["triage_level"] == "emergency"
+
+
+def test_yes_to_a_safety_question_escalates_and_no_raises_nothing(bot):
+    sender = new_id()
+    bot.send("my knee hurts on stairs", sender)
+    bot.send('/inform{"pain_location":"around_kneecap"}', sender)
+    bot.send('/inform{"onset":"gradual"}', sender)
+    bot.send('/inform{"duration_weeks":6}', sender)
+    replies = bot.send("/deny", sender)  # not under 16 -> first safety question
+    assert "hot, red or swollen" in texts(replies)
+    replies = bot.send("not at all", sender)
+    assert "lock" in texts(replies)
+    bot.send("no", sender)
+    assert bot.slots(sender)["red_flags"] in (None, [])
+    bot.send("/deny", sender)  # night pain
+    replies = bot.send("yeah it is swollen and warm", sender)  # the calf question
+    assert "blood clot" in texts(replies)
+    assert bot.slots(sender)["red_flags"] == ["dvt"]
+
+
+def test_negated_and_family_mentions_raise_nothing(bot):
+    sender = new_id()
+    bot.send("no fever, no swelling, just pain around my kneecap on stairs", sender)
+    bot.send("my dad had a DVT last year", sender)
+    slots = bot.slots(sender)
+    assert slots["red_flags"] in (None, [])
+    assert slots["triage_level"] is None
+
+
+def test_red_flags_escalate_even_with_the_action_server_down(bot_stack):
+    bot_stack.stop("action server")
+    try:
+        sender = new_id()
+        replies = bot_stack.send("I have crushing chest pain and can't breathe", sender)
+        assert "call 000" in texts(replies).lower()
+        assert bot_stack.slots(sender)["triage_level"] == "emergency_ambulance"
+        replies = bot_stack.send("I want to kill myself", new_id())
+        assert "13 11 14" in texts(replies)
+    finally:
+        bot_stack.start("action server")
+
+
+@pytest.mark.parametrize("message", [
+    "", "   ", "🙂🦵😭", "<script>alert(1)</script>", "me duele la rodilla cuando subo escaleras",
+    "asdkjh qwoeiu zxmcnb", "knee " * 20000,
+])
+def test_bad_input_gets_a_kind_reply_and_the_bot_keeps_going(bot, message):
+    sender = new_id()
+    replies = bot.send(message, sender)
+    assert texts(replies).strip(), f"no reply to {message[:40]!r}"
+    assert "<script>" not in texts(replies)
+    replies = bot.send("hi", sender)
+    assert "chatbot" in texts(replies)
+
+
+def test_transcripts_are_kept_in_the_sql_tracker_store(bot):
+    sender = new_id()
+    bot.send("my knee hurts after sitting", sender)
+    with sqlite3.connect(bot.tracker_db) as db:
+        rows = db.execute(
+            "select type_name, intent_name from events where sender_id = ? order by id", (sender,)
+        ).fetchall()
+    assert ("user", "pain_after_sitting") in rows or any(t == "user" for t, _ in rows)
+    assert any(t == "bot" for t, _ in rows)

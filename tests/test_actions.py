@@ -1,0 +1,143 @@
+"""Every custom action, run as the action server runs it: a CollectingDispatcher, a Tracker built
+here, and the real domain."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pytest
+from rasa.shared.core.domain import Domain
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import actions
+from bot.readability import is_readable
+
+DOMAIN = Domain.load("domain.yml")
+DOMAIN_DICT = DOMAIN.as_dict()
+ALL_NO = {q: "no" for q in actions.triage.SCREENING_QUESTIONS}
+
+
+def make_tracker(slots: Optional[dict] = None, intent: str = "inform", text: str = "",
+                 entities: Optional[list] = None, active_loop: Optional[str] = None,
+                 set_by_message: Optional[dict] = None) -> Tracker:
+    """`set_by_message`: slots the latest user message filled (what a form validates)."""
+    values = {slot.name: None for slot in DOMAIN.slots}
+    values.update(slots or {})
+    values.update(set_by_message or {})
+    events = [{"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}}]
+    events += [{"event": "slot", "name": k, "value": v} for k, v in (set_by_message or {}).items()]
+    return Tracker(
+        sender_id="test-conversation",
+        slots=values,
+        latest_message={"text": text, "intent": {"name": intent, "confidence": 0.99},
+                        "entities": entities or []},
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop={"name": active_loop} if active_loop else {},
+        latest_action_name="action_listen",
+    )
+
+
+def slot_events(events: list) -> dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+async def run(action, tracker: Tracker):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, DOMAIN_DICT)
+    return dispatcher, events
+
+
+TYPICAL_SLOTS = {
+    "pain_location": "around_kneecap", "pain_triggers": ["stairs", "sitting"], "onset": "gradual",
+    "duration_weeks": 6.0, "under_16": "no", **ALL_NO,
+}
+
+
+async def test_summary_of_a_typical_pattern_offers_hip_and_booking():
+    dispatcher, events = await run(actions.ActionTriageSummary(), make_tracker(TYPICAL_SLOTS))
+    texts = [m.get("text") or "" for m in dispatcher.messages]
+    assert "pain around the kneecap on stairs and after sitting, for about 6 weeks" in texts[0]
+    assert "fits a common pattern called patellofemoral pain" in texts[0]
+    assert dispatcher.messages[1]["response"] == "utter_offer_hip"
+    slots = slot_events(events)
+    assert slots["triage_level"] == "consultation"
+    assert "typical_patellofemoral_pattern" in slots["triage_reasons"]
+    assert slots["triage_summary"].startswith("pain around the kneecap")
+    assert all(is_readable(t) for t in texts if t)
+
+
+async def test_summary_never_lowers_the_level_and_offers_no_booking_in_an_emergency():
+    tracker = make_tracker({**TYPICAL_SLOTS, "triage_level": "emergency", "red_flags": ["dvt"]})
+    dispatcher, events = await run(actions.ActionTriageSummary(), tracker)
+    assert slot_events(events)["triage_level"] == "emergency"
+    assert all(m.get("response") != "utter_offer_hip" for m in dispatcher.messages)
+    assert "emergency department" in dispatcher.messages[0]["text"]
+
+
+async def test_summary_marks_a_24_hour_conversation_for_staff():
+    tracker = make_tracker({**TYPICAL_SLOTS, "onset": "sudden_injury", "age": 60.0})
+    _, events = await run(actions.ActionTriageSummary(), tracker)
+    slots = slot_events(events)
+    assert slots["triage_level"] == "consultation_24"
+    assert slots["staff_review_needed"] is True
+
+
+async def test_booking_offer_gives_the_configured_phone_and_page():
+    dispatcher, _ = await run(actions.ActionOfferBooking(), make_tracker(TYPICAL_SLOTS))
+    text = dispatcher.messages[0]["text"]
+    assert actions.SETTINGS.clinic_phone in text and actions.SETTINGS.clinic_booking_url in text
+
+
+async def test_no_booking_offer_after_an_emergency():
+    dispatcher, _ = await run(actions.ActionOfferBooking(), make_tracker({"triage_level": "emergency_ambulance"}))
+    assert dispatcher.messages[0]["response"] == "utter_emergency_no_booking"
+
+
+async def test_handoff_gives_phone_and_hours():
+    dispatcher, _ = await run(actions.ActionHandoffHuman(), make_tracker())
+    text = dispatcher.messages[0]["text"]
+    assert actions.SETTINGS.clinic_phone in text
+
+
+# --- the triage form's validation -----------------------------------------------------------
+
+async def validate(slots: dict, intent: str, requested: str, set_by_message=None):
+    tracker = make_tracker({**slots, "requested_slot": requested}, intent=intent,
+                           active_loop="triage_form", set_by_message=set_by_message)
+    dispatcher = CollectingDispatcher()
+    events = await actions.ValidateTriageForm().run(dispatcher, tracker, DOMAIN_DICT)
+    return dispatcher, slot_events(events)
+
+
+async def test_skip_moves_to_the_next_question():
+    dispatcher, slots = await validate({}, "skip", "pain_location")
+    assert slots["skipped_questions"] == ["pain_location"]
+    assert slots["requested_slot"] == "pain_triggers"
+    assert dispatcher.messages[0]["response"] == "utter_skip_noted"
+
+
+async def test_not_sure_about_a_safety_question_is_kept_as_an_answer():
+    _, slots = await validate({**TYPICAL_SLOTS, "screen_calf": None}, "unsure", "screen_calf")
+    assert "skipped_questions" not in slots
+
+
+async def test_an_age_answers_the_under_16_question_before_it_is_asked():
+    _, slots = await validate({"age": 13.0}, "inform", "pain_location")
+    assert slots["under_16"] == "yes"
+
+
+async def test_after_a_skip_only_unknown_questions_are_asked():
+    known = {k: v for k, v in TYPICAL_SLOTS.items() if k not in ("screen_numbness", "screen_night_pain")}
+    _, slots = await validate(known, "skip", "screen_night_pain")
+    assert slots["requested_slot"] == "screen_numbness"
+    _, slots = await validate({**known, "screen_numbness": "no"}, "skip", "screen_night_pain")
+    assert slots["requested_slot"] is None  # nothing left: the form ends
+
+
+@pytest.mark.parametrize("value,ok", [(6.0, True), ("4", True), (-3, False), ("soon", False)])
+async def test_duration_must_be_a_number_of_weeks(value, ok):
+    _, slots = await validate({}, "inform", "duration_weeks", set_by_message={"duration_weeks": value})
+    assert (slots.get("duration_weeks") is not None) == ok

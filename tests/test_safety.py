@@ -1,0 +1,116 @@
+"""The safety layer's decisions (bot/safety.py), table-driven, with the real red-flag detector."""
+from __future__ import annotations
+
+import pytest
+
+from bot import safety
+from bot.redflags import detect
+
+
+def finding(code, level=None, asserted=True, start=0, end=4, modifiers=()):
+    from bot.contract import RED_FLAG_MIN_LEVEL
+
+    return {"code": code, "level": level or RED_FLAG_MIN_LEVEL[code], "matched": "words", "start": start,
+            "end": end, "modifiers": list(modifiers), "asserted": asserted, "rule": "test"}
+
+
+def turn(text="hello", intent="knee_pain_general", findings=(), requested_slot=None, active_loop=None,
+         history=(), **slots):
+    return safety.Turn(text=text, intent=intent, findings=list(findings), requested_slot=requested_slot,
+                       slots=slots, active_loop=active_loop, trigger_history=list(history))
+
+
+def test_a_red_flag_escalates_with_its_own_reply_and_level():
+    d = safety.on_user_message(turn(findings=[finding("dvt")]), detect)
+    assert d.action == "utter_red_flag_dvt"
+    assert d.slot_updates["red_flags"] == ["dvt"]
+    assert d.slot_updates["triage_level"] == "emergency"
+    assert d.slot_updates["staff_review_needed"] is True
+    assert d.slot_updates["red_flag_evidence"][0]["code"] == "dvt"
+
+
+def test_a_negated_finding_raises_nothing():
+    d = safety.on_user_message(turn(findings=[finding("infection", asserted=False, modifiers=["negated"])]), detect)
+    assert d.action is None
+    assert "red_flags" not in d.slot_updates
+
+
+def test_red_flags_only_grow_and_the_level_only_rises():
+    d = safety.on_user_message(
+        turn(findings=[finding("locked_knee")], red_flags=["cardiorespiratory"], triage_level="emergency_ambulance"),
+        detect,
+    )
+    assert d.slot_updates["red_flags"] == ["cardiorespiratory", "locked_knee"]
+    assert d.slot_updates["triage_level"] == "emergency_ambulance"
+
+
+def test_the_most_urgent_finding_picks_the_reply():
+    d = safety.on_user_message(turn(findings=[finding("locked_knee"), finding("cardiorespiratory", start=9)]), detect)
+    assert d.action == "utter_red_flag_cardiorespiratory"
+    assert set(d.slot_updates["red_flags"]) == {"locked_knee", "cardiorespiratory"}
+
+
+def test_a_cold_blue_foot_gets_the_emergency_reply():
+    d = safety.on_user_message(turn(findings=[finding("neurovascular", level="emergency")]), detect)
+    assert d.action == "utter_red_flag_neurovascular_emergency"
+    assert d.slot_updates["triage_level"] == "emergency"
+
+
+def test_a_red_flag_stops_an_active_form():
+    d = safety.on_user_message(turn(findings=[finding("self_harm")], active_loop="triage_form"), detect)
+    assert d.stop_form and d.action == "utter_red_flag_self_harm"
+
+
+@pytest.mark.parametrize("text,intent,expect", [
+    ("/affirm", "affirm", "dvt"),
+    ("yeah it's really swollen", "affirm", "dvt"),
+    ("/deny", "deny", None),
+    ("no", "deny", None),
+    ("not at all", "deny", None),
+    ("/unsure", "unsure", None),
+])
+def test_answers_to_the_calf_question_count(text, intent, expect):
+    d = safety.on_user_message(turn(text=text, intent=intent, requested_slot="screen_calf",
+                                    active_loop="triage_form"), detect)
+    assert (d.slot_updates.get("red_flags") or [None])[0] == expect
+
+
+def test_yes_to_the_heat_question_is_a_finding():
+    d = safety.on_user_message(turn(text="yeah it's really hot", intent="affirm",
+                                    requested_slot="screen_heat_swelling_fever", active_loop="triage_form"), detect)
+    assert d.slot_updates["red_flags"] == ["infection"]
+
+
+def test_a_yes_to_a_non_safety_question_is_not_a_finding():
+    d = safety.on_user_message(turn(text="/affirm", intent="affirm", requested_slot="under_16",
+                                    active_loop="triage_form"), detect)
+    assert d.action is None
+
+
+def test_triggers_from_earlier_messages_are_kept():
+    d = safety.on_user_message(turn(pain_triggers=["sitting"], history=["stairs", "sitting"]), detect)
+    assert d.slot_updates["pain_triggers"] == ["sitting", "stairs"]
+
+
+def test_no_trigger_update_when_nothing_changed():
+    d = safety.on_user_message(turn(pain_triggers=["stairs"], history=["stairs"]), detect)
+    assert "pain_triggers" not in d.slot_updates
+
+
+def test_an_emergency_conversation_is_never_steered_to_booking():
+    d = safety.on_user_message(turn(intent="book_appointment", triage_level="emergency"), detect)
+    assert d.action == "utter_emergency_no_booking"
+    d = safety.on_user_message(turn(intent="book_appointment", triage_level="consultation_24"), detect)
+    assert d.action is None
+
+
+@pytest.mark.parametrize("latest,stopped,expect", [
+    ("utter_red_flag_dvt", True, "utter_red_flag_followup"),
+    ("utter_red_flag_dvt", False, "action_listen"),
+    ("utter_red_flag_followup", True, "action_listen"),
+    ("utter_emergency_no_booking", False, "action_listen"),
+    ("utter_greet", False, None),
+    (None, False, None),
+])
+def test_what_follows_an_escalation(latest, stopped, expect):
+    assert safety.after_action(latest, stopped) == expect
