@@ -91,6 +91,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 @require_GET
 @admin_required
 def export_queue_csv(request: HttpRequest) -> StreamingHttpResponse:
+    sync_index(max_events=settings.SYNC_EVENTS_PER_REQUEST)
     form = QueueFilterForm(request.GET or None, channels=_channels())
     conversations = form.filter(ConversationSummary.objects.all()).order_by("-priority", "-last_event_at", "-id")
     exported_ids = list(conversations.values_list("conversation_id", flat=True))

@@ -1,0 +1,135 @@
+"""The transcript page and the staff actions on it: review, tag, note, correct an intent."""
+from __future__ import annotations
+
+import re
+
+from transcripts.models import AuditEvent, ConversationTag, IntentCorrection, Note, ReviewEvent
+
+
+def page(client, conversation_id: str) -> str:
+    response = client.get("/conversation/", {"id": conversation_id})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def record_section(html: str) -> str:
+    return re.search(r'<section class="record[^"]*"(.*?)</section>', html, re.S).group(1)
+
+
+def test_triage_record_is_on_top(clinic, clinician, client_for):
+    html = page(client_for(clinician), "conv-stairs")
+    record = record_section(html)
+    assert html.index("id=\"record-heading\"") < html.index("id=\"transcript-heading\"")
+    for shown in ("consultation", "stairs", "around_kneecap", "gradual", "6.0", "callback", "pending"):
+        assert shown in record
+    assert 'class="record urgent"' not in html  # an ordinary case does not look urgent
+
+
+def test_urgent_record_stands_out(clinic, clinician, client_for):
+    html = page(client_for(clinician), "conv-infection")
+    assert 'class="record urgent"' in html
+    record = record_section(html)
+    assert "emergency" in record and '<span class="flag">infection</span>' in record
+    assert "The bot asked for staff review" in record
+
+
+def test_each_turn_shows_nlu_findings_replies_and_slots(clinic, clinician, client_for):
+    html = page(client_for(clinician), "conv-stairs")
+    assert "My knee hurts around the kneecap on stairs, no fever though" in html
+    assert '<span class="badge">pain_on_stairs</span>' in html and "confidence 0.93" in html
+    assert '<span class="badge">pain_trigger</span> = stairs' in html
+    # The negated red flag is shown with its modifier and as not counted.
+    finding = re.search(r'<li class="not-asserted">(.*?)</li>', html, re.S).group(1)
+    assert "infection" in finding and "fever: negated" in finding and "not counted" in finding
+    assert "How long has it hurt?" in html and "Under 6 weeks" in html
+    assert "pain_triggers = <strong>stairs</strong>" in html
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT', html)
+
+
+def test_fallback_and_low_confidence_are_marked(clinic, clinician, client_for):
+    html = page(client_for(clinician), "conv-fallback")
+    assert "fallback: the bot did not understand" in html
+    assert '<span class="warn-text">confidence 0.55</span>' in html  # under the 0.6 threshold
+
+
+def test_patient_text_is_escaped(clinic, clinician, client_for):
+    client = client_for(clinician)
+    for html in (page(client, "conv-xss"), client.get("/").content.decode()):
+        assert "<script>alert" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+    response = client.get("/")
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_unknown_conversation_is_not_found(clinic, clinician, client_for):
+    client = client_for(clinician)
+    assert client.get("/conversation/", {"id": "no-such-conversation"}).status_code == 404
+    assert client.get("/conversation/", {"id": "' OR '1'='1"}).status_code == 404
+    assert client.get("/conversation/").status_code == 404
+
+
+def test_viewing_is_audited(clinic, clinician, client_for):
+    page(client_for(clinician), "conv-stairs")
+    assert AuditEvent.objects.filter(username="casey", action="view", conversation_id="conv-stairs").count() == 1
+
+
+def test_review_tag_and_note(clinic, clinician, client_for):
+    client = client_for(clinician)
+    client.post("/conversation/review/", {"conversation_id": "conv-infection", "reviewed": "1"})
+    client.post("/conversation/tag/", {"conversation_id": "conv-infection", "tag": "Follow up"})
+    client.post("/conversation/note/", {"conversation_id": "conv-infection", "text": "Called patient <b>today</b>."})
+    html = page(client, "conv-infection")
+    assert "Reviewed by casey" in html
+    assert '<span class="tag">follow up</span>' in html
+    assert "Called patient &lt;b&gt;today&lt;/b&gt;." in html
+    assert ReviewEvent.objects.get(conversation_id="conv-infection").reviewed
+    assert Note.objects.get(conversation_id="conv-infection").author == "casey"
+    # The queue shows the tag and the review; removing the tag removes it.
+    queue = client.get("/").content.decode()
+    assert "Reviewed by casey" in queue and '<span class="tag">follow up</span>' in queue
+    client.post("/conversation/tag/", {"conversation_id": "conv-infection", "tag": "follow up", "remove": "1"})
+    assert not ConversationTag.objects.filter(conversation_id="conv-infection").exists()
+    actions = set(AuditEvent.objects.filter(conversation_id="conv-infection").values_list("action", flat=True))
+    assert {"mark_reviewed", "tag", "untag", "note", "view"} <= actions
+
+
+def test_actions_on_unknown_conversations_are_refused(clinic, clinician, client_for):
+    client = client_for(clinician)
+    assert client.post("/conversation/note/", {"conversation_id": "made-up", "text": "x"}).status_code == 404
+    assert client.post("/conversation/review/", {"conversation_id": "made-up"}).status_code == 404
+    assert not Note.objects.exists() and not ReviewEvent.objects.exists()
+
+
+def user_event_id(client, conversation_id: str, text: str) -> int:
+    html = page(client, conversation_id)
+    for event_id, body in re.findall(r'id="message-(\d+)"(.*?)</article>', html, re.S):
+        if text in body:
+            return int(event_id)
+    raise AssertionError(f"no message {text!r}")
+
+
+def test_correct_an_intent(clinic, clinician, client_for):
+    client = client_for(clinician)
+    event_id = user_event_id(client, "conv-fallback", "asdf qwer zxcv")
+    response = client.post("/conversation/correct/", {
+        "conversation_id": "conv-fallback", "event_id": event_id, "intent": "out_of_scope",
+        "text": "forged text is ignored",
+    })
+    assert response.status_code == 302
+    correction = IntentCorrection.objects.get(event_id=event_id)
+    assert (correction.text, correction.original_intent, correction.corrected_intent) == (
+        "asdf qwer zxcv", "nlu_fallback", "out_of_scope")
+    assert "Corrected to <span class=\"badge\">out_of_scope</span> by casey" in page(client, "conv-fallback")
+
+
+def test_corrections_must_name_a_message_of_that_conversation(clinic, clinician, client_for):
+    client = client_for(clinician)
+    other_event = user_event_id(client, "conv-stairs", "no fever though")
+    assert client.post("/conversation/correct/", {
+        "conversation_id": "conv-fallback", "event_id": other_event, "intent": "greet"}).status_code == 404
+    client.post("/conversation/correct/", {
+        "conversation_id": "conv-stairs", "event_id": other_event, "intent": "greet'; DROP TABLE events;--"})
+    client.post("/conversation/correct/", {
+        "conversation_id": "conv-stairs", "event_id": other_event, "intent": "nlu_fallback"})
+    assert not IntentCorrection.objects.exists()
