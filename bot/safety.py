@@ -111,7 +111,7 @@ def asserted(findings: Iterable[Mapping[str, Any]]) -> list[dict]:
 def on_user_message(turn: Turn, detect) -> Decision:
     """Decide what happens right after a user message (before any other action runs)."""
     decision = Decision()
-    merged_triggers = list(dict.fromkeys([*(turn.slots.get("pain_triggers") or []), *turn.trigger_history]))
+    merged_triggers = list(dict.fromkeys([*turn.trigger_history, *(turn.slots.get("pain_triggers") or [])]))
     if merged_triggers != list(turn.slots.get("pain_triggers") or []):
         decision.slot_updates["pain_triggers"] = merged_triggers
 

@@ -89,7 +89,7 @@ def test_a_yes_to_a_non_safety_question_is_not_a_finding():
 
 def test_triggers_from_earlier_messages_are_kept():
     d = safety.on_user_message(turn(pain_triggers=["sitting"], history=["stairs", "sitting"]), detect)
-    assert d.slot_updates["pain_triggers"] == ["sitting", "stairs"]
+    assert d.slot_updates["pain_triggers"] == ["stairs", "sitting"]
 
 
 def test_no_trigger_update_when_nothing_changed():
