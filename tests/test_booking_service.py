@@ -198,3 +198,22 @@ def test_triage_summary_keeps_contract_slots_only():
              "onset": None, "duration_weeks": 3.0}
     assert triage_summary_from_slots(slots) == {"triage_level": "consultation", "pain_triggers": ["stairs"],
                                                 "duration_weeks": 3.0}
+
+
+def test_the_action_server_gets_one_service_with_one_running_worker(monkeypatch, tmp_path, caplog):
+    from bot.booking import service as service_module
+
+    monkeypatch.setenv("BOOKING_DB_URL", f"sqlite:///{tmp_path / 'clinic.db'}")
+    for key in ("CLINIC_PHONE", "BOOKING_BACKEND"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(service_module, "_service", None)
+    caplog.set_level(logging.WARNING)
+    first = service_module.get_booking_service()
+    try:
+        assert service_module.get_booking_service() is first
+        assert first.worker is not None and first.worker.running
+        assert "CLINIC_PHONE is still the demo value" in caplog.text
+        stored = first.submit(CALLBACK)
+        assert wait_until(lambda: first.get(stored.id).status == "delivered", 5)
+    finally:
+        first.worker.stop()
