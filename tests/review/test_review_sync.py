@@ -1,0 +1,119 @@
+"""The conversation index follows the tracker store incrementally, whoever writes the events."""
+from __future__ import annotations
+
+import sqlite3
+import time
+from unittest import mock
+
+import pytest
+from django.test import override_settings
+from review_fixtures import Conversation, Script, build_tracker_db
+
+from transcripts.models import ConversationSummary, SyncState
+from transcripts.stores import TrackerReader
+from transcripts.sync import _LostRace, _sync_batch, sync_index
+
+
+def stored_events(path) -> int:
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+
+def summary(conversation_id: str) -> ConversationSummary:
+    return ConversationSummary.objects.get(conversation_id=conversation_id)
+
+
+def test_new_events_are_added_without_counting_twice(db, stores):
+    tracker_path, _ = stores
+    first = Script("a", start=1_780_000_000).user("knee hurts", "knee_pain_general").bot("Where?").done()
+    build_tracker_db(tracker_path, [first])
+    assert sync_index().events == stored_events(tracker_path) == len(first.events)
+    assert summary("a").user_message_count == 1
+    assert sync_index().events == 0  # nothing new: nothing read
+
+    more = Script("a", start=1_780_000_100).user("on stairs", "pain_on_stairs", 0.4).slot("triage_level", "consultation")
+    build_tracker_db(tracker_path, [Conversation("a", first.events + more.done().events[3:]),
+                                    Script("b", start=1_780_000_200).user("hi", "greet").done()])
+    result = sync_index()
+    assert result.events == stored_events(tracker_path) - len(first.events) and not result.behind
+    a = summary("a")
+    assert (a.user_message_count, a.bot_message_count, a.triage_level) == (2, 1, "consultation")
+    assert a.intents == ",knee_pain_general,pain_on_stairs," and a.min_confidence == pytest.approx(0.4)
+    assert a.patient_text == "knee hurts\non stairs" and a.first_message == "knee hurts"
+    assert summary("b").user_message_count == 1
+
+
+def test_a_page_request_indexes_a_bounded_batch(db, stores):
+    tracker_path, _ = stores
+    build_tracker_db(tracker_path, [Script(f"c{i}", start=1_780_000_000 + i).user("x", "greet").done()
+                                    for i in range(10)])
+    result = sync_index(max_events=7, batch_size=5)
+    assert result.events == 7 and result.behind
+    assert sync_index().events == 33 and ConversationSummary.objects.count() == 10
+
+
+def test_an_escalation_after_review_puts_the_conversation_back_on_top(clinic, clinician, client_for):
+    client = client_for(clinician)
+    client.get("/")
+    client.post("/conversation/review/", {"conversation_id": "conv-stairs"})
+    assert not summary("conv-stairs").priority
+    from django.conf import settings
+    path = settings.TRACKER_DB_URL.removeprefix("sqlite:///")
+    stairs = next(c for c in clinic if c.sender_id == "conv-stairs")
+    later = (Script("conv-stairs", start=time.time()).user("now my calf is swollen and hot", "knee_pain_general")
+             .slot("red_flags", ["dvt"]).slot("triage_level", "emergency").done())
+    build_tracker_db(path, [Conversation("conv-stairs", stairs.events + later.events[3:])])
+    html = client.get("/").content.decode()
+    s = summary("conv-stairs")
+    assert (s.reviewed, s.reopened, s.priority, s.triage_level) == (False, True, 1, "emergency")
+    assert "Escalated after review" in html
+
+
+def _insert_raw(path, rows) -> None:
+    """Events written by something other than Rasa's store (a copy or a migration, say)."""
+    with sqlite3.connect(path) as connection:
+        connection.executemany(
+            "INSERT INTO events (id, sender_id, type_name, timestamp, intent_name, action_name, data) "
+            "VALUES (?, ?, 'user', ?, 'greet', NULL, ?)", rows)
+
+
+def test_an_event_committed_late_below_the_bookmark_is_still_read(db, stores):
+    tracker_path, _ = stores
+    build_tracker_db(tracker_path, [Script("x", start=1_780_000_000).done()])  # ids 1-3
+    data = '{"event": "user", "text": "hello", "parse_data": {"intent": {"name": "greet", "confidence": 0.9}}}'
+    _insert_raw(tracker_path, [(5, "late", 1_780_000_010.0, data)])
+    sync_index()
+    assert SyncState.objects.get().gaps[0][:2] == [4, 4]
+    # A transaction that took id 4 commits now.
+    _insert_raw(tracker_path, [(4, "late", 1_780_000_005.0, data)])
+    sync_index()
+    assert summary("late").user_message_count == 2
+    assert SyncState.objects.get().gaps == []
+
+
+def test_gaps_are_given_up_after_a_while(db, stores):
+    tracker_path, _ = stores
+    build_tracker_db(tracker_path, [Script("x", start=1_780_000_000).done()])
+    _insert_raw(tracker_path, [(9, "y", 1_780_000_010.0, "{}")])
+    sync_index()
+    assert SyncState.objects.get().gaps
+    with override_settings(SYNC_GAP_WAIT_SECONDS=0):
+        sync_index()
+    assert SyncState.objects.get().gaps == []
+
+
+def test_two_syncs_at_once_never_count_an_event_twice(db, stores):
+    tracker_path, _ = stores
+    build_tracker_db(tracker_path, [Script("a", start=1_780_000_000).user("x", "greet").done()])
+    reader = TrackerReader()
+    real_events_after = reader.events_after
+
+    def another_process_wins(last_id, limit):
+        events = real_events_after(last_id, limit)
+        SyncState.objects.filter(pk=1).update(last_event_id=events[-1].id)  # it committed first
+        return events
+
+    with mock.patch.object(reader, "events_after", side_effect=another_process_wins):
+        with pytest.raises(_LostRace):
+            _sync_batch(reader, 100)
+    assert not ConversationSummary.objects.exists()  # our batch was rolled back whole
