@@ -171,6 +171,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_DIR = REVIEW_DIR / "transcripts" / "static"
+STATIC_ROOT = STATIC_DIR  # served by Django itself (review_site/urls.py): no collectstatic step
 
 # Logs carry ids and codes only, never what a patient wrote.
 LOGGING = {

@@ -312,6 +312,10 @@ class TriageRecord:
         return [str(code) for code in _as_list(self.values.get("red_flags"))]
 
     @property
+    def duration_weeks(self) -> Any:
+        return self.values.get("duration_weeks")
+
+    @property
     def urgent(self) -> bool:
         return level_rank(self.highest_level) >= URGENT_RANK or bool(self.red_flags) or bool(
             self.values.get("staff_review_needed")

@@ -31,6 +31,7 @@ def test_urgent_record_stands_out(clinic, clinician, client_for):
     record = record_section(html)
     assert "emergency" in record and '<span class="flag">infection</span>' in record
     assert "The bot asked for staff review" in record
+    assert re.search(r"Duration \(weeks\)</dt><dd>not recorded</dd>", record)
 
 
 def test_each_turn_shows_nlu_findings_replies_and_slots(clinic, clinician, client_for):
