@@ -1,0 +1,456 @@
+"""Red-flag detection: medspaCy mentions -> body-site check -> combinations -> screening answers.
+
+Pure Python (no Rasa). See rules/*.yml for every phrase and combination; this module holds only
+the logic that joins them.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+
+from bot.contract import RED_FLAG_MIN_LEVEL, level_rank
+from bot.redflags import pipeline
+from bot.redflags.findings import MODIFIER_NAMES, OTHER_SITE, Finding
+from bot.redflags.rules import ComboSpec, RuleSet, TargetSpec
+
+ADULT_AGE = 16  # contract: child_hip is for a child or adolescent under 16
+_AGE_NUMBER = re.compile(r"\d{1,2}")
+_OFFSPRING_RULE = "sign.offspring_word"
+_CHILD_WORD_RULE = "sign.child_word"
+
+
+# ---- text clean-up with an offset map back to what the person typed ------------------------
+
+_TAG = re.compile(r"<[^<>]{0,500}>")
+_ENTITIES = {
+    "&nbsp;": " ", "&amp;": "&", "&#39;": "'", "&apos;": "'", "&rsquo;": "'", "&lsquo;": "'",
+    "&quot;": '"', "&lt;": "<", "&gt;": ">",
+}
+_ENTITY = re.compile("|".join(re.escape(e) for e in _ENTITIES), re.IGNORECASE)
+_CHAR_MAP = {
+    "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u0060": "'", "\u00b4": "'",
+    "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
+}
+_HORIZONTAL_SPACE = " \t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\f\v"
+_INVISIBLE = "\u200b\u200c\u200d\ufeff"
+
+
+def normalise(text: str) -> Tuple[str, List[int], List[int]]:
+    """Strip HTML tags, decode common entities, straighten quotes and collapse spaces.
+
+    Returns the clean text and, for each clean character, the start and end offsets in the
+    original text, so findings point at what the person typed.
+    """
+    out: List[str] = []
+    starts: List[int] = []
+    ends: List[int] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "<":
+            tag = _TAG.match(text, i)
+            if tag:
+                _emit_space(out, starts, ends, i, tag.end())
+                i = tag.end()
+                continue
+        if ch == "&":
+            entity = _ENTITY.match(text, i)
+            if entity:
+                value = _ENTITIES[entity.group(0).lower()]
+                if value == " ":
+                    _emit_space(out, starts, ends, i, entity.end())
+                else:
+                    out.append(value)
+                    starts.append(i)
+                    ends.append(entity.end())
+                i = entity.end()
+                continue
+        if ch in _INVISIBLE:
+            i += 1
+            continue
+        if ch in _HORIZONTAL_SPACE:
+            _emit_space(out, starts, ends, i, i + 1)
+            i += 1
+            continue
+        if ch == "\r":
+            ch = "\n"
+            if i + 1 < n and text[i + 1] == "\n":
+                i += 1
+        out.append(_CHAR_MAP.get(ch, ch))
+        starts.append(i)
+        ends.append(i + 1)
+        i += 1
+    return "".join(out), starts, ends
+
+
+def _emit_space(out: List[str], starts: List[int], ends: List[int], start: int, end: int) -> None:
+    if out and out[-1] in (" ", "\n"):
+        ends[-1] = max(ends[-1], end) if out[-1] == " " else ends[-1]
+        return
+    out.append(" ")
+    starts.append(start)
+    ends.append(end)
+
+
+# ---- mentions ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mention:
+    spec: TargetSpec
+    start: int  # offsets in the clean text
+    end: int
+    text: str
+    modifiers: FrozenSet[str]  # after keep_when
+    sentence: int
+    virtual: bool = False  # e.g. patient_under_16=True: no words in the text
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+
+@dataclass(frozen=True)
+class _SentenceSites:
+    knee: bool
+    classes: FrozenSet[str]
+
+
+# ConText compares every modifier with every target in a document, so a very long message is cut
+# at sentence ends into pieces of about this many characters (modifiers never cross sentences).
+CHUNK_CHARS = 1500
+
+
+def _chunks(text: str, limit: int = CHUNK_CHARS) -> List[Tuple[int, str]]:
+    pieces = []
+    start = 0
+    n = len(text)
+    while start < n:
+        end = min(start + limit, n)
+        if end < n:
+            window = text[start:end]
+            cut = max(window.rfind("\n"), window.rfind(". "), window.rfind("! "), window.rfind("? "))
+            if cut <= limit // 3:
+                cut = window.rfind(" ")
+            if cut > 0:
+                end = start + cut + 1
+        pieces.append((start, text[start:end]))
+        start = end
+    return pieces
+
+
+def _analyse(text: str, rules: RuleSet) -> Tuple[List[Mention], List[_SentenceSites]]:
+    mentions: List[Mention] = []
+    sites: List[_SentenceSites] = []
+    for offset, piece in _chunks(text):
+        if not piece.strip():
+            continue
+        doc = pipeline.run(piece)
+        first_sentence = len(sites)
+        for mention in _mentions(doc, rules):
+            mentions.append(
+                Mention(
+                    spec=mention.spec,
+                    start=mention.start + offset,
+                    end=mention.end + offset,
+                    text=mention.text,
+                    modifiers=mention.modifiers,
+                    sentence=mention.sentence + first_sentence,
+                )
+            )
+        sites.extend(_sentence_sites(doc, rules))
+    return mentions, sites
+
+
+def _mentions(doc, rules: RuleSet) -> List[Mention]:
+    by_id: Dict[str, TargetSpec] = {spec.id: spec for spec in rules.targets}
+    modifiers: Dict[Tuple[int, int, str], set] = {}
+    graph = doc._.context_graph
+    if graph is not None:
+        for target, modifier in graph.edges:
+            name = MODIFIER_NAMES.get(modifier.category.upper())
+            mod_start, mod_end = modifier.modifier_span
+            if mod_start < target.end and target.start < mod_end:
+                # medspaCy 1.3.1 misses a modifier lying inside its target ("lost weight
+                # without trying"): words of the target never modify it.
+                continue
+            if name:
+                modifiers.setdefault((target.start, target.end, target.label_), set()).add(name)
+    sentence_of = {}
+    for index, sent in enumerate(doc.sents):
+        sentence_of[sent.start] = index
+    found: Dict[Tuple[str, int, int], Mention] = {}
+    for span in doc.spans[pipeline.SPAN_GROUP] if pipeline.SPAN_GROUP in doc.spans else ():
+        spec = by_id[span.label_]
+        mods = frozenset(modifiers.get((span.start, span.end, span.label_), ())) - spec.keep_when
+        mention = Mention(
+            spec=spec,
+            start=span.start_char,
+            end=span.end_char,
+            text=span.text,
+            modifiers=mods,
+            sentence=sentence_of.get(span.sent.start, 0),
+        )
+        key = (spec.id, span.start_char, span.end_char)
+        found.setdefault(key, mention)
+    return _drop_nested(list(found.values()))
+
+
+def _drop_nested(mentions: List[Mention]) -> List[Mention]:
+    """Of two mentions of the same label where one lies inside the other, keep the longer."""
+    mentions.sort(key=lambda m: (m.start, -(m.end - m.start)))
+    kept: List[Mention] = []
+    for mention in mentions:
+        if any(
+            k.label == mention.label and k.start <= mention.start and mention.end <= k.end for k in kept
+        ):
+            continue
+        kept.append(mention)
+    return kept
+
+
+def _sentence_sites(doc, rules: RuleSet) -> List[_SentenceSites]:
+    sites = []
+    for sent in doc.sents:
+        text = sent.text
+        knee = bool(rules.knee_region.search(text))
+        classes = frozenset(c.name for c in rules.gating_classes if c.regex.search(text))
+        sites.append(_SentenceSites(knee, classes))
+    return sites
+
+
+def _child_mentions(mentions: List[Mention]) -> List[Mention]:
+    """Ages decide childhood: "my 9 year old" is a child, "my son, he's 25" is not."""
+    adult_age_named = False
+    kept: List[Mention] = []
+    for mention in mentions:
+        if mention.spec.id == _CHILD_WORD_RULE:
+            number = _AGE_NUMBER.search(mention.text)
+            if number and int(number.group(0)) >= ADULT_AGE:
+                if not mention.modifiers:
+                    adult_age_named = True
+                continue
+        kept.append(mention)
+    if adult_age_named:
+        kept = [m for m in kept if m.spec.id != _OFFSPRING_RULE]
+    return kept
+
+
+# ---- findings ---------------------------------------------------------------------------------
+
+
+class _Context:
+    def __init__(self, rules: RuleSet, sites: Sequence[_SentenceSites]):
+        self.rules = rules
+        self.sites = sites
+        self.gates: Dict[str, FrozenSet[str]] = {c.name: c.gates for c in rules.gating_classes}
+
+    def other_site(self, mention: Mention, code: str) -> bool:
+        """True when the mention's sentence is about another body part for this code."""
+        if mention.virtual or mention.label in self.rules.never_gated_signs or mention.spec.never_gated:
+            return False
+        if code in ("cardiorespiratory", "self_harm"):
+            return False
+        site = self.sites[mention.sentence] if mention.sentence < len(self.sites) else None
+        if site is None or site.knee:
+            return False
+        return any(code in self.gates[name] or name in mention.spec.gated_by for name in site.classes)
+
+    def modifiers_for(self, mention: Mention, code: str) -> Tuple[str, ...]:
+        names = set(mention.modifiers)
+        if self.other_site(mention, code):
+            names.add(OTHER_SITE)
+        return tuple(sorted(names))
+
+
+def _level(code: str, specs: Iterable[TargetSpec]) -> str:
+    level = RED_FLAG_MIN_LEVEL[code]
+    for spec in specs:
+        if spec.level and level_rank(spec.level) > level_rank(level):
+            level = spec.level
+    return level
+
+
+def _direct_findings(mentions: List[Mention], ctx: _Context) -> List[Tuple[int, Finding]]:
+    findings = []
+    for mention in mentions:
+        if mention.spec.kind != "code":
+            continue
+        code = mention.label
+        modifiers = ctx.modifiers_for(mention, code)
+        findings.append(
+            (
+                0,
+                Finding(
+                    code=code,
+                    level=_level(code, [mention.spec]),
+                    matched=mention.text,
+                    start=mention.start,
+                    end=mention.end,
+                    modifiers=modifiers,
+                    asserted=not modifiers,
+                    rule=mention.spec.id,
+                ),
+            )
+        )
+    return findings
+
+
+def _combo_findings(mentions: List[Mention], ctx: _Context, combos: Sequence[ComboSpec]):
+    by_label: Dict[str, List[Mention]] = {}
+    for mention in mentions:
+        by_label.setdefault(mention.label, []).append(mention)
+    findings = []
+    for priority, combo in enumerate(combos, start=1):
+        chosen: List[Tuple[Mention, Tuple[str, ...]]] = []
+        for group in combo.all_of:
+            candidates = []
+            for sign in group:
+                for mention in by_label.get(sign, ()):
+                    modifiers = ctx.modifiers_for(mention, combo.code)
+                    if combo.ignore_site:
+                        modifiers = tuple(m for m in modifiers if m != OTHER_SITE)
+                    candidates.append((mention, modifiers))
+            if not candidates:
+                break
+            # prefer an asserted sign; then the earliest
+            candidates.sort(key=lambda c: (bool(c[1]), c[0].start))
+            chosen.append(candidates[0])
+        else:
+            real = [m for m, _ in chosen if not m.virtual]
+            modifiers = tuple(sorted({name for _, mods in chosen for name in mods}))
+            unique_real = sorted({(m.start, m.end, m.text) for m in real})
+            findings.append(
+                (
+                    priority,
+                    Finding(
+                        code=combo.code,
+                        level=_level(combo.code, [m.spec for m, _ in chosen]),
+                        matched=" + ".join(text for _, _, text in unique_real),
+                        start=min((s for s, _, _ in unique_real), default=0),
+                        end=max((e for _, e, _ in unique_real), default=0),
+                        modifiers=modifiers,
+                        asserted=not modifiers,
+                        rule=combo.id,
+                    ),
+                )
+            )
+    return findings
+
+
+def _screening_finding(
+    text: str, question: Optional[str], mentions: List[Mention], rules: RuleSet, findings: List[Finding]
+) -> Optional[Finding]:
+    spec = rules.questions.get(question or "")
+    if spec is None:
+        return None
+    stripped = text.strip()
+    lead = re.match(r"^(?:(?:um+|uh+|hmm+|well|oh|ah|err*|so|honestly|ok|okay)\b[\s,.!]*)*", stripped, re.IGNORECASE)
+    offset = len(text) - len(text.lstrip()) + (lead.end() if lead else 0)
+    answer = text[offset:]
+    short = len(answer.split()) <= 12
+    unsure = rules.answers["unsure"].search(answer) if short else rules.answers["unsure"].match(answer)
+    if unsure:
+        return _answer_finding(spec.code, spec.id, "unsure", text, offset + unsure.start(), offset + unsure.end(), ("uncertain",))
+    negative = rules.answers["negative"].match(answer)
+    if negative:
+        return None
+    affirmative = rules.answers["affirmative"].match(answer)
+    if affirmative:
+        return _answer_finding(spec.code, spec.id, "affirmative", text, offset + affirmative.start(), offset + affirmative.end(), ())
+    # An answer that names a sign or code the question asks about ("my calf is a bit sore").
+    for mention in mentions:
+        if (mention.label in spec.signs or mention.label in spec.codes) and not mention.modifiers:
+            return _answer_finding(spec.code, spec.id, "describes_sign", text, mention.start, mention.end, ())
+    for finding in findings:
+        if finding.code == spec.code and finding.asserted:
+            return None  # already found by the ordinary rules
+    return None
+
+
+def _answer_finding(code, question, kind, text, start, end, modifiers) -> Finding:
+    return Finding(
+        code=code,
+        level=RED_FLAG_MIN_LEVEL[code],
+        matched=text[start:end],
+        start=start,
+        end=end,
+        modifiers=tuple(modifiers),
+        asserted=not modifiers,
+        rule=f"screening.{question}.{kind}",
+    )
+
+
+def _select(ranked: List[Tuple[int, Finding]]) -> List[Finding]:
+    """One asserted finding a code (the most urgent, then the most specific rule) plus any
+    non-asserted findings that point elsewhere in the text, so staff see "fever: negated"."""
+    by_code: Dict[str, List[Tuple[int, Finding]]] = {}
+    for priority, finding in ranked:
+        by_code.setdefault(finding.code, []).append((priority, finding))
+    selected: List[Finding] = []
+    for code, items in by_code.items():
+        asserted = sorted(
+            (item for item in items if item[1].asserted),
+            key=lambda item: (-level_rank(item[1].level), item[0], item[1].start),
+        )
+        kept: List[Finding] = asserted[:1] and [asserted[0][1]]
+        seen = set()
+        for _, finding in sorted(items, key=lambda item: (item[1].start, item[0])):
+            if finding.asserted:
+                continue
+            key = (finding.start, finding.end, finding.modifiers)
+            overlaps = any(k.start < finding.end and finding.start < k.end for k in kept)
+            if key in seen or overlaps:
+                continue
+            seen.add(key)
+            kept.append(finding)
+        selected.extend(kept)
+    selected.sort(key=lambda f: (f.start, f.code))
+    return selected
+
+
+def _to_original(finding: Finding, text: str, starts: List[int], ends: List[int]) -> Finding:
+    if not starts or finding.end <= finding.start:
+        return finding
+    start = starts[min(finding.start, len(starts) - 1)]
+    end = ends[min(finding.end, len(ends)) - 1]
+    matched = finding.matched if " + " in finding.matched else text[start:end]
+    if " + " in finding.matched:
+        # a combination: keep each ingredient as the person wrote it
+        matched = finding.matched
+    return Finding(
+        code=finding.code,
+        level=finding.level,
+        matched=matched,
+        start=start,
+        end=end,
+        modifiers=finding.modifiers,
+        asserted=finding.asserted,
+        rule=finding.rule,
+    )
+
+
+def detect(
+    text: str, *, question: Optional[str] = None, patient_under_16: Optional[bool] = None
+) -> List[Finding]:
+    """Every red flag mentioned in one user message, asserted or not (see Finding)."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    clean, starts, ends = normalise(text)
+    if not clean.strip():
+        return []
+    _, rules = pipeline.get()
+    mentions, sites = _analyse(clean, rules)
+    mentions = _child_mentions(mentions)
+    if patient_under_16:
+        child_spec = next(s for s in rules.targets if s.id == _CHILD_WORD_RULE)
+        mentions.append(Mention(child_spec, 0, 0, "", frozenset(), 0, virtual=True))
+    ctx = _Context(rules, sites)
+    ranked = _direct_findings(mentions, ctx) + _combo_findings(mentions, ctx, rules.combinations)
+    findings = _select(ranked)
+    answer = _screening_finding(clean, question, mentions, rules, findings)
+    if answer is not None:
+        findings = _select([(-1, answer)] + ranked)
+    return [_to_original(f, text, starts, ends) for f in findings]

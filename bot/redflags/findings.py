@@ -1,0 +1,80 @@
+"""The result type of red-flag detection: one Finding per red flag mentioned in a message."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Tuple
+
+# ConText categories -> the modifier names staff see in transcripts.
+MODIFIER_NAMES: Dict[str, str] = {
+    "NEGATED_EXISTENCE": "negated",
+    "FAMILY": "family",
+    "HYPOTHETICAL": "hypothetical",
+    "HISTORICAL": "historical",
+    "POSSIBLE_EXISTENCE": "uncertain",
+}
+# Not a ConText category: the sentence is about another body part ("my hand is red and swollen").
+OTHER_SITE = "other_site"
+# Modifiers that mean "maybe": the bot should ask one clarifying question, never guess downwards.
+CLARIFY_MODIFIERS = frozenset({"uncertain", OTHER_SITE})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One red flag found in a message.
+
+    `asserted` is True only when the red flag is said about the user (or the person they ask
+    for) now; negated, family, hypothetical, historical, uncertain and other-site findings are
+    returned too (staff see "fever: negated") but are not asserted.
+    """
+
+    code: str
+    level: str
+    matched: str
+    start: int
+    end: int
+    modifiers: Tuple[str, ...]
+    asserted: bool
+    rule: str
+
+    def to_dict(self) -> Dict[str, Any]:
+        """A JSON-safe dict (lists, not tuples) for parse data, slots and transcripts."""
+        return {
+            "code": self.code,
+            "level": self.level,
+            "matched": self.matched,
+            "start": self.start,
+            "end": self.end,
+            "modifiers": list(self.modifiers),
+            "asserted": self.asserted,
+            "rule": self.rule,
+        }
+
+
+def asserted_codes(findings: Iterable[Finding]) -> List[str]:
+    """The codes asserted in these findings, each once, in order of first appearance."""
+    codes: List[str] = []
+    for finding in findings:
+        if finding.asserted and finding.code not in codes:
+            codes.append(finding.code)
+    return codes
+
+
+def codes_to_clarify(findings: Iterable[Finding]) -> List[str]:
+    """Codes found only with doubt ("maybe", "not sure", another body part named).
+
+    For these the bot should ask one clarifying question (contract: never guess downwards).
+    Codes that are also asserted are left out: they need no question.
+    """
+    findings = list(findings)
+    asserted = set(asserted_codes(findings))
+    codes: List[str] = []
+    for finding in findings:
+        if (
+            not finding.asserted
+            and finding.code not in asserted
+            and finding.code not in codes
+            and finding.modifiers
+            and set(finding.modifiers) <= CLARIFY_MODIFIERS
+        ):
+            codes.append(finding.code)
+    return codes

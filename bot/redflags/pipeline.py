@@ -1,0 +1,211 @@
+"""The medspaCy pipeline: blank English, sentence splitting, TargetMatcher and ConText.
+
+Built once, lazily, from the rule files (no model download). `run` is guarded by a lock: spaCy
+pipelines are not documented as safe for concurrent calls, and a call takes about a millisecond.
+"""
+from __future__ import annotations
+
+import threading
+import warnings
+from pathlib import Path
+from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from bot.redflags.rules import ContextSpec, RuleSet
+
+SPAN_GROUP = "red_flag_mentions"
+
+
+# Words that start a new clause: a modifier before them does not reach a symptom after them.
+CLAUSE_BREAK_WORDS = frozenset(
+    {
+        "but", "tho", "though", "although", "however", "because", "cos", "coz", "cause", "since",
+        "so", "now", "then", "today", "currently", "anyway", "btw", "except", "whereas", "while",
+        "until", "unless", "yet", "still",
+    }
+)
+CLAUSE_BREAK_PUNCT = frozenset({".", "!", "?", ";", "..."})
+# Words that may join a list after the first negated symptom: "no fever, chills or sweats".
+LIST_JOINERS = frozenset({",", "or", "nor", "/", "&", "no", "any", "either", "even", "not", "-", "n", "of"})
+# Extra words that end a negation or doubt before its first symptom ("no fever and my calf...").
+LIST_BREAK_WORDS = frozenset({"and", "&", "plus", "also"})
+MAX_LIGHT_WORDS = 6
+# Words allowed between a relative and a symptom for it to be family history.
+FAMILY_HISTORY_WORDS = frozenset(
+    {
+        "'s", "s", "had", "has", "have", "got", "gotten", "suffered", "suffers", "suffer", "from",
+        "died", "of", "passed", "away", "was", "were", "is", "diagnosed", "with", "history", "a",
+        "an", "the", "bad", "big", "massive", "serious", "blood", "some", "also", "too", "before", "mine",
+        "once", "ever", "both", "and", "his", "her", "their", "in", "'", "who", "that",
+    }
+)
+FAMILY_HISTORY_VERBS = frozenset({"had", "got", "gotten", "suffered", "died", "passed", "diagnosed", "history", "was", "were"})
+
+_LOCK = threading.Lock()
+_PIPELINE: Optional[Tuple[Language, RuleSet]] = None
+
+
+def _is_break(token) -> bool:
+    return token.text in CLAUSE_BREAK_PUNCT or "\n" in token.text or token.lower_ in CLAUSE_BREAK_WORDS
+
+
+def _mention_tokens(doc: Doc) -> FrozenSet[int]:
+    """Token positions covered by any target or sign (cached on the doc)."""
+    cached = doc.user_data.get("red_flag_mention_tokens")
+    if cached is None:
+        covered = set()
+        if SPAN_GROUP in doc.spans:
+            for span in doc.spans[SPAN_GROUP]:
+                covered.update(range(span.start, span.end))
+        cached = frozenset(covered)
+        doc.user_data["red_flag_mention_tokens"] = cached
+    return cached
+
+
+def list_scope(target: Span, modifier: Span, between: Span) -> bool:
+    """Negation and doubt reach the first symptom through a few light words, then further only
+    through a list: "no fever or chills" negates both, "no fever my calf is swollen" only fever."""
+    covered = _mention_tokens(target.doc)
+    seen_symptom = False
+    light = 0
+    for token in between:
+        if token.is_space and "\n" not in token.text:
+            continue
+        if token.i in covered:
+            seen_symptom = True
+            continue
+        if _is_break(token) or token.lower_ in LIST_BREAK_WORDS:
+            return False
+        if seen_symptom:
+            if token.lower_ not in LIST_JOINERS:
+                return False
+        else:
+            light += 1
+            if light > MAX_LIGHT_WORDS:
+                return False
+    return True
+
+
+def clause_scope(target: Span, modifier: Span, between: Span) -> bool:
+    """Hypothetical and historical phrases reach to the end of their clause."""
+    return not any(_is_break(token) for token in between)
+
+
+def family_history_scope(target: Span, modifier: Span, between: Span) -> bool:
+    """A relative marks family history only with history words between ("my dad had a DVT",
+    "my mum's cancer"); "my son is limping" or "my mum's knee is swollen" is about the person the
+    user asks for, so it stays asserted."""
+    if target.start < modifier.start:
+        return False  # a relative named after the symptom: "my calf is swollen like my dad's was"
+    words = [t.lower_ for t in between if not t.is_space]
+    if not words:
+        # right next to each other: only a possessive is history ("my mum's DVT");
+        # "my mum can't put weight on it" is about the person asked for
+        return modifier.text.lower().endswith("s") and "'" in modifier.text
+    if any(w not in FAMILY_HISTORY_WORDS for w in words):
+        return False
+    return any(w in FAMILY_HISTORY_VERBS for w in words)
+
+
+SCOPE_FILTERS: Dict[str, Callable[[Span, Span, Span], bool]] = {
+    "list": list_scope,
+    "clause": clause_scope,
+    "family_history": family_history_scope,
+}
+
+
+@Language.component("red_flag_newline_sentences")
+def newline_sentences(doc: Doc) -> Doc:
+    """People separate thoughts with line breaks, not full stops: a line break ends a sentence."""
+    for token in doc[:-1]:
+        if "\n" in token.text:
+            doc[token.i + 1].is_sent_start = True
+    return doc
+
+
+def _context_rules(rules: RuleSet):
+    from medspacy.context import ConTextRule
+
+    built: List[ConTextRule] = []
+    if rules.context_use_defaults:
+        import medspacy
+
+        default_path = Path(medspacy.__file__).resolve().parents[1] / "resources" / "en" / "context_rules.json"
+        for rule in ConTextRule.from_json(str(default_path)):
+            if rule.literal in rules.context_drop_defaults:
+                continue
+            scope_filter = rules.context_default_filters.get(rule.category)
+            if scope_filter and rule.direction.upper() not in ("TERMINATE", "PSEUDO"):
+                rule.on_modifies = SCOPE_FILTERS[scope_filter]
+            built.append(rule)
+    for spec in rules.context:
+        built.append(_context_rule(spec))
+    return built
+
+
+def _context_rule(spec: ContextSpec):
+    from medspacy.context import ConTextRule
+
+    return ConTextRule(
+        literal=spec.literal,
+        category=spec.category,
+        pattern=spec.regex,
+        direction=spec.direction,
+        on_modifies=SCOPE_FILTERS[spec.filter] if spec.filter else None,
+        max_scope=spec.max_scope,
+    )
+
+
+def build(rules: RuleSet) -> Language:
+    """A fresh pipeline for these rules (tests may build their own; `get` caches one)."""
+    import medspacy  # noqa: F401  (registers the medspaCy factories and span extensions)
+    import spacy
+    from medspacy.custom_tokenizer import create_medspacy_tokenizer
+    from medspacy.target_matcher import TargetRule
+
+    nlp = spacy.blank("en")
+    nlp.tokenizer = create_medspacy_tokenizer(nlp)
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("red_flag_newline_sentences")
+    matcher = nlp.add_pipe(
+        "medspacy_target_matcher",
+        config={"result_type": "group", "span_group_name": SPAN_GROUP, "prune": False},
+    )
+    # The span label is the rule id, so every mention knows which reviewed rule found it.
+    matcher.add([TargetRule(literal=spec.literal, category=spec.id, pattern=spec.regex) for spec in rules.targets])
+    context = nlp.add_pipe(
+        "medspacy_context",
+        config={
+            "rules": None,
+            "input_span_type": "group",
+            "span_group_name": SPAN_GROUP,
+            "span_attrs": None,
+            "prune_on_modifier_overlap": True,
+        },
+    )
+    context.add(_context_rules(rules))
+    return nlp
+
+
+def get() -> Tuple[Language, RuleSet]:
+    """The shared pipeline and its rules, built on first use."""
+    global _PIPELINE
+    if _PIPELINE is None:
+        with _LOCK:
+            if _PIPELINE is None:
+                from bot.redflags.rules import load_rules
+
+                rules = load_rules()
+                _PIPELINE = (build(rules), rules)
+    return _PIPELINE
+
+
+def run(text: str) -> Doc:
+    nlp, _ = get()
+    with _LOCK, warnings.catch_warnings():
+        # All our rules are regular expressions, so medspaCy's token Matcher is empty and spaCy
+        # warns (W036) on every message; the warning says nothing about the rules.
+        warnings.filterwarnings("ignore", message=r".*\[W036\].*")
+        return nlp(text)

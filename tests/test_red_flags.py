@@ -1,0 +1,437 @@
+"""Red-flag detector (bot.redflags): what a patient types -> which red flags are asserted.
+
+Table-driven: positives for every code (with the misspellings and slang people use), then the
+things that must NOT raise a flag: negation, family history, hypotheticals, past episodes,
+ordinary kneecap pain. Missing a red flag is the worst failure; raising one for "no fever" or
+"my dad had a DVT" is the second worst.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from bot.contract import RED_FLAG_CODES, RED_FLAG_MIN_LEVEL
+from bot.redflags import Finding, asserted_codes, codes_to_clarify, detect
+
+
+def codes(text: str, **kwargs) -> list:
+    return asserted_codes(detect(text, **kwargs))
+
+
+def finding_for(text: str, code: str, **kwargs) -> Finding:
+    matches = [f for f in detect(text, **kwargs) if f.code == code]
+    assert matches, f"no {code} finding for {text!r}"
+    return matches[0]
+
+
+POSITIVES = [
+    # cardiorespiratory
+    ("cardiorespiratory", "I've got a tight feeling across my chest"),
+    ("cardiorespiratory", "pain in the middle of my chest going down my left arm"),
+    ("cardiorespiratory", "cant breath properly since this morning"),
+    ("cardiorespiratory", "i get really short of breath now even sitting on the couch"),
+    ("cardiorespiratory", "coughed up blood twice today"),
+    ("cardiorespiratory", "I think I might be having a heart attack"),
+    # self_harm
+    ("self_harm", "i feel like killing myself tbh"),
+    ("self_harm", "been thinking about suicide a lot"),
+    ("self_harm", "I don't want to be here anymore"),
+    ("self_harm", "I've been self harming again"),
+    # fracture_or_dislocation
+    ("fracture_or_dislocation", "I can't put weight on it since the fall"),
+    ("fracture_or_dislocation", "came off my mountain bike and carnt walk"),
+    ("fracture_or_dislocation", "tripped on the kerb, now i cant weight bear"),
+    ("fracture_or_dislocation", "my kneecap has moved out to the side"),
+    ("fracture_or_dislocation", "i think i fractured my shin bone"),
+    ("fracture_or_dislocation", "unable to walk on it at all"),
+    # infection
+    ("infection", "knee is red hot and swollen"),
+    ("infection", "my knees swolen and i have a feva"),
+    ("infection", "since the steroid injection my knee is red and warm and im feeling crook"),
+    ("infection", "i have chills and my knee has swelled right up"),
+    ("infection", "I think my knee joint is infected"),
+    # dvt
+    ("dvt", "my calf is swollen since my flight"),
+    ("dvt", "calf is sore and puffy"),
+    ("dvt", "had my knee op a week ago and now my calf hurts"),
+    ("dvt", "the back of my lower leg is hot and red"),
+    ("dvt", "my right leg is much bigger than the other"),
+    # neurovascular
+    ("neurovascular", "my leg has gone numb below the knee"),
+    ("neurovascular", "pins n needles in my shin"),
+    ("neurovascular", "tingly feeling down my leg"),
+    ("neurovascular", "my foot looks pale and feels cold"),
+    ("neurovascular", "foot drop since the op"),
+    # locked_knee
+    ("locked_knee", "my knee is locked"),
+    ("locked_knee", "knee gets stuck and i have to wiggle it free"),
+    ("locked_knee", "i cant straighten my knee fully"),
+    ("locked_knee", "it won't bend at all"),
+    # acute_injury
+    ("acute_injury", "I felt a pop and my knee swelled up"),
+    ("acute_injury", "heard something snap when I landed"),
+    ("acute_injury", "twisted it at basketball and now it's swollen"),
+    ("acute_injury", "I tore my meniscus I think"),
+    # cancer_signs
+    ("cancer_signs", "it hurts at night and wakes me up"),
+    ("cancer_signs", "I've been losing weight without trying"),
+    ("cancer_signs", "I had bowel cancer a few years ago"),
+    ("cancer_signs", "there's a hard lump on the side of my knee"),
+    ("cancer_signs", "pain is constant even when I'm lying down"),
+    # child_hip
+    ("child_hip", "my daughter is 11 and she's limping"),
+    ("child_hip", "my 8 year old has pain in his groin"),
+    ("child_hip", "my kid is limping after school"),
+    ("child_hip", "my son has a sore thigh and is walking funny"),
+]
+
+
+@pytest.mark.parametrize("code,text", POSITIVES, ids=[f"{c}:{t[:40]}" for c, t in POSITIVES])
+def test_red_flags_are_found(code, text):
+    assert code in codes(text)
+
+
+def test_every_code_has_positive_cases():
+    assert {code for code, _ in POSITIVES} == set(RED_FLAG_CODES)
+
+
+# (code the words would raise, message that must raise nothing)
+NOT_ASSERTED = [
+    # negated
+    ("infection", "no fever"),
+    ("infection", "no redness, swelling or heat"),
+    ("neurovascular", "I don't have any numbness or tingling"),
+    ("neurovascular", "haven't had pins and needles"),
+    ("locked_knee", "it doesn't lock or get stuck"),
+    ("cardiorespiratory", "no chest pain or shortness of breath"),
+    ("cardiorespiratory", "nah not short of breath"),
+    ("dvt", "no calf pain or swelling"),
+    ("acute_injury", "I didn't hear a pop"),
+    ("cancer_signs", "the pain doesn't wake me up at night"),
+    ("self_harm", "I'm not suicidal"),
+    ("fracture_or_dislocation", "I haven't fallen and I can walk fine"),
+    # family
+    ("dvt", "my dad had a DVT"),
+    ("cancer_signs", "my mum had bowel cancer"),
+    ("cardiorespiratory", "my grandad had a heart attack"),
+    ("dvt", "clots run in my family"),
+    ("dvt", "my mum's DVT was years ago"),
+    ("fracture_or_dislocation", "my brother dislocated his kneecap last season"),
+    # hypothetical
+    ("infection", "what if it swells and gets hot?"),
+    ("dvt", "could it be a blood clot?"),
+    ("neurovascular", "can runner's knee cause numbness?"),
+    ("locked_knee", "what should I do if my knee locks?"),
+    ("dvt", "what are the signs of a DVT"),
+    ("fracture_or_dislocation", "how do I know if I have a fracture?"),
+    # historical
+    ("infection", "the swelling went away last year"),
+    ("dvt", "I had a DVT years ago, all fine now"),
+    ("neurovascular", "used to get pins and needles but that's gone now"),
+    ("locked_knee", "my knee used to lock when I was younger"),
+    ("fracture_or_dislocation", "I broke my leg as a kid"),
+    ("neurovascular", "the numbness settled after a few days"),
+]
+
+
+@pytest.mark.parametrize("code,text", NOT_ASSERTED, ids=[f"{c}:{t[:40]}" for c, t in NOT_ASSERTED])
+def test_negated_family_hypothetical_and_past_findings_are_not_asserted(code, text):
+    assert codes(text) == []
+
+
+@pytest.mark.parametrize(
+    "text,code,modifier",
+    [
+        ("no fever and no swelling", "infection", "negated"),
+        ("my dad had a DVT", "dvt", "family"),
+        ("could it be a blood clot?", "dvt", "hypothetical"),
+        ("I had a DVT years ago", "dvt", "historical"),
+        ("I don't have any numbness", "neurovascular", "negated"),
+        ("not sure if it's numb", "neurovascular", "uncertain"),
+    ],
+)
+def test_staff_see_why_a_finding_is_not_asserted(text, code, modifier):
+    findings = detect(text)
+    assert findings, "non-asserted findings must be returned for staff review"
+    hit = [f for f in findings if (code is None or f.code == code) and modifier in f.modifiers]
+    assert hit and not any(f.asserted for f in hit)
+
+
+PFPS_AND_OFF_TOPIC = [
+    "my knee aches on stairs",
+    "it hurts after sitting",
+    "a bit of swelling after long runs",  # mild swelling alone after running: not a red flag
+    "my knee clicks",
+    "hip weakness",
+    "my knees crack and pop when I squat",
+    "sore calves after my long run",  # calf soreness alone is normal for runners
+    "my knee gave way on the stairs once",  # giving way without a twist or impact
+    "I can't walk far without it aching",
+    "I can't squat as low as before",
+    "I always do a warm up",
+    "a hot shower helps my knee",
+    "the gym was locked so I ran outside",
+    "I'm 15 and my knee hurts when I run",  # adolescent knee pain without limp or hip pain
+    "my 30 year old son is limping after footy",
+    "what are your opening hours",
+]
+
+
+@pytest.mark.parametrize("text", PFPS_AND_OFF_TOPIC)
+def test_ordinary_kneecap_pain_and_small_talk_raise_nothing(text):
+    assert codes(text) == []
+
+
+def test_scope_no_fever_but_calf_swollen_since_flight_still_flags_dvt():
+    findings = detect("no fever but my calf is swollen since my flight")
+    assert asserted_codes(findings) == ["dvt"]
+    assert any("negated" in f.modifiers for f in findings)  # the fever part is still visible
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("no fever my calf is swollen", ["dvt"]),  # no punctuation: negation stops at the new clause
+        ("no fever or chills", []),
+        ("nope no chest pain, just knee pain", []),
+        ("I don't have a fever and my knee is red hot and swollen", ["infection"]),
+        ("I used to be short of breath but now I can't breathe at all", ["cardiorespiratory"]),
+        ("my dad had a DVT and now my calf is swollen", ["dvt"]),
+    ],
+)
+def test_modifier_scope_ends_at_the_clause(text, expected):
+    assert codes(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text,code",
+    [
+        ("my son's knee is red and puffy and he has a fever", "infection"),
+        ("my mum can't put weight on her leg since she fell", "fracture_or_dislocation"),
+        ("my husband has chest pain", "cardiorespiratory"),
+    ],
+)
+def test_the_person_asked_for_is_asserted_not_family_history(text, code):
+    assert code in codes(text)
+
+
+# ---- combinations -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("my knee is hot", []),
+        ("my knee is swollen", []),
+        ("my knee is hot and swollen", ["infection"]),
+        ("my knee is swollen and I feel feverish", ["infection"]),
+        ("after my arthroscopy the knee is red and hot", ["infection"]),
+        ("the cut on my hand is red and swollen", []),  # another body part: not a knee infection
+        ("I fell over", []),
+        ("I can't put weight on it since the fall", ["fracture_or_dislocation"]),
+        ("I twisted my knee", []),
+        ("I twisted my knee and it blew up straight away", ["acute_injury"]),
+        ("my knee gave way", []),
+        ("my knee gave way when I pivoted", ["acute_injury"]),
+        ("my calf aches", []),
+        ("my calf aches after the long haul flight", ["dvt"]),
+        ("my calf is swollen and sore", ["dvt"]),
+        ("my son is limping", ["child_hip"]),
+        ("my hip is sore", []),
+        ("I'm 12 and my hip is sore", ["child_hip"]),
+    ],
+)
+def test_combination_rules(text, expected):
+    assert sorted(codes(text)) == sorted(expected)
+
+
+def test_combination_finding_names_its_ingredients_and_rule():
+    finding = finding_for("I can't put weight on it since the fall", "fracture_or_dislocation")
+    assert finding.rule == "fracture.trauma_and_cannot_bear_weight"
+    assert "can't put weight" in finding.matched and "fall" in finding.matched
+
+
+@pytest.mark.parametrize(
+    "text,under_16,expected",
+    [
+        ("he's limping", True, ["child_hip"]),
+        ("hip hurts", True, ["child_hip"]),
+        ("he's limping", None, []),
+        ("hip hurts", False, []),
+        ("my knee aches on stairs", True, []),
+    ],
+)
+def test_patient_under_16_carries_across_turns(text, under_16, expected):
+    assert codes(text, patient_under_16=under_16) == expected
+
+
+# ---- typing as people type -------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "text,code",
+    [
+        ("swolen red nee", "infection"),
+        ("KNEE IS RED HOT AND SWOLLEN", "infection"),
+        ("knee   is red\thot and swollen", "infection"),
+        ("i carnt walk on it after i stacked it", "fracture_or_dislocation"),
+        ("cant weight bear", "fracture_or_dislocation"),
+        ("cant breath", "cardiorespiratory"),
+        ("my calfs swolen", "dvt"),
+        ("numbnes in my leg since i hurt my knee", "neurovascular"),
+        ("I can\u2019t put weight on it since the fall", "fracture_or_dislocation"),
+        ("<p>my knee is <b>red</b> hot and swollen</p>", "infection"),
+        ("knee is red&nbsp;hot and swollen", "infection"),
+    ],
+)
+def test_misspellings_case_spacing_and_html(text, code):
+    assert code in codes(text)
+
+
+def test_offsets_point_at_what_the_person_typed():
+    text = "Hi there!   <b>I can\u2019t</b> walk on it at all"
+    finding = finding_for(text, "fracture_or_dislocation")
+    assert text[finding.start:finding.end] == finding.matched
+    assert "walk" in finding.matched
+
+
+def test_cold_pale_blue_foot_is_an_emergency_and_numbness_is_not():
+    assert finding_for("my foot is cold and blue", "neurovascular").level == "emergency"
+    assert finding_for("my leg is numb", "neurovascular").level == "consultation_24"
+
+
+@pytest.mark.parametrize("code", RED_FLAG_CODES)
+def test_finding_levels_follow_the_contract(code):
+    text = next(t for c, t in POSITIVES if c == code)
+    finding = finding_for(text, code)
+    assert finding.level == RED_FLAG_MIN_LEVEL[code]
+
+
+def test_foot_only_numbness_asks_instead_of_asserting():
+    findings = detect("my foot feels numb")
+    assert asserted_codes(findings) == []
+    assert codes_to_clarify(findings) == ["neurovascular"]
+    assert asserted_codes(detect("my foot feels numb since I hurt my knee")) == ["neurovascular"]
+
+
+def test_uncertain_findings_ask_one_clarifying_question():
+    findings = detect("maybe a little numb in my leg? not sure")
+    assert asserted_codes(findings) == []
+    assert codes_to_clarify(findings) == ["neurovascular"]
+
+
+# ---- screening answers -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "question,answer,code",
+    [
+        ("screen_heat_swelling_fever", "yes", "infection"),
+        ("screen_heat_swelling_fever", "yeah it's really hot", "infection"),
+        ("screen_heat_swelling_fever", "Yep", "infection"),
+        ("screen_locking_giving_way", "sometimes", "locked_knee"),
+        ("screen_night_pain", "a bit", "cancer_signs"),
+        ("screen_calf", "yes the left one", "dvt"),
+        ("screen_calf", "my calf is a bit sore", "dvt"),
+        ("screen_numbness", "yeah", "neurovascular"),
+    ],
+)
+def test_affirmative_screening_answers_are_findings(question, answer, code):
+    finding = finding_for(answer, code, question=question)
+    assert finding.asserted and finding.rule.startswith(f"screening.{question}")
+
+
+@pytest.mark.parametrize(
+    "question,answer",
+    [
+        ("screen_heat_swelling_fever", "no"),
+        ("screen_heat_swelling_fever", "nope"),
+        ("screen_calf", "not at all"),
+        ("screen_numbness", "not really"),
+        ("screen_night_pain", "never"),
+        ("screen_locking_giving_way", "nah"),
+    ],
+)
+def test_negative_screening_answers_are_not(question, answer):
+    assert codes(answer, question=question) == []
+
+
+@pytest.mark.parametrize("answer", ["not sure", "maybe", "dunno", "hard to say"])
+def test_unsure_screening_answers_are_uncertain_findings(answer):
+    finding = finding_for(answer, "dvt", question="screen_calf")
+    assert finding.modifiers == ("uncertain",) and not finding.asserted
+    assert codes_to_clarify(detect(answer, question="screen_calf")) == ["dvt"]
+
+
+def test_normal_detection_still_runs_on_a_screening_answer():
+    assert set(codes("no, but I can't put weight on it since the fall", question="screen_calf")) == {
+        "fracture_or_dislocation"
+    }
+
+
+def test_unknown_question_ids_are_ignored():
+    assert codes("yes", question="ask_favourite_colour") == []
+    assert codes("yes") == []
+
+
+# ---- bad input -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "\n\n", None, 42, "👍🏽🔥", "膝が痛いです", "Mein Knie tut weh", "<script>alert(1)</script>",
+     "&&&&<<<>>>", "\x00\x01", "a" * 5000],
+)
+def test_odd_input_does_not_crash(text):
+    findings = detect(text)
+    assert isinstance(findings, list)
+    json.dumps([f.to_dict() for f in findings])
+
+
+def test_a_100_kilobyte_message_is_handled_fast_and_the_flag_at_its_end_is_found():
+    text = "my knee aches on stairs and after sitting. " * 2400 + "Now my calf is swollen since the flight."
+    assert len(text) > 100_000
+    start = time.perf_counter()
+    found = codes(text)
+    assert time.perf_counter() - start < 5.0
+    assert found == ["dvt"]
+
+
+def test_a_typical_message_takes_milliseconds():
+    detect("warm up")
+    start = time.perf_counter()
+    for _ in range(50):
+        detect("I twisted my knee at netball, heard a pop and now it's swollen and I can't put weight on it")
+    per_message = (time.perf_counter() - start) / 50
+    assert per_message < 0.05
+
+
+def test_finding_is_frozen_and_json_safe():
+    finding = finding_for("my dad had a DVT", "dvt")
+    with pytest.raises(Exception):
+        finding.code = "infection"  # type: ignore[misc]
+    data = finding.to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert data["modifiers"] == ["family"] and data["asserted"] is False
+    assert set(data) == {"code", "level", "matched", "start", "end", "modifiers", "asserted", "rule"}
+
+
+def test_concurrent_calls_give_the_same_answers():
+    texts = [t for _, t in POSITIVES[:20]] + [t for _, t in NOT_ASSERTED[:20]]
+    expected = {t: codes(t) for t in texts}
+    results = {}
+    errors = []
+
+    def work(chunk):
+        try:
+            for t in chunk:
+                results[(threading.get_ident(), t)] = codes(t)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(texts,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert all(value == expected[t] for (_, t), value in results.items())
