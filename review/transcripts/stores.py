@@ -237,6 +237,16 @@ class BookingStore:
         rows = self._select(self.table.c.id == request_id)
         return rows[0] if rows else None
 
+    def signature(self) -> tuple:
+        """Changes whenever a request is added, removed or updated (a cheap change check)."""
+        if self.table is None:
+            return ()
+        columns = self.table.c
+        stamp = columns.updated_at if "updated_at" in columns else columns.id
+        query = sa.select(sa.func.count(), sa.func.max(stamp))
+        with self.engine.connect() as connection:
+            return tuple(connection.execute(query.select_from(self.table)).one())
+
     def flags_by_conversation(self) -> dict[str, tuple[str, str]]:
         """conversation id -> (",kinds,", most pressing status) for the queue's filters."""
         if self.table is None:

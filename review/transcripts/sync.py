@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from typing import Iterable, Optional
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.core.cache import cache
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, IntegerField, Q, Value, When
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,6 +25,8 @@ from .stores import BookingStore, EventRow, StoreUnavailable, TrackerReader, ite
 logger = logging.getLogger(__name__)
 
 MAX_GAP_RANGES = 1000
+BOOKING_SIGNATURE_KEY = "review-booking-signature"
+ANALYZE_AFTER_EVENTS = 10_000
 # Fields the sync owns; review fields (reviewed, reviewed_by, ...) are left to staff actions.
 DERIVED_FIELDS = [
     "first_event_id", "last_event_id", "started_at", "last_event_at", "channel",
@@ -197,10 +200,18 @@ def _sync_batch(reader: TrackerReader, batch_size: int) -> tuple[int, int, bool]
     return len(events), touched, len(new_events) == batch_size
 
 
-def sync_bookings(store: Optional[BookingStore] = None) -> int:
-    """Copy booking and call-back flags onto the summaries; returns rows changed."""
+def sync_bookings(store: Optional[BookingStore] = None, only_if_changed: bool = False) -> int:
+    """Copy booking and call-back flags onto the summaries; returns rows changed.
+
+    With only_if_changed, nothing is read past a one-row check while the booking table and
+    the index are as they were at the last full pass (in this process).
+    """
+    store = store or BookingStore()
     try:
-        flags = (store or BookingStore()).flags_by_conversation()
+        signature = (settings.BOOKING_DB_URL, store.signature())
+        if only_if_changed and cache.get(BOOKING_SIGNATURE_KEY) == signature:
+            return 0
+        flags = store.flags_by_conversation()
     except SQLAlchemyError as error:
         logger.warning("booking flags not read: %s", type(error).__name__)
         return 0
@@ -222,7 +233,15 @@ def sync_bookings(store: Optional[BookingStore] = None) -> int:
             changed += ConversationSummary.objects.filter(conversation_id__in=chunk).update(
                 booking_kinds=kinds, booking_status=status
             )
+    cache.set(BOOKING_SIGNATURE_KEY, signature, 600)
     return changed
+
+
+def _refresh_planner_statistics() -> None:
+    """After a large import the query planner needs fresh statistics (SQLite has none until
+    ANALYZE runs), or it sorts the whole table instead of walking the queue's index."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {ConversationSummary._meta.db_table}")
 
 
 def sync_index(
@@ -246,7 +265,10 @@ def sync_index(
         result.conversations += touched
         if not full:
             break
-    sync_bookings()
+    if result.events >= ANALYZE_AFTER_EVENTS:
+        _refresh_planner_statistics()
+    # New summaries may belong to requests already stored: then a full pass is needed.
+    sync_bookings(only_if_changed=result.events == 0)
     state = SyncState.objects.filter(pk=1).first()
     result.behind = reader.max_event_id() > (state.last_event_id if state else 0)
     result.seconds = time.perf_counter() - started
