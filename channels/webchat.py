@@ -1,0 +1,168 @@
+"""The website widget's channel: Rasa's socket.io channel with allowed origins and alerts.
+
+Three things Rasa 3.6's `SocketIOInput` gets wrong with the locked packages or for a clinic:
+
+- Its `session_request` handler calls `sio.enter_room(...)` without `await`; since
+  python-socketio 5.10 that is a coroutine, so the socket never joins its session's room and,
+  with `session_persistence: true`, the widget never gets a reply. Here the room is joined.
+
+- It creates its socket.io server with `cors_allowed_origins=[]`, which turns Engine.IO's origin
+  check off: any web page can open a socket to the bot, and Rasa's `--cors` only adds headers
+  for the HTTP long-polling transport. Here the server checks the `Origin` of every connection
+  (both transports) against `ALLOWED_ORIGINS` and sends the CORS headers itself.
+  Rasa's `--cors` (Sanic-Cors) would add a second `Access-Control-Allow-Origin` header to the
+  socket's responses, which browsers reject, so socket requests are marked as answered already.
+- Its output channel sends only a message's text and buttons, and its `send_custom_json` spreads
+  the payload into `sio.emit(...)` as keyword arguments. Here a red-flag response marked with
+  `custom: {alert: ...}` (or `metadata: {alert: ...}`) reaches the widget as one message,
+  `{"text": ..., "quick_replies": [...], "custom": {"alert": "emergency"}}`.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import uuid
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from sanic import Blueprint, Sanic
+from sanic.request import Request
+from sanic_cors.core import SANIC_CORS_EVALUATED
+
+from channels.alerts import alert_level, is_alert_marker
+from channels.settings import allowed_origins
+
+logger = logging.getLogger(__name__)
+
+# Longer messages are cut: nobody types more into a chat box, and NLU time grows with length.
+MAX_MESSAGE_CHARS = 2000
+
+
+class WebChatOutput(SocketIOOutput):
+    """Sends bot messages to the widget's socket room, alerts as one marked message."""
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        level = alert_level(message)
+        if level is None:
+            await super().send_response(recipient_id, message)
+            return
+
+        custom = message.pop("custom", None)
+        marker = dict(custom) if isinstance(custom, dict) else {}
+        marker["alert"] = level
+        alert: Dict[Text, Any] = {"text": (message.pop("text", None) or "").strip()}
+        buttons = message.pop("quick_replies", None) or message.pop("buttons", None)
+        if buttons:
+            alert["quick_replies"] = [
+                {"content_type": "text", "title": b["title"], "payload": b["payload"]}
+                for b in buttons
+            ]
+        alert["custom"] = marker
+        # One message, not one per paragraph: the widget shows an alert as a single card.
+        await self._send_message(recipient_id, alert)
+
+        message.pop("metadata", None)
+        await super().send_response(recipient_id, message)  # any image or attachment
+
+    async def send_custom_json(
+        self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
+    ) -> None:
+        if is_alert_marker(json_message):
+            return
+        await super().send_custom_json(recipient_id, json_message, **kwargs)
+
+
+class WebChatInput(SocketIOInput):
+    """Socket.io input for the widget; allowed origins come from `ALLOWED_ORIGINS`."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "socketio"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        credentials = credentials or {}
+        return cls(
+            credentials.get("user_message_evt", "user_uttered"),
+            credentials.get("bot_message_evt", "bot_uttered"),
+            credentials.get("namespace"),
+            credentials.get("session_persistence", False),
+            credentials.get("socketio_path", "/socket.io"),
+            credentials.get("jwt_key"),
+            credentials.get("jwt_method", "HS256"),
+            credentials.get("metadata_key", "metadata"),
+            origins=allowed_origins(),
+        )
+
+    def __init__(self, *args: Any, origins: Optional[list[str]] = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.origins = list(origins) if origins is not None else allowed_origins()
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        if self.sio is None:
+            return super().get_output_channel()
+        return WebChatOutput(self.sio, self.bot_message_evt)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        socketio_webhook = super().blueprint(on_new_message)
+        sio = self.sio
+        assert sio is not None  # set by super().blueprint
+
+        sio.eio.cors_allowed_origins = "*" if "*" in self.origins else self.origins
+        logger.info(f"Web chat accepts sockets from: {', '.join(self.origins)}.")
+        socketio_path = self.socketio_path or "/socket.io"
+
+        async def leave_cors_to_engineio(request: Request) -> None:
+            if request.path.startswith(socketio_path):
+                setattr(request.ctx, SANIC_CORS_EVALUATED, "1")
+
+        @socketio_webhook.listener("before_server_start")
+        async def register_cors_marker(app: Sanic, _loop: Any) -> None:
+            app.register_middleware(leave_cors_to_engineio, "request")
+
+        # Replaces Rasa's handler, which does not await the room join (see the module doc).
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: Text, data: Any) -> None:
+            data = data if isinstance(data, dict) else {}
+            session_id = data.get("session_id") or uuid.uuid4().hex
+            if self.session_persistence:
+                joined = sio.enter_room(sid, session_id, namespace=self.namespace)
+                if inspect.isawaitable(joined):
+                    await joined
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+        # Replaces Rasa's handler of the same event, which hard-wires its own output channel.
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: Text, data: Any) -> None:
+            if not isinstance(data, dict):
+                return
+            if self.session_persistence:
+                if not data.get("session_id"):
+                    logger.warning("Ignored a web chat message without a session_id.")
+                    return
+                sender_id = str(data["session_id"])
+            else:
+                sender_id = sid
+
+            text = data.get("message")
+            if not isinstance(text, str):
+                return
+            metadata = data.get(self.metadata_key) or {}
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = {}
+            await on_new_message(
+                UserMessage(
+                    text[:MAX_MESSAGE_CHARS],
+                    WebChatOutput(sio, self.bot_message_evt),
+                    sender_id,
+                    input_channel=self.name(),
+                    metadata=metadata if isinstance(metadata, dict) else {},
+                )
+            )
+
+        return socketio_webhook

@@ -1,0 +1,163 @@
+"""SMS and WhatsApp through Twilio: signed webhooks in, Messages API calls out.
+
+The app is built the way `rasa run` builds it (credentials.yml, `configure_app`); the bot is a
+scripted agent with a real tracker store; Twilio's Messages API is faked at the HTTP transport.
+"""
+from __future__ import annotations
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from twilio.request_validator import RequestValidator
+
+from channels.testing import CHEST_PAIN_ALERT, RecordingHTTPAdapter, clinic_script, serve_bot
+
+AUTH_TOKEN = "twilio-test-auth-token"
+PUBLIC_URL = "https://bot.clinic.example/webhooks/twilio/webhook"
+PATIENT = "+61412345678"
+
+@pytest.fixture
+def twilio_env(monkeypatch):
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.setenv("TWILIO_SMS_NUMBER", "+61480000000")
+    monkeypatch.setenv("TWILIO_WHATSAPP_NUMBER", "+14155238886")
+    monkeypatch.setenv("TWILIO_WEBHOOK_URL", PUBLIC_URL)
+
+
+@pytest.fixture
+def twilio_api(monkeypatch) -> RecordingHTTPAdapter:
+    return RecordingHTTPAdapter(status=201).install(monkeypatch)
+
+
+@pytest_asyncio.fixture
+async def bot(twilio_env, twilio_api):
+    async with serve_bot(clinic_script) as running:
+        yield running.url, running.agent
+
+
+def signed(form: dict, token: str = AUTH_TOKEN, url: str = PUBLIC_URL) -> dict:
+    return {"X-Twilio-Signature": RequestValidator(token).compute_signature(url, form)}
+
+
+def sms(body: str, sender: str = PATIENT) -> dict:
+    return {
+        "MessageSid": "SM" + "1" * 32,
+        "AccountSid": "AC" + "0" * 32,
+        "From": sender,
+        "To": "+61480000000",
+        "Body": body,
+        "NumMedia": "0",
+    }
+
+
+async def post(base_url: str, form: dict, headers: dict) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session:
+        url = f"{base_url}/webhooks/twilio/webhook"
+        async with session.post(url, data=form, headers=headers) as reply:
+            return reply.status, await reply.text()
+
+
+def sent_messages(twilio_api: RecordingHTTPAdapter) -> list[dict[str, str]]:
+    return [
+        {key: values[0] for key, values in call.form.items()}
+        for call in twilio_api.calls
+        if call.method == "POST" and call.url.endswith("/Messages.json")
+    ]
+
+
+async def test_sms_reply_goes_out_through_the_messages_api(bot, twilio_api):
+    base_url, agent = bot
+    form = sms("hello")
+    status, body = await post(base_url, form, signed(form))
+
+    assert status == 200
+    assert "<Response></Response>" in body  # empty TwiML: the reply goes out by the API
+    assert [m.text for m in agent.received] == ["hello"]
+    assert agent.received[0].sender_id == PATIENT
+    assert sent_messages(twilio_api) == [
+        {"To": PATIENT, "From": "+61480000000", "Body": "You said hello"}
+    ]
+    assert twilio_api.calls[0].host == "api.twilio.com"
+
+
+async def test_buttons_become_numbered_choices_and_a_number_picks_the_payload(bot, twilio_api):
+    base_url, agent = bot
+    first = sms("my knee hurts going down stairs")
+    await post(base_url, first, signed(first))
+    assert sent_messages(twilio_api)[0]["Body"] == (
+        "Does it hurt more going down stairs?\n1. Yes\n2. No\n3. Not sure\nReply with a number."
+    )
+
+    answer = sms("2")
+    await post(base_url, answer, signed(answer))
+    assert agent.received[-1].text == "/deny"
+
+
+async def test_a_number_after_a_message_without_buttons_stays_a_number(bot, twilio_api):
+    base_url, agent = bot
+    for body in ("hello", "2"):
+        form = sms(body)
+        await post(base_url, form, signed(form))
+    assert agent.received[-1].text == "2"
+
+
+async def test_whatsapp_is_answered_from_the_whatsapp_sender(bot, twilio_api):
+    base_url, agent = bot
+    form = sms("hello", sender="whatsapp:+61412345678")
+    await post(base_url, form, signed(form))
+
+    assert agent.received[0].sender_id == "whatsapp:+61412345678"
+    assert sent_messages(twilio_api) == [
+        {"To": "whatsapp:+61412345678", "From": "whatsapp:+14155238886", "Body": "You said hello"}
+    ]
+
+
+async def test_alert_marker_is_not_sent_as_a_text(bot, twilio_api):
+    base_url, _ = bot
+    form = sms("crushing chest pain")
+    await post(base_url, form, signed(form))
+    assert [m["Body"] for m in sent_messages(twilio_api)] == [CHEST_PAIN_ALERT["text"]]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Twilio-Signature": "not-a-signature"},
+        signed(sms("hello"), token="someone-elses-token"),
+        signed(sms("hello"), url="https://attacker.example/webhooks/twilio/webhook"),
+        signed(sms("a different body")),
+    ],
+    ids=["missing", "garbage", "wrong-token", "wrong-url", "tampered-body"],
+)
+async def test_unsigned_or_badly_signed_webhooks_are_refused(bot, twilio_api, headers):
+    base_url, agent = bot
+    status, _ = await post(base_url, sms("hello"), headers)
+
+    assert status == 403
+    assert agent.received == []
+    assert twilio_api.calls == []
+
+
+async def test_signature_is_checked_against_the_served_url_when_no_public_url_is_set(
+    twilio_env, twilio_api, monkeypatch
+):
+    monkeypatch.delenv("TWILIO_WEBHOOK_URL")
+    async with serve_bot(clinic_script) as running:
+        form = sms("hello")
+        url = f"{running.url}/webhooks/twilio/webhook"
+        assert (await post(running.url, form, signed(form, url=url)))[0] == 200
+        assert (await post(running.url, form, signed(form)))[0] == 403
+    assert len(running.agent.received) == 1
+
+
+async def test_channel_is_off_until_its_variables_are_set(twilio_api, monkeypatch):
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_SMS_NUMBER",
+                 "TWILIO_WHATSAPP_NUMBER"):
+        monkeypatch.delenv(name, raising=False)
+    async with serve_bot(clinic_script) as running:
+        form = sms("hello")
+        status, _ = await post(running.url, form, signed(form))
+    assert status == 503
+    assert running.agent.received == []

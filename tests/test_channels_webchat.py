@@ -1,0 +1,167 @@
+"""The widget's socket.io channel: sessions, allowed origins, buttons and red-flag alerts.
+
+A real socket.io client talks to the app built from credentials.yml, as the widget does. It uses
+HTTP long-polling: python-engineio 4.15's websocket client needs aiohttp 3.10+ (the lock has
+3.9.5). The browser tests cover the websocket transport.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+import pytest_asyncio
+import socketio
+
+from channels.testing import CHEST_PAIN_ALERT, clinic_script, serve_bot
+
+PAGE = "http://localhost:8080"
+def quick_hang_up(channels) -> None:
+    """A long-poll ends at the next ping or its timeout: 1 s, not 25 + 20 s, per closed client."""
+    for channel in channels:
+        if channel.name() == "socketio":
+            channel.sio.eio.ping_interval = channel.sio.eio.ping_timeout = 1
+
+
+def start_bot(cors=None):
+    return serve_bot(clinic_script, cors=cors, tune=quick_hang_up)
+
+
+@pytest_asyncio.fixture
+async def bot(monkeypatch):
+    monkeypatch.delenv("ALLOWED_ORIGINS", raising=False)
+    async with start_bot() as running:
+        yield running.url, running.agent
+
+
+class WidgetClient:
+    """Speaks the widget's side of the protocol and collects what the bot sends."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.session_id: str | None = None
+        self.received: asyncio.Queue = asyncio.Queue()
+        self.sio.on("bot_uttered", self.received.put_nowait)
+        self._confirmed = asyncio.Event()
+
+        @self.sio.on("session_confirm")
+        def confirm(session_id):
+            self.session_id = session_id
+            self._confirmed.set()
+
+    async def open(self, base_url: str, origin: str = PAGE, session_id: str | None = None):
+        await self.sio.connect(base_url, headers={"Origin": origin}, transports=["polling"])
+        await self.sio.emit("session_request", {"session_id": session_id})
+        await asyncio.wait_for(self._confirmed.wait(), 5)
+        return self
+
+    async def say(self, text: str) -> None:
+        await self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})
+
+    async def replies(self, count: int) -> list[dict]:
+        return [await asyncio.wait_for(self.received.get(), 5) for _ in range(count)]
+
+    async def close(self) -> None:
+        await self.sio.disconnect()
+
+
+async def test_message_gets_a_reply_split_into_bubbles(bot):
+    base_url, agent = bot
+    widget = await WidgetClient().open(base_url)
+    await widget.say("tell me more")
+
+    assert await widget.replies(2) == [
+        {"text": "Runner's knee is common."}, {"text": "It often gets better with exercise."}
+    ]
+    assert agent.received[0].sender_id == widget.session_id
+    assert agent.received[0].input_channel == "socketio"
+    await widget.close()
+
+
+async def test_buttons_arrive_as_quick_replies(bot):
+    base_url, _ = bot
+    widget = await WidgetClient().open(base_url)
+    await widget.say("my knee hurts going down stairs")
+
+    [reply] = await widget.replies(1)
+    assert reply["text"] == "Does it hurt more going down stairs?"
+    assert [(q["title"], q["payload"]) for q in reply["quick_replies"]] == [
+        ("Yes", "/affirm"), ("No", "/deny"), ("Not sure", "/out_of_scope")
+    ]
+    await widget.close()
+
+
+async def test_red_flag_reply_arrives_as_one_marked_alert(bot):
+    base_url, _ = bot
+    widget = await WidgetClient().open(base_url)
+    await widget.say("I have crushing chest pain")
+
+    [reply] = await widget.replies(1)
+    assert reply == CHEST_PAIN_ALERT  # one message, paragraphs kept together, marker included
+    await asyncio.sleep(0.2)
+    assert widget.received.empty()  # the marker is not sent again on its own
+    await widget.close()
+
+
+async def test_alert_marked_in_response_metadata_reaches_the_widget(bot):
+    base_url, _ = bot
+    widget = await WidgetClient().open(base_url)
+    await widget.say("my foot is numb")
+    assert await widget.replies(1) == [
+        {"text": "Please see a GP within 24 hours.", "custom": {"alert": "urgent"}}
+    ]
+    await widget.close()
+
+
+async def test_a_new_page_with_the_stored_session_id_continues_the_conversation(bot):
+    base_url, agent = bot
+    first = await WidgetClient().open(base_url)
+    session_id = first.session_id
+    await first.close()
+
+    second = await WidgetClient().open(base_url, session_id=session_id)
+    assert second.session_id == session_id
+    await second.say("hello")
+    assert (await second.replies(1))[0]["text"] == "You said hello"
+    assert agent.received[-1].sender_id == session_id
+    await second.close()
+
+
+async def test_message_without_a_session_id_is_ignored(bot):
+    base_url, agent = bot
+    widget = await WidgetClient().open(base_url)
+    await widget.sio.emit("user_uttered", {"message": "hello"})
+    await asyncio.sleep(0.3)
+    assert agent.received == []
+    await widget.close()
+
+
+async def test_pages_from_other_origins_cannot_open_a_socket(bot):
+    base_url, agent = bot
+    widget = WidgetClient()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await widget.open(base_url, origin="https://copycat.example")
+    assert agent.received == []
+
+
+async def test_allowed_origins_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ALLOWED_ORIGINS", "https://upwell.example, https://www.upwell.example")
+    async with start_bot() as running:
+        widget = await WidgetClient().open(running.url, origin="https://www.upwell.example")
+        await widget.close()
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await WidgetClient().open(running.url, origin=PAGE)
+
+
+async def test_rasa_cors_option_does_not_double_the_cors_header(monkeypatch):
+    """`rasa run --cors "*"` must not break the widget's long-polling in browsers."""
+    monkeypatch.delenv("ALLOWED_ORIGINS", raising=False)
+    async with start_bot(cors="*") as running:
+        async with aiohttp.ClientSession() as session:
+            url = f"{running.url}/socket.io/?EIO=4&transport=polling"
+            async with session.get(url, headers={"Origin": PAGE}) as reply:
+                assert reply.status == 200
+                assert reply.headers.getall("Access-Control-Allow-Origin") == [PAGE]
+            async with session.get(url, headers={"Origin": "https://copycat.example"}) as reply:
+                assert reply.status == 400
+                assert "Access-Control-Allow-Origin" not in reply.headers
