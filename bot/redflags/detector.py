@@ -165,7 +165,9 @@ def _analyse(text: str, rules: RuleSet) -> Tuple[List[Mention], List[_SentenceSi
 
 
 def _mentions(doc, rules: RuleSet) -> List[Mention]:
-    by_id: Dict[str, TargetSpec] = {spec.id: spec for spec in rules.targets}
+    by_label: Dict[str, List[Tuple[TargetSpec, "re.Pattern[str]"]]] = {}
+    for spec in rules.targets:
+        by_label.setdefault(spec.label, []).append((spec, _compiled(spec.regex)))
     modifiers: Dict[Tuple[int, int, str], set] = {}
     graph = doc._.context_graph
     if graph is not None:
@@ -183,7 +185,8 @@ def _mentions(doc, rules: RuleSet) -> List[Mention]:
         sentence_of[sent.start] = index
     found: Dict[Tuple[str, int, int], Mention] = {}
     for span in doc.spans[pipeline.SPAN_GROUP] if pipeline.SPAN_GROUP in doc.spans else ():
-        spec = by_id[span.label_]
+        candidates = by_label[span.label_]
+        spec = next((s for s, regex in candidates if regex.search(span.text)), candidates[0][0])
         mods = frozenset(modifiers.get((span.start, span.end, span.label_), ())) - spec.keep_when
         mention = Mention(
             spec=spec,
@@ -196,6 +199,15 @@ def _mentions(doc, rules: RuleSet) -> List[Mention]:
         key = (spec.id, span.start_char, span.end_char)
         found.setdefault(key, mention)
     return _drop_nested(list(found.values()))
+
+
+_COMPILED: Dict[str, "re.Pattern[str]"] = {}
+
+
+def _compiled(regex: str) -> "re.Pattern[str]":
+    if regex not in _COMPILED:
+        _COMPILED[regex] = re.compile(regex, re.IGNORECASE)
+    return _COMPILED[regex]
 
 
 def _drop_nested(mentions: List[Mention]) -> List[Mention]:

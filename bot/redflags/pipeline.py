@@ -173,8 +173,14 @@ def build(rules: RuleSet) -> Language:
         "medspacy_target_matcher",
         config={"result_type": "group", "span_group_name": SPAN_GROUP, "prune": False},
     )
-    # The span label is the rule id, so every mention knows which reviewed rule found it.
-    matcher.add([TargetRule(literal=spec.literal, category=spec.id, pattern=spec.regex) for spec in rules.targets])
+    # One matcher rule per label: medspaCy's regex matcher rebuilds the text for every rule, so
+    # fewer rules keep a long message fast. The detector finds which reviewed rule fired.
+    by_label: Dict[str, List[str]] = {}
+    for spec in rules.targets:
+        by_label.setdefault(spec.label, []).append(f"(?:{spec.regex})")
+    matcher.add(
+        [TargetRule(literal=label, category=label, pattern="|".join(parts)) for label, parts in by_label.items()]
+    )
     context = nlp.add_pipe(
         "medspacy_context",
         config={
