@@ -14,11 +14,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 for path in (str(REPO_ROOT / "review"), str(REPO_ROOT), str(Path(__file__).resolve().parent)):
     if path not in sys.path:
         sys.path.insert(0, path)
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "review_site.settings_test")
+_settings_before = os.environ.get("DJANGO_SETTINGS_MODULE")
+os.environ["DJANGO_SETTINGS_MODULE"] = "review_site.settings_test"
 
 import django  # noqa: E402
 
 django.setup()
+# Settings are loaded now; processes other tests start must not inherit the test settings.
+if _settings_before is None:
+    os.environ.pop("DJANGO_SETTINGS_MODULE", None)
+else:
+    os.environ["DJANGO_SETTINGS_MODULE"] = _settings_before
 
 from review_fixtures import (  # noqa: E402
     build_booking_db, build_tracker_db, clinic_conversations, make_staff,

@@ -25,6 +25,59 @@ def serious_violations(page) -> list[str]:
             if v.get("impact") in ("serious", "critical")]
 
 
+def review_in_browser(base_url: str, username: str, password: str, conversation_id: str,
+                      patient_text: str, screenshots: str) -> None:
+    """Sign in, find the conversation at the top of the queue as urgent, open it, add a note and
+    mark it reviewed; then check it left the top of the queue. Screenshots go to test-artifacts/.
+
+    Reusable with any tracker store: it needs only an urgent conversation and a staff account
+    (for example a conversation the running bot produced)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(base_url + "/")
+            expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+            page.get_by_label("User name").fill(username)
+            page.get_by_label("Password").fill(password)
+            page.get_by_role("button", name="Sign in").click()
+
+            expect(page.get_by_role("heading", name="Conversations to review")).to_be_visible()
+            first_row = page.locator("table.queue tbody tr").first
+            expect(first_row).to_have_class("urgent")
+            expect(first_row).to_contain_text("Needs review")
+            assert serious_violations(page) == []
+            page.screenshot(path=str(ARTIFACTS / f"{screenshots}-queue.png"), full_page=True)
+
+            first_row.get_by_role("link", name=conversation_id[:25]).click()
+            expect(page.get_by_role("heading", name="Triage record Urgent")).to_be_visible()
+            expect(page.locator(".said.patient").filter(has_text=patient_text)).to_be_visible()
+            note = "Rang the patient: going to ED now."
+            page.get_by_label("Add a note").fill(note)
+            page.get_by_role("button", name="Save note").click()
+            expect(page.locator(".notes")).to_contain_text(note)
+            page.get_by_role("button", name="Mark as reviewed").click()
+            expect(page.locator(".review-bar .done")).to_contain_text(f"Reviewed by {username}")
+            assert serious_violations(page) == []
+            page.screenshot(path=str(ARTIFACTS / f"{screenshots}-conversation.png"), full_page=True)
+
+            page.get_by_role("link", name="Back to the queue").click()
+            reviewed_row = page.locator("table.queue tbody tr").filter(has_text=f"Reviewed by {username}")
+            expect(reviewed_row).to_have_count(1)
+            expect(reviewed_row).not_to_have_class("urgent")
+
+            tablet = browser.new_page(viewport={"width": 768, "height": 1024}, has_touch=True)
+            tablet.context.add_cookies(page.context.cookies())
+            tablet.goto(base_url + "/")
+            expect(tablet.locator("table.queue tbody tr").first).to_be_visible()
+            tablet.screenshot(path=str(ARTIFACTS / f"{screenshots}-queue-tablet.png"), full_page=True)
+        finally:
+            browser.close()
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)")
 class ClinicianReviewsInABrowser(LiveServerTestCase):
@@ -52,45 +105,5 @@ class ClinicianReviewsInABrowser(LiveServerTestCase):
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
     def test_sign_in_review_and_note(self) -> None:
-        from playwright.sync_api import expect, sync_playwright
-
-        ARTIFACTS.mkdir(exist_ok=True)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(self.live_server_url + "/")
-                expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-                page.get_by_label("User name").fill("casey")
-                page.get_by_label("Password").fill(PASSWORD)
-                page.get_by_role("button", name="Sign in").click()
-
-                expect(page.get_by_role("heading", name="Conversations to review")).to_be_visible()
-                first_row = page.locator("table.queue tbody tr").first
-                expect(first_row).to_have_class("urgent")
-                expect(first_row).to_contain_text("Red flag: infection")
-                self.assertEqual(serious_violations(page), [])
-                page.screenshot(path=str(ARTIFACTS / "review-queue.png"), full_page=True)
-
-                first_row.get_by_role("link", name="conv-infection").click()
-                expect(page.get_by_role("heading", name="Triage record Urgent")).to_be_visible()
-                expect(page.locator(".said.patient").nth(1)).to_contain_text("hot, red and swollen")
-                page.get_by_label("Add a note").fill("Rang the patient: going to ED now.")
-                page.get_by_role("button", name="Save note").click()
-                expect(page.locator(".notes")).to_contain_text("Rang the patient: going to ED now.")
-                page.get_by_role("button", name="Mark as reviewed").click()
-                expect(page.locator(".review-bar .done")).to_contain_text("Reviewed by casey")
-                self.assertEqual(serious_violations(page), [])
-                page.screenshot(path=str(ARTIFACTS / "review-conversation.png"), full_page=True)
-
-                page.get_by_role("link", name="Back to the queue").click()
-                expect(page.locator("table.queue tbody tr").first).not_to_contain_text("conv-infection")
-                expect(page.locator("table.queue tbody tr").last).to_contain_text("Reviewed by casey")
-
-                tablet = browser.new_page(viewport={"width": 768, "height": 1024}, has_touch=True)
-                tablet.context.add_cookies(page.context.cookies())
-                tablet.goto(self.live_server_url + "/")
-                expect(tablet.locator("table.queue tbody tr").first).to_be_visible()
-                tablet.screenshot(path=str(ARTIFACTS / "review-queue-tablet.png"), full_page=True)
-            finally:
-                browser.close()
+        review_in_browser(self.live_server_url, "casey", PASSWORD, "conv-infection",
+                          patient_text="hot, red and swollen", screenshots="review")
