@@ -115,38 +115,3 @@ class ActionTriageSummary(Action):
         if level_rank(level) >= level_rank("consultation_24"):
             events.append(SlotSet("staff_review_needed", True))
         return events
-
-
-class ActionOfferBooking(Action):
-    """The clinic's phone and booking page; the triage summary goes with the request."""
-
-    def name(self) -> Text:
-        return "action_offer_booking"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        if level_rank(tracker.get_slot("triage_level")) > BOOKABLE:
-            dispatcher.utter_message(response="utter_emergency_no_booking")
-            return []
-        dispatcher.utter_message(
-            text=(
-                f"You can book a running assessment online at {SETTINGS.clinic_booking_url} "
-                f"or call us on {SETTINGS.clinic_phone}."
-            )
-        )
-        return []
-
-
-class ActionHandoffHuman(Action):
-    """Hand over to a person: the clinic's phone and opening hours."""
-
-    def name(self) -> Text:
-        return "action_handoff_human"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(
-            text=(
-                f"You can talk to our team by calling {SETTINGS.clinic_phone}. "
-                f"We're open {SETTINGS.clinic_hours_text}."
-            )
-        )
-        return []
