@@ -46,6 +46,7 @@ class SyncResult:
     events: int = 0
     conversations: int = 0
     behind: bool = False
+    store_unreachable: bool = False
     seconds: float = 0.0
 
 
@@ -257,6 +258,11 @@ def sync_index(
             read, touched, full = _sync_batch(reader, size)
         except StoreUnavailable:
             break
+        except SQLAlchemyError as error:
+            # The tracker store is down or refuses us: show the index as it is, say so.
+            logger.warning("tracker store not readable: %s", type(error).__name__)
+            result.store_unreachable = True
+            break
         except (_LostRace, DatabaseError) as error:
             # Another process is syncing (or holds the write lock): its work covers ours.
             logger.info("index sync yielded to another process: %s", type(error).__name__)
@@ -270,6 +276,7 @@ def sync_index(
     # New summaries may belong to requests already stored: then a full pass is needed.
     sync_bookings(only_if_changed=result.events == 0)
     state = SyncState.objects.filter(pk=1).first()
-    result.behind = reader.max_event_id() > (state.last_event_id if state else 0)
+    if not result.store_unreachable:
+        result.behind = reader.max_event_id() > (state.last_event_id if state else 0)
     result.seconds = time.perf_counter() - started
     return result

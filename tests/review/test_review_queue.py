@@ -88,3 +88,15 @@ def test_empty_stores_show_an_empty_queue(db, stores, clinician, client_for):
     assert response.status_code == 200
     assert "No conversations match." in response.content.decode()
     assert client_for(clinician).get("/bookings/").status_code == 200
+
+
+def test_an_unreachable_tracker_store_is_reported_not_crashed(clinic, clinician, client_for):
+    from django.test import override_settings
+
+    client = client_for(clinician)
+    client.get("/")  # indexed while the store was up
+    with override_settings(TRACKER_DB_URL="postgresql://postgres@127.0.0.1:1/nowhere"):
+        response = client.get("/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "could not be read just now" in html and "conv-infection" in html
