@@ -175,8 +175,13 @@ def _restore_reviews(conversation_ids: list[str]) -> None:
 
 def _sync_batch(reader: TrackerReader, batch_size: int) -> tuple[int, int, bool]:
     """One batch: (events read, conversations touched, batch was full)."""
+    SyncState.objects.get_or_create(pk=1)
     with transaction.atomic():
-        state, _ = SyncState.objects.select_for_update().get_or_create(pk=1)
+        # On PostgreSQL a sync already running holds the row: skip rather than wait, its work
+        # covers ours (SQLite has no row locks; the compare-and-set below settles it there).
+        state = SyncState.objects.select_for_update(skip_locked=True).filter(pk=1).first()
+        if state is None:
+            raise _LostRace()
         previous_last = state.last_event_id
         now = time.time()
         gaps = [g for g in state.gaps if now - g[2] < settings.SYNC_GAP_WAIT_SECONDS]
