@@ -33,6 +33,8 @@ VIGNETTES = REPO / "tests" / "vignettes" / "red_flags.yml"
 EXTERNAL_DIR = REPO.parent / "shared" / "eval"
 NON_KNEE_CODES = frozenset({"cardiorespiratory", "self_harm"})
 MAX_FALSE_ALARM_RATE = 0.05
+# A 100 kB paste takes about 2 s on one of CI's two cores; the limit leaves room for a busy machine.
+HUGE_LIMIT_SECONDS = 5.0
 
 
 class Report:
@@ -212,7 +214,7 @@ def evaluate(external_dir: Optional[Path], quiet: bool) -> bool:
     if not external_files:
         print(f"  (external set not found under {external_dir}: only our vignettes were checked)")
     huge = huge_input_seconds()
-    results.append((f"100 kB message handled and flagged in {huge:.2f} s (limit 3 s)", huge <= 3.0))
+    results.append((f"100 kB message handled and flagged in {huge:.2f} s (limit {HUGE_LIMIT_SECONDS:.0f} s)", huge <= HUGE_LIMIT_SECONDS))
     for label, ok in results:
         print(f"  [{'PASS' if ok else 'FAIL'}] {label}")
     return all(ok for _, ok in results)

@@ -435,3 +435,26 @@ def test_concurrent_calls_give_the_same_answers():
         thread.join()
     assert not errors
     assert all(value == expected[t] for (_, t), value in results.items())
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("is it bad that my knee is red hot and swollen?", ["infection"]),  # a question about a real symptom
+        ("is this normal? my calf is swollen", ["dvt"]),
+        ("is it a blood clot?", []),
+        ("I ran 10 kms today and my knee is sore", []),  # "kms" is kilometres here
+        ("I get a bit short of breath on hills when I run", []),  # hard exercise
+        ("a bit short of breath at rest since the flight", ["cardiorespiratory"]),
+        ("my calf is swollen, I used to run a lot", ["dvt"]),  # "used to" only looks forward
+        ("I fell 2 months ago and can't straighten it", ["locked_knee"]),  # "ago" only looks back
+        ("it hurts to breathe", ["cardiorespiratory"]),
+        ("I was cutting myself some slack this week", []),
+        ("my knee would not straighten for a minute", ["locked_knee"]),
+        ("had a steroid jab in my knee on monday and now it's red and hot", ["infection"]),
+        ("she's 13 and complaining about her hip", ["child_hip"]),
+        ("I've had the chills all night and my knee is massive", ["infection"]),
+    ],
+)
+def test_phrasings_found_while_stress_testing(text, expected):
+    assert codes(text) == expected
