@@ -85,23 +85,6 @@ async def test_summary_marks_a_24_hour_conversation_for_staff():
     assert slots["staff_review_needed"] is True
 
 
-async def test_booking_offer_gives_the_configured_phone_and_page():
-    dispatcher, _ = await run(actions.ActionOfferBooking(), make_tracker(TYPICAL_SLOTS))
-    text = dispatcher.messages[0]["text"]
-    assert actions.SETTINGS.clinic_phone in text and actions.SETTINGS.clinic_booking_url in text
-
-
-async def test_no_booking_offer_after_an_emergency():
-    dispatcher, _ = await run(actions.ActionOfferBooking(), make_tracker({"triage_level": "emergency_ambulance"}))
-    assert dispatcher.messages[0]["response"] == "utter_emergency_no_booking"
-
-
-async def test_handoff_gives_phone_and_hours():
-    dispatcher, _ = await run(actions.ActionHandoffHuman(), make_tracker())
-    text = dispatcher.messages[0]["text"]
-    assert actions.SETTINGS.clinic_phone in text
-
-
 # --- the triage form's validation -----------------------------------------------------------
 
 async def validate(slots: dict, intent: str, requested: str, set_by_message=None):
