@@ -247,14 +247,19 @@ class BookingStore:
         with self.engine.connect() as connection:
             return tuple(connection.execute(query.select_from(self.table)).one())
 
-    def flags_by_conversation(self) -> dict[str, tuple[str, str]]:
-        """conversation id -> (",kinds,", most pressing status) for the queue's filters."""
+    def flags_by_conversation(self, conversation_ids: Optional[list[str]] = None) -> dict[str, tuple[str, str]]:
+        """conversation id -> (",kinds,", most pressing status) for the queue's filters, for
+        every request or only those of the given conversations."""
         if self.table is None:
             return {}
         columns = self.table.c
         query = sa.select(columns.conversation_id, columns.kind, columns.status)
+        rows = []
         with self.engine.connect() as connection:
-            rows = connection.execute(query).all()
+            if conversation_ids is None:
+                rows = connection.execute(query).all()
+            for chunk in iter_chunks(conversation_ids or [], 500):
+                rows += connection.execute(query.where(columns.conversation_id.in_(chunk))).all()
         kinds: dict[str, set[str]] = {}
         statuses: dict[str, set[str]] = {}
         for conversation_id, kind, status in rows:

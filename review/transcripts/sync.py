@@ -132,12 +132,15 @@ def _close_gaps(gaps: list, found: set[int]) -> list:
     return remaining
 
 
-def _apply(events: list[EventRow]) -> int:
-    """Fold events into their conversations' summaries (inside the caller's transaction)."""
+def _apply(events: list[EventRow]) -> tuple[int, list[str]]:
+    """Fold events into their conversations' summaries (inside the caller's transaction).
+
+    Returns how many conversations were touched and the ids of those new to the index."""
     by_conversation: dict[str, list[EventRow]] = {}
     for event in events:
         by_conversation.setdefault(event.sender_id, []).append(event)
     conversation_ids = list(by_conversation)
+    created: list[str] = []
     for chunk in iter_chunks(conversation_ids, 500):
         existing = {s.conversation_id: s for s in ConversationSummary.objects.filter(conversation_id__in=chunk)}
         rows, reopen = [], []
@@ -157,8 +160,9 @@ def _apply(events: list[EventRow]) -> int:
         new_ids = [c for c in chunk if c not in existing]
         if new_ids:
             _restore_reviews(new_ids)
+            created += new_ids
         ConversationSummary.objects.filter(conversation_id__in=chunk).update(priority=PRIORITY)
-    return len(conversation_ids)
+    return len(conversation_ids), created
 
 
 def _restore_reviews(conversation_ids: list[str]) -> None:
@@ -173,8 +177,8 @@ def _restore_reviews(conversation_ids: list[str]) -> None:
             )
 
 
-def _sync_batch(reader: TrackerReader, batch_size: int) -> tuple[int, int, bool]:
-    """One batch: (events read, conversations touched, batch was full)."""
+def _sync_batch(reader: TrackerReader, batch_size: int) -> tuple[int, int, bool, list[str]]:
+    """One batch: (events read, conversations touched, batch was full, conversations created)."""
     SyncState.objects.get_or_create(pk=1)
     with transaction.atomic():
         # On PostgreSQL a sync already running holds the row: skip rather than wait, its work
@@ -195,7 +199,7 @@ def _sync_batch(reader: TrackerReader, batch_size: int) -> tuple[int, int, bool]
             expected = event.id + 1
         gaps = gaps[-MAX_GAP_RANGES:]
         events = late_events + new_events
-        touched = _apply(events) if events else 0
+        touched, created = _apply(events) if events else (0, [])
         new_last = new_events[-1].id if new_events else previous_last
         if events or gaps != state.gaps:
             advanced = SyncState.objects.filter(pk=1, last_event_id=previous_last).update(
@@ -203,20 +207,20 @@ def _sync_batch(reader: TrackerReader, batch_size: int) -> tuple[int, int, bool]
             )
             if advanced != 1:
                 raise _LostRace()
-    return len(events), touched, len(new_events) == batch_size
+    return len(events), touched, len(new_events) == batch_size, created
 
 
-def sync_bookings(store: Optional[BookingStore] = None, only_if_changed: bool = False) -> int:
+def sync_bookings(store: Optional[BookingStore] = None, created: Optional[list[str]] = None) -> int:
     """Copy booking and call-back flags onto the summaries; returns rows changed.
 
-    With only_if_changed, nothing is read past a one-row check while the booking table and
-    the index are as they were at the last full pass (in this process).
+    While the booking table is as it was at the last full pass (in this process), only the
+    conversations just added to the index (`created`) are looked up; otherwise a full pass.
     """
     store = store or BookingStore()
     try:
         signature = (settings.BOOKING_DB_URL, store.signature())
-        if only_if_changed and cache.get(BOOKING_SIGNATURE_KEY) == signature:
-            return 0
+        if created is not None and len(created) <= 1000 and cache.get(BOOKING_SIGNATURE_KEY) == signature:
+            return _set_booking_flags(store.flags_by_conversation(created)) if created else 0
         flags = store.flags_by_conversation()
     except SQLAlchemyError as error:
         logger.warning("booking flags not read: %s", type(error).__name__)
@@ -227,19 +231,23 @@ def sync_bookings(store: Optional[BookingStore] = None, only_if_changed: bool = 
             "conversation_id", "booking_kinds", "booking_status"
         )
     }
-    wanted: dict[tuple[str, str], list[str]] = {}
+    wanted = {conversation_id: value for conversation_id, value in flags.items() if current.get(conversation_id) != value}
+    wanted.update({conversation_id: ("", "") for conversation_id in current.keys() - flags.keys()})
+    changed = _set_booking_flags(wanted)
+    cache.set(BOOKING_SIGNATURE_KEY, signature, 600)
+    return changed
+
+
+def _set_booking_flags(flags: dict[str, tuple[str, str]]) -> int:
+    by_value: dict[tuple[str, str], list[str]] = {}
     for conversation_id, value in flags.items():
-        if current.get(conversation_id) != value:
-            wanted.setdefault(value, []).append(conversation_id)
-    for conversation_id in current.keys() - flags.keys():
-        wanted.setdefault(("", ""), []).append(conversation_id)
+        by_value.setdefault(value, []).append(conversation_id)
     changed = 0
-    for (kinds, status), conversation_ids in wanted.items():
+    for (kinds, status), conversation_ids in by_value.items():
         for chunk in iter_chunks(conversation_ids, 500):
             changed += ConversationSummary.objects.filter(conversation_id__in=chunk).update(
                 booking_kinds=kinds, booking_status=status
             )
-    cache.set(BOOKING_SIGNATURE_KEY, signature, 600)
     return changed
 
 
@@ -257,10 +265,11 @@ def sync_index(
     started = time.perf_counter()
     reader = reader or TrackerReader()
     result = SyncResult()
+    created: list[str] = []
     while max_events is None or result.events < max_events:
         size = batch_size if max_events is None else max(1, min(batch_size, max_events - result.events))
         try:
-            read, touched, full = _sync_batch(reader, size)
+            read, touched, full, new_ids = _sync_batch(reader, size)
         except StoreUnavailable:
             break
         except SQLAlchemyError as error:
@@ -274,12 +283,14 @@ def sync_index(
             break
         result.events += read
         result.conversations += touched
+        if len(created) <= 1000:
+            created += new_ids
         if not full:
             break
     if result.events >= ANALYZE_AFTER_EVENTS:
         _refresh_planner_statistics()
-    # New summaries may belong to requests already stored: then a full pass is needed.
-    sync_bookings(only_if_changed=result.events == 0)
+    # New summaries may belong to requests stored before their conversation was indexed.
+    sync_bookings(created=created)
     state = SyncState.objects.filter(pk=1).first()
     if not result.store_unreachable:
         result.behind = reader.max_event_id() > (state.last_event_id if state else 0)

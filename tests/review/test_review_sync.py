@@ -117,3 +117,18 @@ def test_two_syncs_at_once_never_count_an_event_twice(db, stores):
         with pytest.raises(_LostRace):
             _sync_batch(reader, 100)
     assert not ConversationSummary.objects.exists()  # our batch was rolled back whole
+
+
+def test_a_request_stored_before_its_conversation_is_indexed_still_flags_it(db, stores, clinician, client_for):
+    from review_fixtures import build_booking_db
+
+    tracker_path, booking_path = stores
+    build_tracker_db(tracker_path, [Script("a", start=1_780_000_000).user("x", "greet").done()])
+    build_booking_db(booking_path, [{"kind": "callback", "conversation_id": "b", "name": "B"}])
+    client = client_for(clinician)
+    client.get("/")  # full booking pass: nothing to flag yet ("b" is not indexed)
+    build_tracker_db(tracker_path, [Script("b", start=1_780_000_100).user("call me", "request_human").done()])
+    html = client.get("/", {"booking": "callback"}).content.decode()
+    assert 'href="/conversation/?id=b"' in html
+    assert (summary("b").booking_kinds, summary("b").booking_status) == (",callback,", "pending")
+    assert summary("a").booking_kinds == ""
