@@ -1,10 +1,14 @@
 """Booking, call-back and hand-off: the conversation side (docs/booking.md, "Booking and hand-off").
 
-    "book"          -> action_offer_booking -> booking_form -> action_submit_booking
-    "a person"      -> action_handoff_human (phone, hours, open now?) -> "yes" to the call-back
-                       offer -> action_offer_callback -> callback_form -> action_submit_callback
+    "book"      -> action_offer_booking (what we keep, why, who sees it; OK?)
+                   -> "yes" -> booking_form -> action_submit_booking
+                   -> "no"  -> action_booking_declined (nothing kept; the clinic's phone)
+    "a person"  -> action_handoff_human (phone, hours, open now?, and a call-back offer that says
+                   what we keep) -> "yes" -> callback_form -> action_submit_callback
 
-booking_form asks, one at a time: consent, name, mobile/landline and/or email, then either one of
+Each offer is the consent question, so "yes" to it starts the form with consent given (slot
+mapping `from_trigger_intent`); the form asks for consent itself only if it ever starts without.
+booking_form then asks, one at a time: name, mobile/landline and/or email, then either one of
 up to three free Cliniko times or the days and times that suit, the clinic (only when there are
 several), and last a confirmation that shows every answer and the triage summary, with a button
 to change any one of them. callback_form asks the same for a call-back (a phone number is a
@@ -368,6 +372,19 @@ class ActionOfferBooking(Action):
                 "and you can book it now."))
         else:
             dispatcher.utter_message(text="Great, let's get you booked in. It only takes a minute.")
+        settings = booking_service().settings
+        dispatcher.utter_message(text=consent_text(settings, "booking"), buttons=CONSENT_BUTTONS)
+        return _cleared()
+
+
+class ActionBookingDeclined(Action):
+    """"No" to keeping details: keep nothing, and give the phone and booking page instead."""
+
+    def name(self) -> Text:
+        return "action_booking_declined"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(text=no_consent_text(booking_service().settings, "booking"))
         return _cleared()
 
 
@@ -389,20 +406,10 @@ class ActionHandoffHuman(Action):
         if form:
             lines.append("Now, back to where we were.")
         dispatcher.utter_message(text=" ".join(lines))
-        if not form and not emergency:
-            dispatcher.utter_message(text=callback_offer_text(settings), buttons=CALLBACK_BUTTONS)
-        return []
-
-
-class ActionOfferCallback(Action):
-    """"Yes" to the call-back offer: that offer said what we keep and why, so it is the consent."""
-
-    def name(self) -> Text:
-        return "action_offer_callback"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text="Great, I'll take a few details.")
-        return [*_cleared(), SlotSet("booking_consent", True if _intent(tracker) == "affirm" else None)]
+        if form or emergency:
+            return []
+        dispatcher.utter_message(text=callback_offer_text(settings), buttons=CALLBACK_BUTTONS)
+        return _cleared()  # a call-back request starts empty
 
 
 class ActionAskBookingConsent(Action):

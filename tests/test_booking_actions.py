@@ -148,10 +148,11 @@ def test_which_questions_each_request_needs():
 
 # --- starting a booking -------------------------------------------------------------------------
 
-async def test_book_starts_clean_with_a_short_welcome():
+async def test_book_starts_clean_and_asks_consent_first():
     dispatcher, events = await run(booking.ActionOfferBooking(), tracker_for({**DETAILS, **TRIAGED},
                                                                             intent="book_appointment"))
-    assert "booked in" in said(dispatcher)
+    assert "booked in" in said(dispatcher) and PRIVACY_URL in said(dispatcher)
+    assert payloads(dispatcher) == ["/affirm", "/deny"]
     assert all(slot_events(events)[name] is None for name in booking.DETAIL_SLOTS)
     assert_readable(dispatcher)
 
@@ -205,12 +206,16 @@ async def test_a_question_at_the_consent_step_is_left_to_the_rules():
     assert set(slots) <= {"requested_slot"}  # nothing validated: the form rejects, a rule answers
 
 
-async def test_no_consent_keeps_nothing_and_gives_the_phone_number(local_clinic):
-    tracker = tracker_for({"booking_consent": False})
-    dispatcher, events = await run(booking.ActionSubmitBooking(), tracker)
-    assert CLINIC_PHONE in said(dispatcher) and "haven't kept any of your details" in said(dispatcher)
+@pytest.mark.parametrize("action, slots", [
+    (booking.ActionBookingDeclined(), {}),  # "no" to the offer
+    (booking.ActionSubmitBooking(), {"booking_consent": False}),  # "no" inside the form
+])
+async def test_no_consent_keeps_nothing_and_gives_the_phone_number(local_clinic, action, slots):
+    dispatcher, events = await run(action, tracker_for({**DETAILS, **slots}, intent="deny"))
+    text = said(dispatcher)
+    assert CLINIC_PHONE in text and "haven't kept any of your details" in text and "book online" in text
     assert local_clinic.store.list() == []
-    assert all(v is None for k, v in slot_events(events).items() if k in booking.DETAIL_SLOTS)
+    assert all(slot_events(events)[name] is None for name in booking.DETAIL_SLOTS)
     assert_readable(dispatcher)
 
 
@@ -486,7 +491,7 @@ async def test_hand_off_gives_phone_hours_whether_open_and_a_call_back(monkeypat
     assert CLINIC_PHONE in text and "Monday to Friday, 7 am to 7 pm" in text and status in text
     assert "Would you like a call-back?" in text and PRIVACY_URL in text
     assert payloads(dispatcher) == ["/affirm", "/deny"]
-    assert events == []
+    assert all(slot_events(events)[name] is None for name in booking.DETAIL_SLOTS)  # starts empty
     assert_readable(dispatcher)
 
 
@@ -496,12 +501,8 @@ async def test_hand_off_in_an_emergency_says_get_urgent_care_and_offers_no_call_
     assert payloads(dispatcher) == []
 
 
-async def test_hand_off_during_a_form_offers_no_call_back():
-    dispatcher, _ = await run(booking.ActionHandoffHuman(), tracker_for(form="booking_form", requested="contact"))
+async def test_hand_off_during_a_form_offers_no_call_back_and_keeps_the_answers():
+    tracker = tracker_for(DETAILS, form="booking_form", requested="preferred_times")
+    dispatcher, events = await run(booking.ActionHandoffHuman(), tracker)
     assert "back to where we were" in said(dispatcher) and payloads(dispatcher) == []
-
-
-async def test_yes_to_the_call_back_offer_is_the_consent():
-    dispatcher, events = await run(booking.ActionOfferCallback(), tracker_for(DETAILS, intent="affirm"))
-    slots = slot_events(events)
-    assert slots["booking_consent"] is True and slots["patient_name"] is None
+    assert events == []
