@@ -1,0 +1,221 @@
+#!/usr/bin/env python
+"""How well the bot understands patients: NLU cross-validation and the held-out external set.
+
+Run from the repo root with the venv's python:
+
+    python scripts/eval_nlu.py                      # both parts, 5 folds, latest model in models/
+    python scripts/eval_nlu.py --folds 3 --skip-external
+    python scripts/eval_nlu.py --skip-cv --model models/nlu-xyz.tar.gz
+    python scripts/eval_nlu.py --skip-cv --train    # train an NLU model first, then check it
+
+(a) Cross-validation runs Rasa's own `rasa test nlu --cross-validation` on data/nlu and prints
+    per-intent precision, recall and F1 with the most common confusions.
+(b) The external set (../shared/eval/*.yml, items with `text` and `expect: knee|other|red_flag`)
+    is parsed by a trained model: the share of knee phrases the bot engages with (a symptom or
+    question intent, or inform) and the share of other phrases it declines (out_of_scope or
+    nlu_fallback).
+
+The external set is held out: its misses show where the data is thin, but a miss must never be
+copied or paraphrased into data/nlu (the training data is written from how patients talk in
+general; /work/shared/tools/heldout_overlap.py checks for copies).
+
+Exit status 0 when the targets are met (intent F1 >= 0.95, knee phrases engaged >= 90%), 1 when
+not, 2 when a part could not run.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.contract import QUESTION_INTENTS, SYMPTOM_INTENTS  # noqa: E402
+
+EXTERNAL_DIR = ROOT.parent / "shared" / "eval"
+ENGAGED_INTENTS = frozenset(SYMPTOM_INTENTS + QUESTION_INTENTS + ("inform",))
+DECLINED_INTENTS = frozenset(("out_of_scope", "nlu_fallback"))
+F1_TARGET = 0.95
+ENGAGED_TARGET = 0.90
+
+
+def rasa_command(*args: str) -> List[str]:
+    """`rasa ...` with the interpreter running this script (the project's venv)."""
+    return [sys.executable, "-m", "rasa", *args]
+
+
+# --- (a) cross-validation ---------------------------------------------------------------
+
+def cross_validate(folds: int, config: Path, nlu: Path, out: Path) -> Tuple[dict, list]:
+    """Rasa's cross-validation; returns its intent report and its list of wrong predictions."""
+    out.mkdir(parents=True, exist_ok=True)
+    command = rasa_command(
+        "test", "nlu", "--nlu", str(nlu), "--config", str(config), "--cross-validation",
+        "--folds", str(folds), "--out", str(out), "--no-plot",
+    )
+    print(f"running: {' '.join(command[2:])}  (a few minutes a fold on 2 cores)", flush=True)
+    log = out / "rasa_test_nlu.log"
+    with log.open("w") as handle:
+        done = subprocess.run(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        raise RuntimeError(f"rasa test nlu failed (exit {done.returncode}); see {log}")
+    report = json.loads((out / "intent_report.json").read_text())
+    errors_path = out / "intent_errors.json"
+    errors = json.loads(errors_path.read_text()) if errors_path.exists() else []
+    return report, errors
+
+
+def print_intent_report(report: Dict[str, Any], errors: Sequence[dict], top: int = 15) -> float:
+    """Per-intent table and top confusions; returns the weighted-average F1."""
+    intents = sorted(k for k, v in report.items() if isinstance(v, dict) and "f1-score" in v
+                     and k not in ("macro avg", "weighted avg", "micro avg"))
+    print(f"\n{'intent':<24} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
+    for name in sorted(intents, key=lambda n: report[n]["f1-score"]):
+        row = report[name]
+        print(f"{name:<24} {row['precision']:>9.3f} {row['recall']:>7.3f} "
+              f"{row['f1-score']:>6.3f} {row['support']:>8}")
+    for summary in ("macro avg", "weighted avg"):
+        if summary in report:
+            row = report[summary]
+            print(f"{summary:<24} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1-score']:>6.3f}")
+    if "accuracy" in report:
+        print(f"{'accuracy':<24} {report['accuracy']:>24.3f}")
+
+    confusions = collections.Counter(
+        (e["intent"], (e.get("intent_prediction") or {}).get("name")) for e in errors
+    )
+    if confusions:
+        print(f"\ntop confusions (true -> predicted: count), {len(errors)} wrong in all")
+        for (true, predicted), count in confusions.most_common(top):
+            print(f"  {true} -> {predicted}: {count}")
+    return float(report.get("weighted avg", {}).get("f1-score", 0.0))
+
+
+# --- (b) the external held-out set -------------------------------------------------------
+
+def latest_model(models_dir: Path) -> Optional[Path]:
+    models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return models[-1] if models else None
+
+
+def train_nlu_model(config: Path, nlu: Path, out: Path) -> Path:
+    command = rasa_command(
+        "train", "nlu", "--config", str(config), "--nlu", str(nlu), "--out", str(out),
+    )
+    print(f"running: {' '.join(command[2:])}", flush=True)
+    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    model = latest_model(out)
+    if model is None:
+        raise RuntimeError(f"rasa train nlu wrote no model to {out}")
+    return model
+
+
+def load_external(directory: Path) -> List[dict]:
+    items = []
+    for path in sorted(directory.glob("*.yml")):
+        for item in yaml.safe_load(path.read_text()) or []:
+            if isinstance(item, dict) and "text" in item and "expect" in item:
+                items.append(item)
+    return items
+
+
+async def parse_all(model: Path, texts: Sequence[str]) -> List[dict]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    return [await agent.parse_message(text) for text in texts]
+
+
+def external_check(model: Path, items: Sequence[dict], show_misses: bool) -> Dict[str, float]:
+    """Parse every external phrase; print shares and misses; return the shares."""
+    parsed = asyncio.run(parse_all(model, [i["text"] for i in items]))
+    by_expect: Dict[str, List[Tuple[dict, dict]]] = collections.defaultdict(list)
+    for item, result in zip(items, parsed):
+        by_expect[item["expect"]].append((item, result))
+
+    shares: Dict[str, float] = {}
+    for expect, wanted, label in (
+        ("knee", ENGAGED_INTENTS, "knee phrases engaged (symptom, question or inform intent)"),
+        ("other", DECLINED_INTENTS, "other phrases declined (out_of_scope or nlu_fallback)"),
+    ):
+        rows = by_expect.get(expect, [])
+        if not rows:
+            continue
+        misses = [(i, r) for i, r in rows if r["intent"]["name"] not in wanted]
+        shares[expect] = 1 - len(misses) / len(rows)
+        print(f"\n{label}: {len(rows) - len(misses)}/{len(rows)} = {shares[expect]:.1%}")
+        if show_misses:
+            for item, result in misses:
+                intent = result["intent"]
+                print(f"  miss: {intent['name']} ({intent.get('confidence', 0):.2f})  {item['text']}")
+
+    flagged = by_expect.get("red_flag", [])
+    if flagged:
+        counts = collections.Counter(r["intent"]["name"] for _, r in flagged)
+        print(f"\nred_flag phrases ({len(flagged)}), intents (the red-flag detector acts whatever "
+              f"the intent): " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
+    return shares
+
+
+# --- command line -------------------------------------------------------------------------
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--config", type=Path, default=ROOT / "config.yml")
+    parser.add_argument("--nlu", type=Path, default=ROOT / "data" / "nlu")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "nlu_cv")
+    parser.add_argument("--model", type=Path, help="model to check; default: latest in models/")
+    parser.add_argument("--train", action="store_true", help="train an NLU model for part (b)")
+    parser.add_argument("--external", type=Path, default=EXTERNAL_DIR)
+    parser.add_argument("--skip-cv", action="store_true")
+    parser.add_argument("--skip-external", action="store_true")
+    parser.add_argument("--quiet-misses", action="store_true", help="do not list external misses")
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)  # config.yml names the spaCy pipeline by a path relative to the repo
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+    met = True
+    if not args.skip_cv:
+        try:
+            report, errors = cross_validate(args.folds, args.config, args.nlu, args.out)
+        except RuntimeError as error:
+            print(error)
+            return 2
+        f1 = print_intent_report(report, errors)
+        print(f"\ncross-validation intent F1 (weighted): {f1:.3f}  target >= {F1_TARGET}")
+        met &= f1 >= F1_TARGET
+
+    if not args.skip_external:
+        items = load_external(args.external)
+        if not items:
+            print(f"no external phrases under {args.external}")
+            return 2
+        if args.train:
+            model = train_nlu_model(args.config, args.nlu, Path(tempfile.mkdtemp(prefix="nlu-model-")))
+        else:
+            model = args.model or latest_model(ROOT / "models")
+        if model is None or not Path(model).exists():
+            print("no trained model: pass --model PATH or --train, or run `rasa train` first")
+            return 2
+        print(f"\nexternal set: {len(items)} phrases, model {model}")
+        shares = external_check(Path(model), items, show_misses=not args.quiet_misses)
+        if "knee" in shares:
+            print(f"\nknee phrases engaged: {shares['knee']:.1%}  target >= {ENGAGED_TARGET:.0%}")
+            met &= shares["knee"] >= ENGAGED_TARGET
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
