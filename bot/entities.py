@@ -137,11 +137,15 @@ class KneeEntityRules:
         self._window_after = int(negation["window_after"])
 
         self._fuzzy_targets = [w.lower() for w in self.rules["fuzzy_words"]]
-        self._side_words = {
-            w: side for side, words in self.rules["side_standalone"].items() for w in words
+        # (entity, value) for each word that answers a question on its own: "left", "the front"
+        self._answer_words: Dict[str, Tuple[str, str]] = {
+            word: (entity, value)
+            for entity, values in self.rules["short_answers"]["words"].items()
+            for value, words in values.items()
+            for word in words
         }
-        self._side_fillers = set(self.rules["side_standalone_filler"])
-        self._numbers = _NumberReader(self.rules)
+        self._answer_fillers = set(self.rules["short_answers"]["filler"])
+        self.numbers = _NumberReader(self.rules)
 
     # --- building -------------------------------------------------------------------------
 
@@ -227,8 +231,8 @@ class KneeEntityRules:
         lowered = _without_markup(_lower_keep_length(text))
         found: List[Found] = []
         found.extend(self._token_entities(text, lowered))
-        found.extend(self._numbers.durations(text, lowered))
-        found.extend(self._numbers.ages(text, lowered))
+        found.extend(self.numbers.durations(text, lowered))
+        found.extend(self.numbers.ages(text, lowered))
         found.sort(key=lambda f: (f.start, f.end))
         seen: Set[Tuple[str, str]] = set()
         unique = []
@@ -304,9 +308,9 @@ class KneeEntityRules:
                     _, value = self._labels[span.label_]
                     start, end = span.start_char, span.end_char
                     found.append(Found(entity, value, start, end, text[start:end]))
-        side = self._standalone_side(doc, text)
-        if side and not spans_by_entity["side"]:
-            found.append(side)
+        answer = self._short_answer(doc, text)
+        if answer and not spans_by_entity[answer.entity]:
+            found.append(answer)
         return found
 
     @staticmethod
@@ -358,17 +362,18 @@ class KneeEntityRules:
                 return True
         return False
 
-    def _standalone_side(self, doc: Doc, text: str) -> Optional[Found]:
-        """A short answer to 'which knee?': 'left', 'the right one', 'both'."""
+    def _short_answer(self, doc: Doc, text: str) -> Optional[Found]:
+        """A short answer to 'which knee?' or 'where?': 'left', 'the right one', 'mostly the front'."""
         words = [t for t in doc if not t.is_punct]
-        if not words or len(words) > 4:
+        if not words or len(words) > 6:
             return None
-        sides = [t for t in words if t.text in self._side_words]
-        if len(sides) != 1 or not all(t.text in self._side_fillers for t in words if t not in sides):
+        answers = [t for t in words if t.text in self._answer_words]
+        if len(answers) != 1 or not all(t.text in self._answer_fillers for t in words if t not in answers):
             return None
-        token = sides[0]
+        token = answers[0]
+        entity, value = self._answer_words[token.text]
         start, end = token.idx, token.idx + len(token)
-        return Found("side", self._side_words[token.text], start, end, text[start:end])
+        return Found(entity, value, start, end, text[start:end])
 
 
 class _NumberReader:
@@ -380,7 +385,10 @@ class _NumberReader:
         self.vague: Dict[str, float] = {k: float(v) for k, v in numbers["vague"].items()}
         duration = rules["duration"]
         self.units: Dict[str, float] = {k: float(v) for k, v in duration["units"].items()}
-        self.since: Dict[str, float] = {k: float(v) for k, v in duration["since_phrases"].items()}
+        # fixed phrases with a known length: "since last week", "for years"
+        self.phrases: Dict[str, float] = {
+            k: float(v) for k, v in {**duration["since_phrases"], **duration["unquantified"]}.items()
+        }
         self.not_after = set(duration["not_after"])
         self.frequency_before = set(duration["frequency_before"])
         age = rules["age"]
@@ -405,17 +413,15 @@ class _NumberReader:
         self.old_after_re = re.compile(r"\s*-?\s*old\b")
         # "2 weeks out from a marathon", "6 weeks to go": time ahead, not time in pain
         self.ahead_re = re.compile(r"\s*(?:out\b|to\s+go\b|until\b|till\b|before\b|away\b|from\s+now)")
-        self.since_re = re.compile(r"\b(?:" + "|".join(
-            re.escape(p).replace(r"\ ", r"\s+") for p in sorted(self.since, key=len, reverse=True)
-        ) + r")\b")
+        self.phrases_re = re.compile(rf"\b{_alternation(self.phrases)}\b")
         self.period_re = re.compile(
             rf"\b(?:the|this)\s+(?:last|past)\s+(?P<unit>{unit})\b|\bsince\s+last\s+(?P<unit2>week|month)\b"
         )
 
         people = _alternation({p: 0 for p in age["people"]})
         after_age = (
-            r"(?=\s*(?:$|[.,!?;:)&]|and\b|but\b|so\b|with\b|now\b|this\b|next\b|in\s+(?:jan|feb|mar|apr|"
-            r"may|jun|jul|aug|sep|oct|nov|dec)|years?\b|yrs?\b|yo\b|y/o|f\b|m\b|female|male|btw|if\b|-\s))"
+            r"(?=\s*(?:$|[.,!?;:)&]|and\b|but\b|so\b|with\b|now\b|this\b|next\b|last\b|in\b|on\b|"
+            r"recently\b|yesterday\b|today\b|years?\b|yrs?\b|yo\b|y/o|f\b|m\b|female|male|btw|if\b|-\s))"
         )
         self.age_res = [
             # "12 year old", "12-year-old", "twelve yr old", "34 years old"
@@ -474,9 +480,9 @@ class _NumberReader:
                 amount += 0.5
             weeks = round(amount * self.units[m.group("unit")], 2)
             found.append(Found("duration_weeks", weeks, m.start(), m.end(), text[m.start():m.end()]))
-        for m in self.since_re.finditer(lowered):
-            phrase = re.sub(r"\s+", " ", m.group(0))
-            found.append(Found("duration_weeks", round(self.since[phrase], 2), m.start(), m.end(), text[m.start():m.end()]))
+        for m in self.phrases_re.finditer(lowered):
+            weeks = self.phrases[re.sub(r"\s+", " ", m.group(0))]
+            found.append(Found("duration_weeks", round(weeks, 2), m.start(), m.end(), text[m.start():m.end()]))
         for m in self.period_re.finditer(lowered):
             unit = m.group("unit") or m.group("unit2")
             if unit in self.units:
@@ -523,3 +529,14 @@ def default_rules() -> KneeEntityRules:
 def extract(text: str) -> List[Dict[str, Any]]:
     """Entities in a message: dicts with entity, value, start, end and text (see module doc)."""
     return default_rules().extract(text)
+
+
+def number_answer(text: str) -> Optional[float]:
+    """The number a bare answer gives ("40", "forty", "sixty two", "1.5"), or None.
+
+    For the triage form, which knows what it asked: "15" answers "how old?" and "how many weeks?"
+    differently, so extract() leaves a bare number alone.
+    """
+    if not isinstance(text, str):
+        return None
+    return default_rules().numbers.value(_lower_keep_length(text).strip(" .!?"))

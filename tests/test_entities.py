@@ -12,7 +12,7 @@ import time
 import pytest
 
 from bot.contract import PAIN_LOCATIONS, PAIN_TRIGGERS, ONSETS
-from bot.entities import KneeEntityRules, extract
+from bot.entities import KneeEntityRules, extract, number_answer
 
 
 def pairs(text: str) -> set[tuple[str, object]]:
@@ -92,6 +92,11 @@ LOCATIONS = [
     ("behind the knee", "back_of_knee"),
     ("the whole knee aches", "whole_knee"),
     ("hard to pinpoint", "whole_knee"),
+    ("kind of behind the cap", "behind_kneecap"),
+    # short answers to "where does it hurt?"
+    ("mostly the front", "around_kneecap"),
+    ("i think it's the inside", "inner_knee"),
+    ("the back", "back_of_knee"),
 ]
 
 
@@ -142,6 +147,8 @@ DURATIONS = [
     ("for the last month", 4.35),
     ("since yesterday", 0.14),
     ("since last week", 1.0),
+    ("on and off for years", 104.36),       # at least two years
+    ("for months now", 8.7),
 ]
 
 
@@ -177,6 +184,7 @@ AGES = [
     ("my daughter (13) does gymnastics", 13),
     ("age 52", 52),
     ("twelve-year-old boy", 12),
+    ("she turned 16 last month", 16),
 ]
 
 
@@ -236,6 +244,18 @@ def test_offsets_point_at_the_words_in_the_original_text():
     for entity in entities:
         assert text[entity["start"]:entity["end"]] == entity["text"]
     assert [e["start"] for e in entities] == sorted(e["start"] for e in entities)
+
+
+@pytest.mark.parametrize("text", ["back pain", "front of the queue", "15", "forty"])
+def test_words_that_answer_only_when_alone_or_in_context(text):
+    assert not values(text, "pain_location") and not values(text, "age")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("15", 15.0), ("forty", 40.0), ("sixty two", 62.0), ("1.5", 1.5), ("about 6", None), ("", None),
+])
+def test_number_answer_reads_a_bare_number_for_the_form(text, expected):
+    assert number_answer(text) == expected
 
 
 def test_each_value_is_recorded_once():
