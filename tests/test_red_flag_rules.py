@@ -76,7 +76,10 @@ def test_a_bad_edit_fails_naming_the_file_and_rule(tmp_path, monkeypatch, file, 
 
 
 def _vignette_texts():
-    return [i["text"] for i in yaml.safe_load(VIGNETTES.read_text()) if len(i.get("text") or "") > 12]
+    """Symptom vignettes of four words or more (short small talk like "thanks heaps!" may
+    coincide with training phrases without anything being copied)."""
+    items = yaml.safe_load(VIGNETTES.read_text())
+    return [i["text"] for i in items if i.get("kind") != "off_topic" and len((i.get("text") or "").split()) >= 4]
 
 
 def test_vignettes_stay_out_of_training_data():

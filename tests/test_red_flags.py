@@ -113,12 +113,18 @@ NOT_ASSERTED = [
     ("cancer_signs", "the pain doesn't wake me up at night"),
     ("self_harm", "I'm not suicidal"),
     ("fracture_or_dislocation", "I haven't fallen and I can walk fine"),
+    ("acute_injury", "I didn't feel a pop"),  # the negation runs into the phrase it negates
+    ("acute_injury", "I felt no pop"),
+    ("locked_knee", "my knee is not locked but it feels stiff"),  # a negation inside a phrase
+    ("fracture_or_dislocation", "I don't think it's broken"),
     # family
     ("dvt", "my dad had a DVT"),
     ("cancer_signs", "my mum had bowel cancer"),
     ("cardiorespiratory", "my grandad had a heart attack"),
     ("dvt", "clots run in my family"),
     ("dvt", "my mum's DVT was years ago"),
+    ("dvt", "my pop had a DVT"),  # Pop is grandad, not a pop in the knee
+    ("dvt", "a mate of mine had a clot after his knee op"),
     ("fracture_or_dislocation", "my brother dislocated his kneecap last season"),
     # hypothetical
     ("infection", "what if it swells and gets hot?"),

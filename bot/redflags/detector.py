@@ -171,6 +171,7 @@ def _mentions(doc, rules: RuleSet) -> List[Mention]:
     modifiers: Dict[Tuple[int, int, str], set] = {}
     graph = doc._.context_graph
     if graph is not None:
+        _add_touching_modifiers(doc, graph, modifiers)
         for target, modifier in graph.edges:
             name = MODIFIER_NAMES.get(modifier.category.upper())
             mod_start, mod_end = modifier.modifier_span
@@ -199,6 +200,28 @@ def _mentions(doc, rules: RuleSet) -> List[Mention]:
         key = (spec.id, span.start_char, span.end_char)
         found.setdefault(key, mention)
     return _drop_nested(list(found.values()))
+
+
+def _add_touching_modifiers(doc, graph, modifiers: Dict[Tuple[int, int, str], set]) -> None:
+    """medspaCy 1.3.1 drops a modifier that runs into its target ("didn't feel a" + "feel a pop").
+    A forward modifier that starts before the target, or a backward one that ends after it,
+    still modifies it."""
+    spans = doc.spans[pipeline.SPAN_GROUP] if pipeline.SPAN_GROUP in doc.spans else ()
+    for modifier in graph.modifiers:
+        name = MODIFIER_NAMES.get(modifier.category.upper())
+        if not name:
+            continue
+        m_start, m_end = modifier.modifier_span
+        direction = modifier.direction.upper()
+        for span in spans:
+            if not (m_start < span.end and span.start < m_end):
+                continue  # not touching
+            if span.sent.start != doc[m_start].sent.start:
+                continue
+            forward = direction in ("FORWARD", "BIDIRECTIONAL") and m_start < span.start < m_end < span.end
+            backward = direction in ("BACKWARD", "BIDIRECTIONAL") and span.start < m_start < span.end < m_end
+            if forward or backward:
+                modifiers.setdefault((span.start, span.end, span.label_), set()).add(name)
 
 
 _COMPILED: Dict[str, "re.Pattern[str]"] = {}
