@@ -41,7 +41,8 @@ def _event_templates() -> list[tuple[float, list[tuple[str, str, str, str]]]]:
 
     start = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
     listen = ActionExecuted("action_listen")
-    stairs = "my knee hurts around the kneecap on stairs, about __N__ weeks now"
+    stairs = ("my knee hurts around the kneecap on stairs, worse going down and after sitting through "
+              "a long film; it started about __N__ weeks ago when I ran more")
     ordinary = start + [
         user("hi there", "greet", 0.98), BotUttered("Hi! What's going on with your knee?"), listen,
         user(stairs, "pain_on_stairs", 0.91,
@@ -53,7 +54,8 @@ def _event_templates() -> list[tuple[float, list[tuple[str, str, str, str]]]]:
         BotUttered("That fits a common pattern. A physio visit is a good next step.",
                    {"buttons": [{"title": "Book", "payload": "/book_appointment"}]}), listen,
     ]
-    hot = "my knee is hot red and swollen and I have a fever since day __N__"
+    hot = ("my knee is hot red and swollen and I have a fever since day __N__, I feel shivery and "
+           "unwell and it hurts to put any weight on it")
     emergency = start + [
         user(hot, "knee_pain_general", 0.83, red_flags=[
             {"code": "infection", "level": "emergency", "matched": "hot red and swollen", "start": 11, "end": 30,
@@ -61,19 +63,19 @@ def _event_templates() -> list[tuple[float, list[tuple[str, str, str, str]]]]:
         SlotSet("red_flags", ["infection"]), SlotSet("triage_level", "emergency"),
         SlotSet("staff_review_needed", True), ActionExecuted("action_escalate"),
         BotUttered("Please go to an emergency department now."), listen,
-        user("ok thanks", "thank", 0.97), BotUttered("Take care."), listen,
+        user("ok thanks, I will get my partner to drive me there now", "thank", 0.97), BotUttered("Take care."), listen,
     ]
     fallback = start + [
         user("asdf __N__ qwer", "nlu_fallback", 0.22), ActionExecuted("action_default_fallback"),
         BotUttered("Sorry, I didn't get that."), listen,
-        user("sore knee after running __N__ km", "pain_when_running", 0.58),
+        user("my knee gets sore after running __N__ km, mostly on hills, and it aches for a day after", "pain_when_running", 0.58),
         SlotSet("pain_triggers", ["running"]), SlotSet("triage_level", "self_care"),
         BotUttered("Here is some advice for running."), listen,
     ]
     question = start + [
-        user("what is runner's knee, asking for run __N__", "ask_what_is_pfps", 0.94),
+        user("what is runner's knee exactly? my coach said I might have it after run __N__", "ask_what_is_pfps", 0.94),
         BotUttered("Runner's knee is pain around or behind the kneecap."), listen,
-        user("how long does it take to get better", "ask_recovery_time", 0.9),
+        user("how long does it usually take to get better if I do the exercises every day", "ask_recovery_time", 0.9),
         BotUttered("Most people improve over 6 to 12 weeks with exercise."), listen,
         user("bye", "goodbye", 0.99), BotUttered("Bye!"), listen,
     ]

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from bot.contract import MINIMUM_INTENTS, RED_FLAG_CODES, TRIAGE_LEVELS
 
-from .models import StaffMember
+from .models import ConversationText, StaffMember
 
 INTENT_NAME = RegexValidator(
     r"^[A-Za-z][A-Za-z0-9_]*(/[A-Za-z0-9_]+)?$",
@@ -84,7 +84,8 @@ class QueueFilterForm(forms.Form):
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
         if data.get("q"):
-            queryset = queryset.filter(patient_text__contains=data["q"].strip().lower())
+            matching = ConversationText.objects.filter(text__contains=data["q"].strip().lower())
+            queryset = queryset.filter(conversation_id__in=matching.values("conversation_id"))
         zone = timezone.get_current_timezone()
         if data.get("date_from"):
             queryset = queryset.filter(started_at__gte=datetime.combine(data["date_from"], time.min, zone))

@@ -49,8 +49,6 @@ class ConversationSummary(models.Model):
     min_confidence = models.FloatField(null=True)
     fallback_count = models.IntegerField(default=0)
     staff_review_needed = models.BooleanField(default=False)
-    # What patients wrote, lower-cased, for the queue's search box.
-    patient_text = models.TextField(blank=True, default="")
     booking_kinds = models.CharField(max_length=40, blank=True, default="")
     booking_status = models.CharField(max_length=20, blank=True, default="")
     # Urgent: consultation_24 or above, a red flag, or the bot asked for staff review.
@@ -76,6 +74,15 @@ class ConversationSummary(models.Model):
 
     def booking_kind_list(self) -> list[str]:
         return [kind for kind in self.booking_kinds.split(",") if kind]
+
+
+class ConversationText(models.Model):
+    """What patients wrote in one conversation, lower-cased, for the queue's search box.
+
+    Kept apart from ConversationSummary so the queue's filters scan narrow rows."""
+
+    conversation_id = models.CharField(max_length=255, unique=True)
+    text = models.TextField(blank=True, default="")
 
 
 class SyncState(models.Model):

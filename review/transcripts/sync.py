@@ -19,7 +19,7 @@ from django.db.models import Case, IntegerField, Q, Value, When
 from sqlalchemy.exc import SQLAlchemyError
 
 from .conversation import Digest, to_datetime
-from .models import ConversationSummary, ReviewEvent, SyncState
+from .models import ConversationSummary, ConversationText, ReviewEvent, SyncState
 from .stores import BookingStore, EventRow, StoreUnavailable, TrackerReader, iter_chunks
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ DERIVED_FIELDS = [
     "first_event_id", "last_event_id", "started_at", "last_event_at", "channel",
     "user_message_count", "bot_message_count", "first_message", "first_message_event_id",
     "triage_level", "level_rank", "red_flags", "intents", "min_confidence", "fallback_count",
-    "staff_review_needed", "patient_text", "urgent",
+    "staff_review_needed", "urgent",
 ]
 PRIORITY = Case(When(Q(urgent=True, reviewed=False), then=Value(1)), default=Value(0), output_field=IntegerField())
 
@@ -63,7 +63,7 @@ def _timestamp(moment: Optional[datetime]) -> Optional[float]:
     return moment.timestamp() if moment else None
 
 
-def digest_of(summary: ConversationSummary) -> Digest:
+def digest_of(summary: ConversationSummary, patient_text: str) -> Digest:
     return Digest(
         conversation_id=summary.conversation_id,
         first_event_id=summary.first_event_id,
@@ -81,7 +81,7 @@ def digest_of(summary: ConversationSummary) -> Digest:
         min_confidence=summary.min_confidence,
         fallback_count=summary.fallback_count,
         staff_review_needed=summary.staff_review_needed,
-        patient_text=summary.patient_text,
+        patient_text=patient_text,
     )
 
 
@@ -104,7 +104,6 @@ def summary_of(digest: Digest) -> ConversationSummary:
         min_confidence=digest.min_confidence,
         fallback_count=digest.fallback_count,
         staff_review_needed=digest.staff_review_needed,
-        patient_text=digest.patient_text,
         urgent=digest.urgent,
     )
 
@@ -143,17 +142,23 @@ def _apply(events: list[EventRow]) -> tuple[int, list[str]]:
     created: list[str] = []
     for chunk in iter_chunks(conversation_ids, 500):
         existing = {s.conversation_id: s for s in ConversationSummary.objects.filter(conversation_id__in=chunk)}
-        rows, reopen = [], []
+        texts = dict(ConversationText.objects.filter(conversation_id__in=chunk).values_list("conversation_id", "text"))
+        rows, text_rows, reopen = [], [], []
         for conversation_id in chunk:
             before = existing.get(conversation_id)
-            digest = digest_of(before) if before else Digest(conversation_id)
+            digest = digest_of(before, texts.get(conversation_id, "")) if before else Digest(conversation_id)
             for event in by_conversation[conversation_id]:
                 digest.add(event)
             if before is not None and before.reviewed and _escalated(before, digest):
                 reopen.append(conversation_id)
             rows.append(summary_of(digest))
+            if digest.patient_text != texts.get(conversation_id, ""):
+                text_rows.append(ConversationText(conversation_id=conversation_id, text=digest.patient_text))
         ConversationSummary.objects.bulk_create(
             rows, update_conflicts=True, unique_fields=["conversation_id"], update_fields=DERIVED_FIELDS,
+        )
+        ConversationText.objects.bulk_create(
+            text_rows, update_conflicts=True, unique_fields=["conversation_id"], update_fields=["text"],
         )
         if reopen:
             ConversationSummary.objects.filter(conversation_id__in=reopen).update(reviewed=False, reopened=True)

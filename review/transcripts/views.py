@@ -70,7 +70,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     sync = sync_index(max_events=settings.SYNC_EVENTS_PER_REQUEST)
     form = QueueFilterForm(request.GET or None, channels=_channels())
     conversations = form.filter(ConversationSummary.objects.all()).order_by("-priority", "-last_event_at", "-id")
-    page = Paginator(conversations.defer("patient_text", "intents"), settings.QUEUE_PAGE_SIZE).get_page(
+    page = Paginator(conversations.defer("intents"), settings.QUEUE_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     ids = [c.conversation_id for c in page.object_list]

@@ -13,7 +13,9 @@ from django.test import override_settings
 from django.utils import timezone
 from review_fixtures import Script, build_tracker_db
 
-from transcripts.models import AuditEvent, ConversationSummary, ConversationTag, IntentCorrection, Note, ReviewEvent
+from transcripts.models import (
+    AuditEvent, ConversationSummary, ConversationTag, ConversationText, IntentCorrection, Note, ReviewEvent,
+)
 from transcripts.stores import tracker_engine
 
 DAY = 86400
@@ -51,7 +53,8 @@ def aged_store(db, stores, clinician, client_for):
 
 def staff_rows(conversation_id: str) -> int:
     return sum(model.objects.filter(conversation_id=conversation_id).count()
-               for model in (ConversationSummary, ReviewEvent, ConversationTag, Note, IntentCorrection))
+               for model in (ConversationSummary, ConversationText, ReviewEvent, ConversationTag, Note,
+                             IntentCorrection))
 
 
 def test_purge_deletes_exactly_what_is_due(aged_store):
@@ -61,7 +64,7 @@ def test_purge_deletes_exactly_what_is_due(aged_store):
     after = event_counts(aged_store)
     assert after == {"revived": before["revived"], "recent": before["recent"]}
     assert staff_rows("old") == 0 and staff_rows("vanished") == 0
-    assert staff_rows("revived") == staff_rows("recent") == 4  # summary, review, tag, note
+    assert staff_rows("revived") == staff_rows("recent") == 5  # summary, search text, review, tag, note
     # The audit log keeps who saw the deleted conversation, and records the purge.
     assert AuditEvent.objects.filter(conversation_id="old", action="view").exists()
     assert AuditEvent.objects.filter(action="purge", detail__startswith="2 conversations").exists()
@@ -77,7 +80,7 @@ def test_purge_reads_its_default_from_the_settings(aged_store):
 def test_dry_run_deletes_nothing(aged_store):
     before = event_counts(aged_store)
     call_command("purge_old", days=365, dry_run=True)
-    assert event_counts(aged_store) == before and staff_rows("old") == 4
+    assert event_counts(aged_store) == before and staff_rows("old") == 5
 
 
 def digest(path) -> str:

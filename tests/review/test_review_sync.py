@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 from review_fixtures import Conversation, Script, build_tracker_db
 
-from transcripts.models import ConversationSummary, SyncState
+from transcripts.models import ConversationSummary, ConversationText, SyncState
 from transcripts.stores import TrackerReader
 from transcripts.sync import _LostRace, _sync_batch, sync_index
 
@@ -39,7 +39,8 @@ def test_new_events_are_added_without_counting_twice(db, stores):
     a = summary("a")
     assert (a.user_message_count, a.bot_message_count, a.triage_level) == (2, 1, "consultation")
     assert a.intents == ",knee_pain_general,pain_on_stairs," and a.min_confidence == pytest.approx(0.4)
-    assert a.patient_text == "knee hurts\non stairs" and a.first_message == "knee hurts"
+    assert ConversationText.objects.get(conversation_id="a").text == "knee hurts\non stairs"
+    assert a.first_message == "knee hurts"
     assert summary("b").user_message_count == 1
 
 

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from transcripts.models import (
-    AuditEvent, ConversationSummary, ConversationTag, IntentCorrection, Note, ReviewEvent,
+    AuditEvent, ConversationSummary, ConversationTag, ConversationText, IntentCorrection, Note, ReviewEvent,
 )
 from transcripts.stores import EVENTS, StoreUnavailable, _unavailable, iter_chunks, tracker_engine
 
@@ -57,6 +57,7 @@ class Command(BaseCommand):
         for chunk in iter_chunks(everything, 500):
             with transaction.atomic():
                 ConversationSummary.objects.filter(conversation_id__in=chunk).delete()
+                ConversationText.objects.filter(conversation_id__in=chunk).delete()
                 for model in STAFF_TABLES:
                     model.objects.filter(conversation_id__in=chunk).delete()
         AuditEvent.objects.create(

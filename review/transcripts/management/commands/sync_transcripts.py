@@ -9,7 +9,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from transcripts.models import ConversationSummary, SyncState
+from transcripts.models import ConversationSummary, ConversationText, SyncState
 from transcripts.sync import sync_index
 
 
@@ -26,6 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args, rebuild: bool, watch: float, batch_size: int, **options) -> None:
         if rebuild:
             ConversationSummary.objects.all().delete()
+            ConversationText.objects.all().delete()
             SyncState.objects.all().delete()
         while True:
             result = sync_index(batch_size=batch_size)
