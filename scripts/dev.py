@@ -5,6 +5,7 @@ Run through ./dev, which first makes sure .venv exists with the locked dependenc
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import os
 import secrets
@@ -68,19 +69,23 @@ def prepare() -> None:
 
 def train(force: bool = False) -> Path:
     prepare()
-    fingerprint = training_fingerprint()
-    if not force and MODEL.exists() and FINGERPRINT.exists() and FINGERPRINT.read_text() == fingerprint:
-        say(f"Model is up to date: {MODEL.relative_to(ROOT)}")
+    MODEL.parent.mkdir(exist_ok=True)
+    # One training at a time: a second caller waits, then finds the model up to date.
+    with open(MODEL.parent / ".train.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fingerprint = training_fingerprint()
+        if not force and MODEL.exists() and FINGERPRINT.exists() and FINGERPRINT.read_text() == fingerprint:
+            say(f"Model is up to date: {MODEL.relative_to(ROOT)}")
+            return MODEL
+        say("Training the model (training data, domain or config changed)")
+        started = time.monotonic()
+        subprocess.run(
+            [str(VENV_BIN / "rasa"), "train", "--fixed-model-name", MODEL_NAME, "--out", "models", "--force"],
+            cwd=ROOT, env=env(), check=True,
+        )
+        FINGERPRINT.write_text(fingerprint)
+        say(f"Trained in {time.monotonic() - started:.0f} s: {MODEL.relative_to(ROOT)}")
         return MODEL
-    say("Training the model (training data, domain or config changed)")
-    started = time.monotonic()
-    subprocess.run(
-        [str(VENV_BIN / "rasa"), "train", "--fixed-model-name", MODEL_NAME, "--out", "models", "--force"],
-        cwd=ROOT, env=env(), check=True,
-    )
-    FINGERPRINT.write_text(fingerprint)
-    say(f"Trained in {time.monotonic() - started:.0f} s: {MODEL.relative_to(ROOT)}")
-    return MODEL
 
 
 def wait_for(url: str, seconds: float, proc: Optional[subprocess.Popen] = None) -> bool:
