@@ -33,7 +33,8 @@ VIGNETTES = REPO / "tests" / "vignettes" / "red_flags.yml"
 EXTERNAL_DIR = REPO.parent / "shared" / "eval"
 NON_KNEE_CODES = frozenset({"cardiorespiratory", "self_harm"})
 MAX_FALSE_ALARM_RATE = 0.05
-# A 100 kB paste takes about 2 s on one of CI's two cores; the limit leaves room for a busy machine.
+# A 100 kB paste takes about 1.5 s on an idle core of this 2-core machine; the limit leaves room
+# for a busy one. (A chat message of a few hundred characters takes about 1 ms.)
 HUGE_LIMIT_SECONDS = 5.0
 
 
@@ -177,7 +178,7 @@ def huge_input_seconds() -> float:
     return seconds
 
 
-def evaluate(external_dir: Optional[Path], quiet: bool) -> bool:
+def evaluate(external_dir: Optional[Path], quiet: bool, huge_limit: float = HUGE_LIMIT_SECONDS) -> bool:
     detect("warm up")  # build the pipeline outside the timings
     reports = []
     ours = Report(f"our vignettes ({VIGNETTES.relative_to(REPO)})")
@@ -214,7 +215,7 @@ def evaluate(external_dir: Optional[Path], quiet: bool) -> bool:
     if not external_files:
         print(f"  (external set not found under {external_dir}: only our vignettes were checked)")
     huge = huge_input_seconds()
-    results.append((f"100 kB message handled and flagged in {huge:.2f} s (limit {HUGE_LIMIT_SECONDS:.0f} s)", huge <= HUGE_LIMIT_SECONDS))
+    results.append((f"100 kB message handled and flagged in {huge:.2f} s (limit {huge_limit:.0f} s)", huge <= huge_limit))
     for label, ok in results:
         print(f"  [{'PASS' if ok else 'FAIL'}] {label}")
     return all(ok for _, ok in results)
@@ -224,8 +225,9 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--external-dir", type=Path, default=EXTERNAL_DIR)
     parser.add_argument("--quiet", action="store_true", help="leave out informational lists")
+    parser.add_argument("--huge-limit", type=float, default=HUGE_LIMIT_SECONDS, help="seconds allowed for 100 kB")
     args = parser.parse_args(list(argv) if argv is not None else None)
-    return 0 if evaluate(args.external_dir, args.quiet) else 1
+    return 0 if evaluate(args.external_dir, args.quiet, args.huge_limit) else 1
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ def eval_script():
 
 
 def test_targets_hold_on_our_vignettes_and_the_external_set(eval_script, capsys):
-    assert eval_script.main(["--quiet"]) == 0
+    # generous time limit: the full test suite may share the machine's two cores
+    assert eval_script.main(["--quiet", "--huge-limit", "15"]) == 0
     out = capsys.readouterr().out
     assert "[FAIL]" not in out and "[PASS]" in out
     if (ROOT.parent / "shared" / "eval").is_dir():

@@ -206,22 +206,26 @@ def _add_touching_modifiers(doc, graph, modifiers: Dict[Tuple[int, int, str], se
     """medspaCy 1.3.1 drops a modifier that runs into its target ("didn't feel a" + "feel a pop").
     A forward modifier that starts before the target, or a backward one that ends after it,
     still modifies it."""
-    spans = doc.spans[pipeline.SPAN_GROUP] if pipeline.SPAN_GROUP in doc.spans else ()
+    if pipeline.SPAN_GROUP not in doc.spans:
+        return
+    sentence_start = [0] * len(doc)
+    for sent in doc.sents:
+        for i in range(sent.start, sent.end):
+            sentence_start[i] = sent.start
+    spans = [(s.start, s.end, s.label_) for s in doc.spans[pipeline.SPAN_GROUP]]
     for modifier in graph.modifiers:
         name = MODIFIER_NAMES.get(modifier.category.upper())
         if not name:
             continue
         m_start, m_end = modifier.modifier_span
         direction = modifier.direction.upper()
-        for span in spans:
-            if not (m_start < span.end and span.start < m_end):
-                continue  # not touching
-            if span.sent.start != doc[m_start].sent.start:
+        for start, end, label in spans:
+            if not (m_start < end and start < m_end) or sentence_start[start] != sentence_start[m_start]:
                 continue
-            forward = direction in ("FORWARD", "BIDIRECTIONAL") and m_start < span.start < m_end < span.end
-            backward = direction in ("BACKWARD", "BIDIRECTIONAL") and span.start < m_start < span.end < m_end
+            forward = direction in ("FORWARD", "BIDIRECTIONAL") and m_start < start < m_end < end
+            backward = direction in ("BACKWARD", "BIDIRECTIONAL") and start < m_start < end < m_end
             if forward or backward:
-                modifiers.setdefault((span.start, span.end, span.label_), set()).add(name)
+                modifiers.setdefault((start, end, label), set()).add(name)
 
 
 _COMPILED: Dict[str, "re.Pattern[str]"] = {}
@@ -276,10 +280,23 @@ def _child_mentions(mentions: List[Mention]) -> List[Mention]:
 # ---- findings ---------------------------------------------------------------------------------
 
 
+_SENTENCE_END = re.compile(r"[.!?;\n]")
+
+
+def _last_cue(text: str, cues) -> Optional[str]:
+    best: Optional[Tuple[int, str]] = None
+    for kind, regex in (("self", cues.self_words), ("other", cues.other_words)):
+        for match in regex.finditer(text):
+            if best is None or match.start() > best[0]:
+                best = (match.start(), kind)
+    return best[1] if best else None
+
+
 class _Context:
-    def __init__(self, rules: RuleSet, sites: Sequence[_SentenceSites]):
+    def __init__(self, rules: RuleSet, sites: Sequence[_SentenceSites], text: str = ""):
         self.rules = rules
         self.sites = sites
+        self.text = text
         self.gates: Dict[str, FrozenSet[str]] = {c.name: c.gates for c in rules.gating_classes}
 
     def other_site(self, mention: Mention, code: str) -> bool:
@@ -292,6 +309,22 @@ class _Context:
         if site is None or site.knee:
             return False
         return any(code in self.gates[name] or name in mention.spec.gated_by for name in site.classes)
+
+    def person(self, mention: Mention) -> Optional[str]:
+        """'self', 'other' or None (unclear) - whom the mention is about."""
+        cues = self.rules.persons
+        if mention.virtual or cues is None:
+            return None  # patient_under_16 is about the patient, who may be the user's child
+        if mention.label == "child":
+            return "self" if cues.self_child.match(mention.text) else "other"
+        inside = _last_cue(mention.text, cues)  # "pain in his groin"
+        if inside:
+            return inside
+        before = self.text[max(0, mention.start - 80):mention.start]
+        ends = list(_SENTENCE_END.finditer(before))
+        if ends:
+            before = before[ends[-1].end():]
+        return _last_cue(before, cues)
 
     def modifiers_for(self, mention: Mention, code: str) -> Tuple[str, ...]:
         names = set(mention.modifiers)
@@ -354,6 +387,10 @@ def _combo_findings(mentions: List[Mention], ctx: _Context, combos: Sequence[Com
             candidates.sort(key=lambda c: (bool(c[1]), c[0].start))
             chosen.append(candidates[0])
         else:
+            if combo.same_person:
+                persons = {ctx.person(m) for m, _ in chosen} - {None}
+                if len(persons) > 1:
+                    continue  # "my son has a fever and my knee is swollen": two people
             real = [m for m, _ in chosen if not m.virtual]
             modifiers = tuple(sorted({name for _, mods in chosen for name in mods}))
             unique_real = sorted({(m.start, m.end, m.text) for m in real})
@@ -482,7 +519,7 @@ def detect(
     if patient_under_16:
         child_spec = next(s for s in rules.targets if s.id == _CHILD_WORD_RULE)
         mentions.append(Mention(child_spec, 0, 0, "", frozenset(), 0, virtual=True))
-    ctx = _Context(rules, sites)
+    ctx = _Context(rules, sites, clean)
     ranked = _direct_findings(mentions, ctx) + _combo_findings(mentions, ctx, rules.combinations)
     findings = _select(ranked)
     answer = _screening_finding(clean, question, mentions, rules, findings)

@@ -60,7 +60,15 @@ class ComboSpec:
     code: str
     all_of: Tuple[Tuple[str, ...], ...]
     ignore_site: bool = False
+    same_person: bool = False
     why: str = ""
+
+
+@dataclass(frozen=True)
+class PersonCues:
+    self_words: "re.Pattern[str]"
+    other_words: "re.Pattern[str]"
+    self_child: "re.Pattern[str]"
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,7 @@ class RuleSet:
     never_gated_signs: FrozenSet[str]
     questions: Mapping[str, ScreeningQuestion]
     answers: Mapping[str, "re.Pattern[str]"]
+    persons: Optional[PersonCues] = None
     sign_labels: FrozenSet[str] = field(default_factory=frozenset)
 
 
@@ -254,7 +263,7 @@ def _load_combinations(codes_and_signs: FrozenSet[str], signs: FrozenSet[str]) -
     combos = []
     for rule in raw or ():
         where = f"combinations.yml: {rule.get('id', '?')}"
-        _check_keys(rule, frozenset({"id", "code", "all_of", "ignore_site", "why"}), where)
+        _check_keys(rule, frozenset({"id", "code", "all_of", "ignore_site", "same_person", "why"}), where)
         code = _require(rule, "code", where)
         if code not in RED_FLAG_CODES:
             raise RuleFileError(f"{where}: '{code}' is not a contract red-flag code")
@@ -271,6 +280,7 @@ def _load_combinations(codes_and_signs: FrozenSet[str], signs: FrozenSet[str]) -
                 code=code,
                 all_of=tuple(tuple(g) for g in groups),
                 ignore_site=bool(rule.get("ignore_site", False)),
+                same_person=bool(rule.get("same_person", False)),
                 why=str(rule.get("why", "")),
             )
         )
@@ -324,6 +334,19 @@ def _load_screening(signs: FrozenSet[str]):
     return questions, answers
 
 
+def _load_persons() -> PersonCues:
+    raw = _read("persons.yml")
+    where = "persons.yml"
+    try:
+        return PersonCues(
+            self_words=re.compile(rf"(?<![\w'])(?:{_require(raw, 'self', where)})(?:'s)?(?![\w'])", re.IGNORECASE),
+            other_words=re.compile(rf"(?<![\w'])(?:{_require(raw, 'other', where)})(?:'s)?(?![\w'])", re.IGNORECASE),
+            self_child=re.compile(rf"^(?:{_require(raw, 'self_child', where)})", re.IGNORECASE),
+        )
+    except re.error as error:
+        raise RuleFileError(f"{where}: bad regular expression: {error}") from error
+
+
 def load_rules() -> RuleSet:
     """Read, check and compile every rule file."""
     vocab = _load_vocab()
@@ -353,5 +376,6 @@ def load_rules() -> RuleSet:
         never_gated_signs=never_gated,
         questions=questions,
         answers=answers,
+        persons=_load_persons(),
         sign_labels=signs,
     )
