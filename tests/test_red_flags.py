@@ -479,3 +479,24 @@ def test_phrasings_found_while_stress_testing(text, expected):
 )
 def test_combination_signs_must_be_about_the_same_person(text, expected):
     assert codes(text) == expected
+
+
+@pytest.mark.parametrize(
+    "answer,asserted,modifiers",
+    [
+        ("yes it's hot, maybe a bit swollen too", True, ()),  # a hedge on a detail is still a yes
+        ("yeah maybe", False, ("uncertain",)),
+        ("no idea", False, ("uncertain",)),
+        ("um, yes", True, ()),
+    ],
+)
+def test_screening_answers_with_hedges(answer, asserted, modifiers):
+    finding = finding_for(answer, "infection", question="screen_heat_swelling_fever")
+    assert (finding.asserted, finding.modifiers) == (asserted, modifiers)
+
+
+def test_a_combination_reports_its_ingredients_as_typed():
+    text = "<p>I can\u2019t put weight on it</p> since   the fall"
+    finding = finding_for(text, "fracture_or_dislocation")
+    assert finding.matched == "can\u2019t put weight on + the fall"
+    assert text[finding.start:finding.end].startswith("can\u2019t") and text[:finding.end].endswith("fall")

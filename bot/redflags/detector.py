@@ -361,6 +361,7 @@ def _direct_findings(mentions: List[Mention], ctx: _Context) -> List[Tuple[int, 
                     asserted=not modifiers,
                     rule=mention.spec.id,
                 ),
+                ((mention.start, mention.end),),
             )
         )
     return findings
@@ -407,14 +408,14 @@ def _combo_findings(mentions: List[Mention], ctx: _Context, combos: Sequence[Com
                         asserted=not modifiers,
                         rule=combo.id,
                     ),
+                    tuple((s, e) for s, e, _ in unique_real),
                 )
             )
     return findings
 
 
-def _screening_finding(
-    text: str, question: Optional[str], mentions: List[Mention], rules: RuleSet, findings: List[Finding]
-) -> Optional[Finding]:
+def _screening_finding(text: str, question: Optional[str], mentions: List[Mention], rules: RuleSet) -> Optional[Finding]:
+    """The answer to a screening question the bot asked (screening.yml)."""
     spec = rules.questions.get(question or "")
     if spec is None:
         return None
@@ -422,27 +423,42 @@ def _screening_finding(
     lead = re.match(r"^(?:(?:um+|uh+|hmm+|well|oh|ah|err*|so|honestly|ok|okay)\b[\s,.!]*)*", stripped, re.IGNORECASE)
     offset = len(text) - len(text.lstrip()) + (lead.end() if lead else 0)
     answer = text[offset:]
-    short = len(answer.split()) <= 12
-    unsure = rules.answers["unsure"].search(answer) if short else rules.answers["unsure"].match(answer)
-    if unsure:
-        return _answer_finding(spec.code, spec.id, "unsure", text, offset + unsure.start(), offset + unsure.end(), ("uncertain",))
-    negative = rules.answers["negative"].match(answer)
-    if negative:
+    unsure = rules.answers["unsure"]
+
+    def uncertain(match) -> Finding:
+        return _answer_finding(
+            spec.code, spec.id, "unsure", text, offset + match.start(), offset + match.end(), ("uncertain",)
+        )
+
+    # Order matters: "not sure" and "no idea" are unsure, not negative; "yeah maybe" is unsure.
+    first = unsure.match(answer)
+    if first:
+        return uncertain(first)
+    if rules.answers["negative"].match(answer):
         return None
     affirmative = rules.answers["affirmative"].match(answer)
     if affirmative:
-        return _answer_finding(spec.code, spec.id, "affirmative", text, offset + affirmative.start(), offset + affirmative.end(), ())
+        hedge = unsure.search(" ".join(answer.split()[:3]))
+        if hedge and hedge.start() < 20:
+            hedge = unsure.search(answer)
+            return uncertain(hedge)
+        return _answer_finding(
+            spec.code, spec.id, "affirmative", text, offset + affirmative.start(), offset + affirmative.end(), ()
+        )
+    if len(answer.split()) <= 12:
+        anywhere = unsure.search(answer)
+        if anywhere:
+            return uncertain(anywhere)
     # An answer that names a sign or code the question asks about ("my calf is a bit sore").
     for mention in mentions:
         if (mention.label in spec.signs or mention.label in spec.codes) and not mention.modifiers:
             return _answer_finding(spec.code, spec.id, "describes_sign", text, mention.start, mention.end, ())
-    for finding in findings:
-        if finding.code == spec.code and finding.asserted:
-            return None  # already found by the ordinary rules
     return None
 
 
-def _answer_finding(code, question, kind, text, start, end, modifiers) -> Finding:
+def _answer_finding(
+    code: str, question: str, kind: str, text: str, start: int, end: int, modifiers: Tuple[str, ...]
+) -> Finding:
     return Finding(
         code=code,
         level=RED_FLAG_MIN_LEVEL[code],
@@ -455,47 +471,52 @@ def _answer_finding(code, question, kind, text, start, end, modifiers) -> Findin
     )
 
 
-def _select(ranked: List[Tuple[int, Finding]]) -> List[Finding]:
+_Ranked = Tuple[int, Finding, Tuple[Tuple[int, int], ...]]  # priority, finding, ingredient spans
+
+
+def _select(ranked: List[_Ranked]) -> List[Tuple[Finding, Tuple[Tuple[int, int], ...]]]:
     """One asserted finding a code (the most urgent, then the most specific rule) plus any
     non-asserted findings that point elsewhere in the text, so staff see "fever: negated"."""
-    by_code: Dict[str, List[Tuple[int, Finding]]] = {}
-    for priority, finding in ranked:
-        by_code.setdefault(finding.code, []).append((priority, finding))
-    selected: List[Finding] = []
-    for code, items in by_code.items():
+    by_code: Dict[str, List[_Ranked]] = {}
+    for item in ranked:
+        by_code.setdefault(item[1].code, []).append(item)
+    selected = []
+    for items in by_code.values():
         asserted = sorted(
             (item for item in items if item[1].asserted),
             key=lambda item: (-level_rank(item[1].level), item[0], item[1].start),
         )
-        kept: List[Finding] = asserted[:1] and [asserted[0][1]]
+        kept = [asserted[0]] if asserted else []
         seen = set()
-        for _, finding in sorted(items, key=lambda item: (item[1].start, item[0])):
+        for item in sorted(items, key=lambda item: (item[1].start, item[0])):
+            finding = item[1]
             if finding.asserted:
                 continue
             key = (finding.start, finding.end, finding.modifiers)
-            overlaps = any(k.start < finding.end and finding.start < k.end for k in kept)
+            overlaps = any(k[1].start < finding.end and finding.start < k[1].end for k in kept)
             if key in seen or overlaps:
                 continue
             seen.add(key)
-            kept.append(finding)
-        selected.extend(kept)
-    selected.sort(key=lambda f: (f.start, f.code))
+            kept.append(item)
+        selected.extend((finding, parts) for _, finding, parts in kept)
+    selected.sort(key=lambda pair: (pair[0].start, pair[0].code))
     return selected
 
 
-def _to_original(finding: Finding, text: str, starts: List[int], ends: List[int]) -> Finding:
+def _to_original(
+    finding: Finding, parts: Tuple[Tuple[int, int], ...], text: str, starts: List[int], ends: List[int]
+) -> Finding:
+    """Offsets and words in the text as the person typed it (before HTML and space clean-up)."""
     if not starts or finding.end <= finding.start:
         return finding
     start = starts[min(finding.start, len(starts) - 1)]
     end = ends[min(finding.end, len(ends)) - 1]
-    matched = finding.matched if " + " in finding.matched else text[start:end]
-    if " + " in finding.matched:
-        # a combination: keep each ingredient as the person wrote it
-        matched = finding.matched
+    # each ingredient of a combination as written, joined by " + "
+    matched = " + ".join(text[starts[s]:ends[min(e, len(ends)) - 1]] for s, e in parts if e > s)
     return Finding(
         code=finding.code,
         level=finding.level,
-        matched=matched,
+        matched=matched or text[start:end],
         start=start,
         end=end,
         modifiers=finding.modifiers,
@@ -521,8 +542,7 @@ def detect(
         mentions.append(Mention(child_spec, 0, 0, "", frozenset(), 0, virtual=True))
     ctx = _Context(rules, sites, clean)
     ranked = _direct_findings(mentions, ctx) + _combo_findings(mentions, ctx, rules.combinations)
-    findings = _select(ranked)
-    answer = _screening_finding(clean, question, mentions, rules, findings)
+    answer = _screening_finding(clean, question, mentions, rules)
     if answer is not None:
-        findings = _select([(-1, answer)] + ranked)
-    return [_to_original(f, text, starts, ends) for f in findings]
+        ranked.insert(0, (-1, answer, ((answer.start, answer.end),)))
+    return [_to_original(f, parts, text, starts, ends) for f, parts in _select(ranked)]

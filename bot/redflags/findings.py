@@ -25,6 +25,9 @@ class Finding:
     `asserted` is True only when the red flag is said about the user (or the person they ask
     for) now; negated, family, hypothetical, historical, uncertain and other-site findings are
     returned too (staff see "fever: negated") but are not asserted.
+    `matched` is the words as typed; for a combination rule its ingredients joined by " + "
+    ("can't put weight on + the fall"), and `start`/`end` span all of them. `rule` is the id of
+    the reviewed rule in bot/redflags/rules/ (or "screening.<question>.<answer kind>").
     """
 
     code: str
