@@ -70,16 +70,25 @@ def queue(request: HttpRequest) -> HttpResponse:
     sync = sync_index(max_events=settings.SYNC_EVENTS_PER_REQUEST)
     form = QueueFilterForm(request.GET or None, channels=_channels())
     conversations = form.filter(ConversationSummary.objects.all()).order_by("-priority", "-last_event_at", "-id")
-    page = Paginator(conversations.defer("intents"), settings.QUEUE_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    ids = [c.conversation_id for c in page.object_list]
+    if getattr(form, "cleaned_data", {}).get("q"):
+        # A text search scans every conversation's text: do it once, in queue order, and page
+        # through the matching ids, rather than once for the count and again for the page.
+        page = Paginator(list(conversations.values_list("id", flat=True)), settings.QUEUE_PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        found = ConversationSummary.objects.defer("intents").in_bulk(list(page.object_list))
+        shown = [found[pk] for pk in page.object_list if pk in found]
+    else:
+        page = Paginator(conversations.defer("intents"), settings.QUEUE_PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        shown = list(page.object_list)
     tags: dict[str, list[str]] = {}
-    for conversation_id, name in ConversationTag.objects.filter(conversation_id__in=ids).values_list(
-        "conversation_id", "tag__name"
-    ):
+    for conversation_id, name in ConversationTag.objects.filter(
+        conversation_id__in=[c.conversation_id for c in shown]
+    ).values_list("conversation_id", "tag__name"):
         tags.setdefault(conversation_id, []).append(name)
-    rows = [(c, sorted(tags.get(c.conversation_id, []))) for c in page.object_list]
+    rows = [(c, sorted(tags.get(c.conversation_id, []))) for c in shown]
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "review/queue.html", {

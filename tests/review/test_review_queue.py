@@ -81,6 +81,10 @@ def test_queue_is_paged(db, stores, clinician, client_for):
     assert len(first) == 25 and len(second) == 5
     assert first[0] == "c29" and second[-1] == "c00"
     assert "Page 1 of 2" in client.get("/").content.decode()
+    # A search pages the same way, in the same order.
+    searched = client.get("/", {"q": "sore", "page": 2})
+    assert queue_ids(searched) == second and "Page 2 of 2" in searched.content.decode()
+    assert "30 conversations" in searched.content.decode()
 
 
 def test_empty_stores_show_an_empty_queue(db, stores, clinician, client_for):
