@@ -500,3 +500,18 @@ def test_a_combination_reports_its_ingredients_as_typed():
     finding = finding_for(text, "fracture_or_dislocation")
     assert finding.matched == "can\u2019t put weight on + the fall"
     assert text[finding.start:finding.end].startswith("can\u2019t") and text[:finding.end].endswith("fall")
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("came back from a run, it's red hot and swollen", ["infection"]),  # "back" here is not a body part
+        ("on the other hand it's red hot and swollen", ["infection"]),
+        ("my hand is red and swollen", []),
+        ("I can't walk because of my back", []),
+        ("I have a headache and my knee is red hot and swollen", ["infection"]),  # knee named: not gated
+        ("fell off a ladder and hurt my back, now I can't walk", ["fracture_or_dislocation"]),  # a fall is never gated
+    ],
+)
+def test_body_site_words_only_gate_when_they_name_another_body_part(text, expected):
+    assert codes(text) == expected
