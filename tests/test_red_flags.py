@@ -369,6 +369,19 @@ def test_unsure_screening_answers_are_uncertain_findings(answer):
     assert codes_to_clarify(detect(answer, question="screen_calf")) == ["dvt"]
 
 
+@pytest.mark.parametrize(
+    "answer,expected",
+    [
+        ("no swelling, but it's really hot", ["infection"]),
+        ("no, but it swells up after runs", ["infection"]),
+        ("no, it's not hot or swollen", []),
+        ("nope, not really", []),
+    ],
+)
+def test_a_no_with_a_but_can_still_answer_yes(answer, expected):
+    assert codes(answer, question="screen_heat_swelling_fever") == expected
+
+
 def test_normal_detection_still_runs_on_a_screening_answer():
     assert set(codes("no, but I can't put weight on it since the fall", question="screen_calf")) == {
         "fracture_or_dislocation"

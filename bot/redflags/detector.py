@@ -435,7 +435,12 @@ def _screening_finding(text: str, question: Optional[str], mentions: List[Mentio
     if first:
         return uncertain(first)
     if rules.answers["negative"].match(answer):
-        return None
+        # "no swelling, but it's hot": a contrast after the "no" can still answer yes
+        contrast = _CONTRAST.search(answer)
+        if contrast is None:
+            return None
+        after = offset + contrast.end()
+        return _sign_answer(spec, text, [m for m in mentions if m.start >= after])
     affirmative = rules.answers["affirmative"].match(answer)
     if affirmative:
         hedge = unsure.search(" ".join(answer.split()[:3]))
@@ -449,7 +454,14 @@ def _screening_finding(text: str, question: Optional[str], mentions: List[Mentio
         anywhere = unsure.search(answer)
         if anywhere:
             return uncertain(anywhere)
-    # An answer that names a sign or code the question asks about ("my calf is a bit sore").
+    return _sign_answer(spec, text, mentions)
+
+
+_CONTRAST = re.compile(r"\b(?:but|though|tho|although|except|apart from|only|just)\b", re.IGNORECASE)
+
+
+def _sign_answer(spec, text: str, mentions: List[Mention]) -> Optional[Finding]:
+    """An answer that names a sign or code the question asks about ("my calf is a bit sore")."""
     for mention in mentions:
         if (mention.label in spec.signs or mention.label in spec.codes) and not mention.modifiers:
             return _answer_finding(spec.code, spec.id, "describes_sign", text, mention.start, mention.end, ())
