@@ -13,85 +13,13 @@ from bot.contract import RED_FLAG_MIN_LEVEL, level_rank
 from bot.redflags import pipeline
 from bot.redflags.findings import MODIFIER_NAMES, OTHER_SITE, Finding
 from bot.redflags.rules import ComboSpec, RuleSet, TargetSpec
+from bot.redflags.screening import screening_finding
+from bot.redflags.text import normalise
 
 ADULT_AGE = 16  # contract: child_hip is for a child or adolescent under 16
 _AGE_NUMBER = re.compile(r"\d{1,2}")
 _OFFSPRING_RULE = "sign.offspring_word"
 _CHILD_WORD_RULE = "sign.child_word"
-
-
-# ---- text clean-up with an offset map back to what the person typed ------------------------
-
-_TAG = re.compile(r"<[^<>]{0,500}>")
-_ENTITIES = {
-    "&nbsp;": " ", "&amp;": "&", "&#39;": "'", "&apos;": "'", "&rsquo;": "'", "&lsquo;": "'",
-    "&quot;": '"', "&lt;": "<", "&gt;": ">",
-}
-_ENTITY = re.compile("|".join(re.escape(e) for e in _ENTITIES), re.IGNORECASE)
-_CHAR_MAP = {
-    "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u0060": "'", "\u00b4": "'",
-    "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
-}
-_HORIZONTAL_SPACE = " \t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\f\v"
-_INVISIBLE = "\u200b\u200c\u200d\ufeff"
-
-
-def normalise(text: str) -> Tuple[str, List[int], List[int]]:
-    """Strip HTML tags, decode common entities, straighten quotes and collapse spaces.
-
-    Returns the clean text and, for each clean character, the start and end offsets in the
-    original text, so findings point at what the person typed.
-    """
-    out: List[str] = []
-    starts: List[int] = []
-    ends: List[int] = []
-    i = 0
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "<":
-            tag = _TAG.match(text, i)
-            if tag:
-                _emit_space(out, starts, ends, i, tag.end())
-                i = tag.end()
-                continue
-        if ch == "&":
-            entity = _ENTITY.match(text, i)
-            if entity:
-                value = _ENTITIES[entity.group(0).lower()]
-                if value == " ":
-                    _emit_space(out, starts, ends, i, entity.end())
-                else:
-                    out.append(value)
-                    starts.append(i)
-                    ends.append(entity.end())
-                i = entity.end()
-                continue
-        if ch in _INVISIBLE:
-            i += 1
-            continue
-        if ch in _HORIZONTAL_SPACE:
-            _emit_space(out, starts, ends, i, i + 1)
-            i += 1
-            continue
-        if ch == "\r":
-            ch = "\n"
-            if i + 1 < n and text[i + 1] == "\n":
-                i += 1
-        out.append(_CHAR_MAP.get(ch, ch))
-        starts.append(i)
-        ends.append(i + 1)
-        i += 1
-    return "".join(out), starts, ends
-
-
-def _emit_space(out: List[str], starts: List[int], ends: List[int], start: int, end: int) -> None:
-    if out and out[-1] in (" ", "\n"):
-        ends[-1] = max(ends[-1], end) if out[-1] == " " else ends[-1]
-        return
-    out.append(" ")
-    starts.append(start)
-    ends.append(end)
 
 
 # ---- mentions ---------------------------------------------------------------------------------
@@ -341,7 +269,7 @@ def _level(code: str, specs: Iterable[TargetSpec]) -> str:
     return level
 
 
-def _direct_findings(mentions: List[Mention], ctx: _Context) -> List[Tuple[int, Finding]]:
+def _direct_findings(mentions: List[Mention], ctx: _Context) -> List["_Ranked"]:
     findings = []
     for mention in mentions:
         if mention.spec.kind != "code":
@@ -367,7 +295,7 @@ def _direct_findings(mentions: List[Mention], ctx: _Context) -> List[Tuple[int, 
     return findings
 
 
-def _combo_findings(mentions: List[Mention], ctx: _Context, combos: Sequence[ComboSpec]):
+def _combo_findings(mentions: List[Mention], ctx: _Context, combos: Sequence[ComboSpec]) -> List["_Ranked"]:
     by_label: Dict[str, List[Mention]] = {}
     for mention in mentions:
         by_label.setdefault(mention.label, []).append(mention)
@@ -412,75 +340,6 @@ def _combo_findings(mentions: List[Mention], ctx: _Context, combos: Sequence[Com
                 )
             )
     return findings
-
-
-def _screening_finding(text: str, question: Optional[str], mentions: List[Mention], rules: RuleSet) -> Optional[Finding]:
-    """The answer to a screening question the bot asked (screening.yml)."""
-    spec = rules.questions.get(question or "")
-    if spec is None:
-        return None
-    stripped = text.strip()
-    lead = re.match(r"^(?:(?:um+|uh+|hmm+|well|oh|ah|err*|so|honestly|ok|okay)\b[\s,.!]*)*", stripped, re.IGNORECASE)
-    offset = len(text) - len(text.lstrip()) + (lead.end() if lead else 0)
-    answer = text[offset:]
-    unsure = rules.answers["unsure"]
-
-    def uncertain(match) -> Finding:
-        return _answer_finding(
-            spec.code, spec.id, "unsure", text, offset + match.start(), offset + match.end(), ("uncertain",)
-        )
-
-    # Order matters: "not sure" and "no idea" are unsure, not negative; "yeah maybe" is unsure.
-    first = unsure.match(answer)
-    if first:
-        return uncertain(first)
-    if rules.answers["negative"].match(answer):
-        # "no swelling, but it's hot": a contrast after the "no" can still answer yes
-        contrast = _CONTRAST.search(answer)
-        if contrast is None:
-            return None
-        after = offset + contrast.end()
-        return _sign_answer(spec, text, [m for m in mentions if m.start >= after])
-    affirmative = rules.answers["affirmative"].match(answer)
-    if affirmative:
-        hedge = unsure.search(" ".join(answer.split()[:3]))
-        if hedge and hedge.start() < 20:
-            hedge = unsure.search(answer)
-            return uncertain(hedge)
-        return _answer_finding(
-            spec.code, spec.id, "affirmative", text, offset + affirmative.start(), offset + affirmative.end(), ()
-        )
-    if len(answer.split()) <= 12:
-        anywhere = unsure.search(answer)
-        if anywhere:
-            return uncertain(anywhere)
-    return _sign_answer(spec, text, mentions)
-
-
-_CONTRAST = re.compile(r"\b(?:but|though|tho|although|except|apart from|only|just)\b", re.IGNORECASE)
-
-
-def _sign_answer(spec, text: str, mentions: List[Mention]) -> Optional[Finding]:
-    """An answer that names a sign or code the question asks about ("my calf is a bit sore")."""
-    for mention in mentions:
-        if (mention.label in spec.signs or mention.label in spec.codes) and not mention.modifiers:
-            return _answer_finding(spec.code, spec.id, "describes_sign", text, mention.start, mention.end, ())
-    return None
-
-
-def _answer_finding(
-    code: str, question: str, kind: str, text: str, start: int, end: int, modifiers: Tuple[str, ...]
-) -> Finding:
-    return Finding(
-        code=code,
-        level=RED_FLAG_MIN_LEVEL[code],
-        matched=text[start:end],
-        start=start,
-        end=end,
-        modifiers=tuple(modifiers),
-        asserted=not modifiers,
-        rule=f"screening.{question}.{kind}",
-    )
 
 
 _Ranked = Tuple[int, Finding, Tuple[Tuple[int, int], ...]]  # priority, finding, ingredient spans
@@ -554,7 +413,7 @@ def detect(
         mentions.append(Mention(child_spec, 0, 0, "", frozenset(), 0, virtual=True))
     ctx = _Context(rules, sites, clean)
     ranked = _direct_findings(mentions, ctx) + _combo_findings(mentions, ctx, rules.combinations)
-    answer = _screening_finding(clean, question, mentions, rules)
+    answer = screening_finding(clean, question, mentions, rules)
     if answer is not None:
         ranked.insert(0, (-1, answer, ((answer.start, answer.end),)))
     return [_to_original(f, parts, text, starts, ends) for f, parts in _select(ranked)]

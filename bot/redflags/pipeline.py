@@ -41,7 +41,9 @@ FAMILY_HISTORY_WORDS = frozenset(
         "once", "ever", "both", "and", "his", "her", "their", "in", "'", "who", "that",
     }
 )
-FAMILY_HISTORY_VERBS = frozenset({"had", "got", "gotten", "suffered", "died", "passed", "diagnosed", "history", "was", "were"})
+FAMILY_HISTORY_VERBS = frozenset(
+    {"had", "got", "gotten", "suffered", "died", "passed", "diagnosed", "history", "was", "were"}
+)
 
 _LOCK = threading.Lock()
 _PIPELINE: Optional[Tuple[Language, RuleSet]] = None

@@ -1,0 +1,85 @@
+"""Answers to the bot's screening questions (rules/screening.yml): "yes", "not really", "dunno".
+
+An affirmative answer is a finding of the question's code, a negative one is not, an unsure one
+is a finding marked "uncertain" (not asserted: the bot asks again, never guesses downwards).
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional, Tuple
+
+from bot.contract import RED_FLAG_MIN_LEVEL
+from bot.redflags.findings import Finding
+from bot.redflags.rules import RuleSet, ScreeningQuestion
+
+_CONTRAST = re.compile(r"\b(?:but|though|tho|although|except|apart from|only|just)\b", re.IGNORECASE)
+_FILLER = re.compile(r"^(?:(?:um+|uh+|hmm+|well|oh|ah|err*|so|honestly|ok|okay)\b[\s,.!]*)*", re.IGNORECASE)
+
+
+def screening_finding(text: str, question: Optional[str], mentions: list, rules: RuleSet) -> Optional[Finding]:
+    """The finding an answer to screening question `question` makes, or None.
+
+    `mentions` are the detector's mentions in `text` (signs and codes with their modifiers)."""
+    spec = rules.questions.get(question or "")
+    if spec is None:
+        return None
+    stripped = text.strip()
+    lead = _FILLER.match(stripped)
+    offset = len(text) - len(text.lstrip()) + (lead.end() if lead else 0)
+    answer = text[offset:]
+    unsure = rules.answers["unsure"]
+
+    def uncertain(match) -> Finding:
+        return _answer_finding(
+            spec.code, spec.id, "unsure", text, offset + match.start(), offset + match.end(), ("uncertain",)
+        )
+
+    # Order matters: "not sure" and "no idea" are unsure, not negative; "yeah maybe" is unsure.
+    first = unsure.match(answer)
+    if first:
+        return uncertain(first)
+    if rules.answers["negative"].match(answer):
+        # "no swelling, but it's hot": a contrast after the "no" can still answer yes
+        contrast = _CONTRAST.search(answer)
+        if contrast is None:
+            return None
+        after = offset + contrast.end()
+        return _sign_answer(spec, text, [m for m in mentions if m.start >= after])
+    affirmative = rules.answers["affirmative"].match(answer)
+    if affirmative:
+        hedge = unsure.search(" ".join(answer.split()[:3]))
+        if hedge and hedge.start() < 20:
+            hedge = unsure.search(answer)
+            return uncertain(hedge)
+        return _answer_finding(
+            spec.code, spec.id, "affirmative", text, offset + affirmative.start(), offset + affirmative.end(), ()
+        )
+    if len(answer.split()) <= 12:
+        anywhere = unsure.search(answer)
+        if anywhere:
+            return uncertain(anywhere)
+    return _sign_answer(spec, text, mentions)
+
+
+
+def _sign_answer(spec: ScreeningQuestion, text: str, mentions: list) -> Optional[Finding]:
+    """An answer that names a sign or code the question asks about ("my calf is a bit sore")."""
+    for mention in mentions:
+        if (mention.label in spec.signs or mention.label in spec.codes) and not mention.modifiers:
+            return _answer_finding(spec.code, spec.id, "describes_sign", text, mention.start, mention.end, ())
+    return None
+
+
+def _answer_finding(
+    code: str, question: str, kind: str, text: str, start: int, end: int, modifiers: Tuple[str, ...]
+) -> Finding:
+    return Finding(
+        code=code,
+        level=RED_FLAG_MIN_LEVEL[code],
+        matched=text[start:end],
+        start=start,
+        end=end,
+        modifiers=tuple(modifiers),
+        asserted=not modifiers,
+        rule=f"screening.{question}.{kind}",
+    )
