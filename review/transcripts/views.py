@@ -150,13 +150,18 @@ def _conversation_id(request: HttpRequest) -> str:
     return conversation_id
 
 
+def _events_or_404(conversation_id: str) -> list:
+    events = TrackerReader().conversation_events(conversation_id)
+    if not events:
+        raise Http404("No such conversation.")
+    return events
+
+
 @require_GET
 @staff_required
 def conversation(request: HttpRequest) -> HttpResponse:
     conversation_id = _conversation_id(request)
-    events = TrackerReader().conversation_events(conversation_id)
-    if not events:
-        raise Http404("No such conversation.")
+    events = _events_or_404(conversation_id)
     audit.record(request.user, "view", conversation_id)
     summary = ConversationSummary.objects.filter(conversation_id=conversation_id).first()
     bookings = [_booking_view(row) for row in BookingStore().for_conversation(conversation_id)]
@@ -181,13 +186,6 @@ def conversation(request: HttpRequest) -> HttpResponse:
         "low_confidence": settings.LOW_CONFIDENCE,
         "started_at": next((t.at for t in turns if t.at), None),
     })
-
-
-def _events_or_404(conversation_id: str) -> list:
-    events = TrackerReader().conversation_events(conversation_id)
-    if not events:
-        raise Http404("No such conversation.")
-    return events
 
 
 @require_POST
