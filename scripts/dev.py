@@ -26,7 +26,7 @@ MODEL = ROOT / "models" / f"{MODEL_NAME}.tar.gz"
 FINGERPRINT = ROOT / "models" / f"{MODEL_NAME}.fingerprint"
 # What a trained model depends on. Custom components are not trained (their rules are read at
 # run time), so changing bot/ code needs no retraining.
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "requirements.lock")
+TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
 
 QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "2",  # TensorFlow's start-up chatter hides the useful lines
@@ -47,7 +47,9 @@ def say(text: str) -> None:
 
 
 def training_fingerprint() -> str:
-    digest = hashlib.sha256()
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(f"rasa {version('rasa')}".encode())
     for name in TRAINING_INPUTS:
         path = ROOT / name
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
