@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bot.contract import RED_FLAG_CODES  # noqa: E402
-from bot.redflags import asserted_codes, detect  # noqa: E402
+from bot.redflags import asserted_codes, codes_to_clarify, detect  # noqa: E402
 
 VIGNETTES = REPO / "tests" / "vignettes" / "red_flags.yml"
 EXTERNAL_DIR = REPO.parent / "shared" / "eval"
@@ -55,9 +55,10 @@ class Report:
         self.knee_flagged: List[str] = []
         self.knee_items = 0
         self.allowed_flags: List[str] = []
+        self.clarify_items = 0
         self.seconds: List[float] = []
 
-    def timed_detect(self, item: dict) -> List[str]:
+    def timed_detect(self, item: dict):
         start = time.perf_counter()
         findings = detect(
             item.get("text") or "",
@@ -65,10 +66,11 @@ class Report:
             patient_under_16=item.get("patient_under_16"),
         )
         self.seconds.append(time.perf_counter() - start)
-        return asserted_codes(findings)
+        return findings
 
     def add(self, item: dict) -> None:
-        codes = self.timed_detect(item)
+        findings = self.timed_detect(item)
+        codes = asserted_codes(findings)
         expect = item["expect"]
         text = item.get("text") or ""
         shown = f"{text!r}" + (f" [question={item['question']}]" if item.get("question") else "")
@@ -107,6 +109,13 @@ class Report:
                 for code in codes:
                     self.false_alarm[code] += 1
                 self.false_alarms.append(f"{shown} raised {codes}")
+        elif expect == "clarify":
+            # not asserted (a body part outside the knee region, or unsure), but never dropped:
+            # the bot must ask one clarifying question (asserting it would be safe too)
+            self.clarify_items += 1
+            raised = set(codes) | set(codes_to_clarify(findings))
+            if not set(item.get("red_flags") or []) <= raised:
+                self.misses.append(f"{shown} needs a clarifying question about {item.get('red_flags')}, got none")
         elif expect == "knee":
             self.knee_items += 1
             if codes:
@@ -131,6 +140,8 @@ class Report:
             fa_text = f"{fa}/{self.quiet_items} ({100 * fa / self.quiet_items:.1f}%)" if self.quiet_items else "-"
             print(f"{code:28s} {recall:>14s} {fa_text:>14s}")
         print(f"red-flag items missed: {len(self.misses)} (of {total_needed} code requirements)")
+        if self.clarify_items:
+            print(f"items that must lead to a clarifying question: {self.clarify_items}")
         print(
             f"messages that must raise nothing: {self.quiet_items}, flagged: {self.quiet_items_flagged} "
             f"({100 * self.false_alarm_rate():.1f}%)"
@@ -197,7 +208,7 @@ def evaluate(external_dir: Optional[Path], quiet: bool, huge_limit: float = HUGE
     print("\n=== targets ===")
     results = []
     for report in reports:
-        results.append((f"{report.name}: 100% recall on red-flag cases", report.recall_ok()))
+        results.append((f"{report.name}: 100% recall on red-flag cases (and clarify items asked)", report.recall_ok()))
         results.append(
             (
                 f"{report.name}: <= 5% of must-stay-quiet messages flagged "
