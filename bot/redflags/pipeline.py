@@ -32,17 +32,16 @@ LIST_JOINERS = frozenset({",", "or", "nor", "/", "&", "no", "any", "either", "ev
 # Extra words that end a negation or doubt before its first symptom ("no fever and my calf...").
 LIST_BREAK_WORDS = frozenset({"and", "&", "plus", "also"})
 MAX_LIGHT_WORDS = 6
-# Words allowed between a relative and a symptom for it to be family history.
-FAMILY_HISTORY_WORDS = frozenset(
-    {
-        "'s", "s", "had", "has", "have", "got", "gotten", "suffered", "suffers", "suffer", "from",
-        "died", "of", "passed", "away", "was", "were", "is", "diagnosed", "with", "history", "a",
-        "an", "the", "bad", "big", "massive", "serious", "blood", "some", "also", "too", "before", "mine",
-        "once", "ever", "both", "and", "his", "her", "their", "in", "'", "who", "that",
-    }
-)
+# A relative's symptom is family history when a past-tense history word stands between them and
+# nothing says it is happening now or to the user ("my dad had his knee replaced and got a clot").
 FAMILY_HISTORY_VERBS = frozenset(
-    {"had", "got", "gotten", "suffered", "died", "passed", "diagnosed", "history", "was", "were"}
+    {"had", "got", "gotten", "suffered", "died", "passed", "diagnosed", "history", "was", "were", "needed"}
+)
+FAMILY_PRESENT_WORDS = frozenset(
+    {
+        "is", "are", "am", "'m", "'re", "can", "ca", "cannot", "can't", "cant", "wo", "won't",
+        "keeps", "keep", "now", "currently", "today", "still", "feels", "looks", "says", "i", "my", "me",
+    }
 )
 
 _LOCK = threading.Lock()
@@ -106,9 +105,9 @@ def family_history_scope(target: Span, modifier: Span, between: Span) -> bool:
         # right next to each other: only a possessive is history ("my mum's DVT");
         # "my mum can't put weight on it" is about the person asked for
         return modifier.text.lower().endswith("s") and "'" in modifier.text
-    if any(w not in FAMILY_HISTORY_WORDS for w in words):
-        return False
-    return any(w in FAMILY_HISTORY_VERBS for w in words)
+    if not any(w in FAMILY_HISTORY_VERBS for w in words):
+        return False  # "my mum has a DVT" is about the person asked for, now
+    return not any(w in FAMILY_PRESENT_WORDS for w in words)
 
 
 SCOPE_FILTERS: Dict[str, Callable[[Span, Span, Span], bool]] = {
