@@ -20,6 +20,13 @@ from bot.contract import RED_FLAG_MIN_LEVEL, highest_level, level_rank
 from bot.triage import SCREENING_QUESTIONS
 
 ESCALATION_PREFIX = "utter_red_flag_"
+CLARIFY_PREFIX = "utter_clarify_"
+CLARIFY_SLOT = "red_flag_to_clarify"
+# Findings held with doubt ("maybe", "I think", a sign named for another body part): not a red
+# flag yet, not nothing either. The contract: ask one clarifying question, never guess downwards.
+CLARIFY_MODIFIERS = frozenset({"uncertain", "other_site"})
+# A clarifying answer is read like the answer to the safety question about the same code.
+QUESTION_FOR_CODE = {code: question for question, code in SCREENING_QUESTIONS.items()}
 FOLLOWUP_ACTION = "utter_red_flag_followup"
 NO_BOOKING_ACTION = "utter_emergency_no_booking"
 LISTEN = "action_listen"
@@ -96,6 +103,32 @@ def _number(value: Any, default: float) -> float:
         return default
 
 
+def clarify_codes(findings: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Codes found only with doubt, that no asserted finding already covers."""
+    findings = list(findings)
+    sure = {f.get("code") for f in findings if f.get("asserted")}
+    codes: list[str] = []
+    for f in findings:
+        modifiers = set(f.get("modifiers") or [])
+        if (not f.get("asserted") and modifiers and modifiers <= CLARIFY_MODIFIERS
+                and f.get("code") in RED_FLAG_MIN_LEVEL and f["code"] not in sure and f["code"] not in codes):
+            codes.append(f["code"])
+    return codes
+
+
+def clarified_findings(turn: Turn, code: str, detect) -> list[dict]:
+    """The answer to "did you mean...?" for `code`: yes makes it a finding."""
+    text = PAYLOAD_INTENT_AS_TEXT.get(turn.intent or "", "") if turn.text.startswith("/") else turn.text
+    yes = turn.intent == "affirm"
+    if not yes and text:
+        found = detect(text, question=QUESTION_FOR_CODE.get(code))
+        yes = any(getattr(f, "asserted", False) and getattr(f, "code", None) == code for f in found)
+    if not yes:
+        return []
+    return [{"code": code, "level": RED_FLAG_MIN_LEVEL[code], "matched": turn.text[:200], "start": 0,
+             "end": len(turn.text), "modifiers": [], "asserted": True, "rule": f"clarified:{code}:yes"}]
+
+
 def asserted(findings: Iterable[Mapping[str, Any]]) -> list[dict]:
     """The asserted findings, one per code (the most urgent one), in the order first seen."""
     best: dict[str, dict] = {}
@@ -115,7 +148,13 @@ def on_user_message(turn: Turn, detect) -> Decision:
     if merged_triggers != list(turn.slots.get("pain_triggers") or []):
         decision.slot_updates["pain_triggers"] = merged_triggers
 
-    findings = asserted([*turn.findings, *screening_answer_finding(turn), *contextual_findings(turn, detect)])
+    pending = turn.slots.get(CLARIFY_SLOT)
+    answer = []
+    if pending in RED_FLAG_MIN_LEVEL:
+        decision.slot_updates[CLARIFY_SLOT] = None  # one question only, whatever the answer
+        answer = clarified_findings(turn, pending, detect)
+    context = contextual_findings(turn, detect)
+    findings = asserted([*turn.findings, *screening_answer_finding(turn), *context, *answer])
     current_level = turn.slots.get("triage_level")
     if findings:
         codes = list(turn.slots.get("red_flags") or [])
@@ -134,6 +173,15 @@ def on_user_message(turn: Turn, detect) -> Decision:
         decision.findings = findings
         return decision
 
+    # Doubt gets one clarifying question. Inside the triage form the safety questions ask about
+    # the same signs, so the form is left to carry on.
+    doubtful = clarify_codes([*turn.findings, *context])
+    if doubtful and turn.active_loop is None and not pending:
+        code = max(doubtful, key=lambda c: level_rank(RED_FLAG_MIN_LEVEL[c]))
+        decision.slot_updates[CLARIFY_SLOT] = code
+        decision.action = CLARIFY_PREFIX + code
+        return decision
+
     if turn.intent in BOOKING_INTENTS and level_rank(current_level) >= level_rank("emergency"):
         decision.action = NO_BOOKING_ACTION
         decision.stop_form = turn.active_loop is not None
@@ -146,6 +194,6 @@ def after_action(latest_action: Optional[str], form_stopped_this_turn: bool) -> 
         return None
     if latest_action.startswith(ESCALATION_PREFIX) and latest_action != FOLLOWUP_ACTION:
         return FOLLOWUP_ACTION if form_stopped_this_turn else LISTEN
-    if latest_action in (FOLLOWUP_ACTION, NO_BOOKING_ACTION):
+    if latest_action in (FOLLOWUP_ACTION, NO_BOOKING_ACTION) or latest_action.startswith(CLARIFY_PREFIX):
         return LISTEN
     return None

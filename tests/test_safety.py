@@ -114,3 +114,38 @@ def test_an_emergency_conversation_is_never_steered_to_booking():
 ])
 def test_what_follows_an_escalation(latest, stopped, expect):
     assert safety.after_action(latest, stopped) == expect
+
+
+# --- doubt gets one clarifying question (contract: never guess downwards) ---------------------
+
+def test_a_doubtful_finding_gets_one_clarifying_question():
+    doubtful = finding("neurovascular", asserted=False, modifiers=["uncertain"])
+    d = safety.on_user_message(turn(text="maybe a bit numb", findings=[doubtful]), detect)
+    assert d.action == "utter_clarify_neurovascular"
+    assert d.slot_updates[safety.CLARIFY_SLOT] == "neurovascular"
+    assert "red_flags" not in d.slot_updates
+
+
+@pytest.mark.parametrize("text,intent,raised", [
+    ("/affirm", "affirm", True), ("yes", "affirm", True), ("/deny", "deny", False), ("no", "deny", False),
+])
+def test_the_answer_to_a_clarifying_question_decides(text, intent, raised):
+    d = safety.on_user_message(turn(text=text, intent=intent, red_flag_to_clarify="dvt"), detect)
+    assert d.slot_updates[safety.CLARIFY_SLOT] is None  # asked once only
+    assert (d.slot_updates.get("red_flags") == ["dvt"]) == raised
+    assert (d.action == "utter_red_flag_dvt") == raised
+
+
+def test_negated_findings_are_not_doubt():
+    negated = finding("infection", asserted=False, modifiers=["negated"])
+    assert safety.on_user_message(turn(findings=[negated]), detect).action is None
+
+
+def test_no_clarifying_question_inside_the_triage_form():
+    doubtful = finding("dvt", asserted=False, modifiers=["uncertain"])
+    d = safety.on_user_message(turn(findings=[doubtful], active_loop="triage_form"), detect)
+    assert d.action is None
+
+
+def test_clarifying_questions_are_followed_by_listening():
+    assert safety.after_action("utter_clarify_dvt", False) == "action_listen"
