@@ -119,6 +119,8 @@ class KneeEntityRules:
                 label = f"{entity}:{value}"
                 self._labels[label] = (entity, value)
                 entity_rules[label] = [self._token_pattern(p) for p in phrases]
+        for entity, phrases in (self.rules.get("not_entities") or {}).items():
+            entity_rules[f"not:{entity}"] = [self._token_pattern(p) for p in phrases]
         negation = self.rules["negation"]
         cue_rules = {
             name: [self._token_pattern(p) for p in phrases]
@@ -286,9 +288,16 @@ class KneeEntityRules:
         ]
 
         spans_by_entity: Dict[str, List[Span]] = {e: [] for e in TOKEN_ENTITIES}
+        # tokens inside a "not_entities" phrase ("runny nose": "nose won't stop running")
+        excluded: Dict[str, Set[int]] = {e: set() for e in TOKEN_ENTITIES}
         for label, start, end in self._matches(self._entity_matcher, doc):
-            entity, _ = self._labels[label]
-            spans_by_entity[entity].append(Span(doc, start, end, label=label))
+            if label.startswith("not:"):
+                excluded[label[4:]].update(range(start, end))
+            else:
+                entity, _ = self._labels[label]
+                spans_by_entity[entity].append(Span(doc, start, end, label=label))
+        for entity, spans in spans_by_entity.items():
+            spans[:] = [s for s in spans if not excluded[entity].intersection(range(s.start, s.end))]
 
         found: List[Found] = []
         for entity, spans in spans_by_entity.items():

@@ -72,6 +72,11 @@ TRIGGERS = [
     ("my headache is bad", set()),
     ("runner's knee, what is it", set()),
     ("my menstrual cycle is irregular", set()),
+    # the same words in another sense
+    ("my nose won't stop running", set()),
+    ("my nose is running and my knee hurts on stairs", {"stairs"}),
+    ("sorry running late", set()),
+    ("i ran out of panadol", set()),
 ]
 
 
@@ -127,9 +132,14 @@ def test_onset(text, expected):
     assert set(values(text, "onset")) == {expected}
 
 
-def test_crepitus_and_knock_knees_are_not_an_injury():
-    assert not values("my knee pops when i squat", "onset")
-    assert not values("i have knock knees", "onset")
+@pytest.mark.parametrize("text", [
+    "my knee pops when i squat",            # a noise, not an injury
+    "i have knock knees",
+    "my hair is falling out",
+    "i keep falling asleep at my desk",
+])
+def test_not_an_injury(text):
+    assert not values(text, "onset")
 
 
 DURATIONS = [
