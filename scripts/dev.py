@@ -121,17 +121,40 @@ def allowed_origins(web_port: int) -> str:
     return os.environ.get("ALLOWED_ORIGINS", f"http://localhost:{web_port},http://127.0.0.1:{web_port}")
 
 
+def api_flags(production: bool = False) -> list[str]:
+    """The Rasa HTTP API is on only with a token or a JWT secret. The default profile makes a
+    token for this machine (api_token); production takes secrets from the environment only
+    (RASA_API_TOKEN, RASA_JWT_SECRET) and leaves the API off when neither is set."""
+    if not production:
+        return ["--enable-api", "--auth-token", api_token()]
+    flags: list[str] = []
+    if os.environ.get("RASA_API_TOKEN"):
+        flags += ["--auth-token", os.environ["RASA_API_TOKEN"]]
+    if os.environ.get("RASA_JWT_SECRET"):
+        flags += ["--jwt-secret", os.environ["RASA_JWT_SECRET"],
+                  "--jwt-method", os.environ.get("RASA_JWT_METHOD", "HS256")]
+    return ["--enable-api", *flags] if flags else []
+
+
 def service_commands(rasa_port=5005, actions_port=5055, web_port=8080, review_port=8000,
-                     endpoints="endpoints.yml", model=MODEL) -> list[tuple[str, list[str], str]]:
-    """(name, command, readiness URL) for every process of the product, in start order."""
+                     endpoints="endpoints.yml", model=MODEL, *,
+                     production: bool = False) -> list[tuple[str, list[str], str]]:
+    """(name, command, readiness URL) for every process of the product, in start order.
+
+    With production=True the Rasa server uses endpoints.production.yml (unless `endpoints` names
+    another file) and the production channels; run it with production_env(...) in its
+    environment."""
     rasa = str(VENV_BIN / "rasa")
     py = sys.executable
+    if production and endpoints == "endpoints.yml":
+        endpoints = PRODUCTION_ENDPOINTS
+    credentials = PRODUCTION_CREDENTIALS if production else "credentials.yml"
     commands = [
         ("action server", [rasa, "run", "actions", "--port", str(actions_port), "--actions", "actions"],
          f"http://127.0.0.1:{actions_port}/health"),
         ("Rasa server", [rasa, "run", "--model", str(model), "--port", str(rasa_port),
-                         "--endpoints", endpoints, "--credentials", "credentials.yml",
-                         "--enable-api", "--auth-token", api_token(),
+                         "--endpoints", endpoints, "--credentials", credentials,
+                         *api_flags(production),
                          "--cors", *allowed_origins(web_port).split(",")],
          f"http://127.0.0.1:{rasa_port}/"),
     ]
@@ -146,11 +169,97 @@ def service_commands(rasa_port=5005, actions_port=5055, web_port=8080, review_po
     return commands
 
 
+# The production profile (docs/production.md): PostgreSQL, Redis, several Sanic workers.
+PRODUCTION_ENDPOINTS = "endpoints.production.yml"
+PRODUCTION_CREDENTIALS = "deploy/credentials.production.yml"
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+
+
+def production_requested(args: Optional[argparse.Namespace] = None) -> bool:
+    """`./dev run --production`, or RASA_PROFILE=production in the environment."""
+    return bool(getattr(args, "production", False)) or \
+        os.environ.get("RASA_PROFILE", "").strip().lower() == "production"
+
+
+def production_env(actions_port: int = 5055, environ: Optional[dict] = None) -> dict:
+    """Every variable endpoints.production.yml and the services read, with defaults for this
+    machine (local PostgreSQL and Redis); a variable already set in the environment wins."""
+    environ = os.environ if environ is None else environ
+    defaults = {
+        "RASA_PROFILE": "production",
+        "TRACKER_DB_URL": f"{LOCAL_POSTGRES}/upwell",
+        "BOOKING_DB_URL": f"{LOCAL_POSTGRES}/upwell",
+        "REVIEW_DB_URL": f"{LOCAL_POSTGRES}/upwell_review",
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": "6379",
+        "REDIS_DB": "1",
+        "REDIS_PASSWORD": "",
+        "REDIS_KEY_PREFIX": "upwell",
+        "ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook",
+        "SANIC_WORKERS": "2",
+        # Sanic reads SANIC_* variables: bodies over 1 MB get 413 before any handler runs.
+        "SANIC_REQUEST_MAX_SIZE": "1048576",
+    }
+    merged = {name: environ.get(name, default) for name, default in defaults.items()}
+    return merged
+
+
+def prepare_production(settings: dict) -> Optional[str]:
+    """Checks PostgreSQL and Redis answer and creates missing PostgreSQL databases; a plain
+    sentence saying what to do when something is missing, else None."""
+    import psycopg2
+    import redis
+    from sqlalchemy.engine import make_url
+
+    for name in ("TRACKER_DB_URL", "BOOKING_DB_URL", "REVIEW_DB_URL"):
+        url = make_url(settings[name])
+        if url.get_backend_name() not in {"postgresql", "postgres"}:
+            continue
+        params = {"host": url.host or "127.0.0.1", "port": url.port or 5432,
+                  "user": url.username or "postgres", "password": url.password or "", "connect_timeout": 5}
+        try:
+            psycopg2.connect(dbname=url.database, **params).close()
+            continue
+        except psycopg2.OperationalError as error:
+            if "does not exist" not in str(error):
+                return (f"PostgreSQL at {params['host']}:{params['port']} is not answering ({name}). "
+                        f"Start it, or set {name} to a database you can reach.")
+        try:
+            admin = psycopg2.connect(dbname="postgres", **params)
+            admin.autocommit = True
+            with admin.cursor() as cursor:
+                cursor.execute(f'CREATE DATABASE "{url.database}"')
+            admin.close()
+            say(f"Created the PostgreSQL database {url.database}")
+        except psycopg2.Error as error:
+            if "already exists" not in str(error):
+                return f"Could not create the database {url.database} for {name} ({type(error).__name__}); create it, then try again."
+    try:
+        redis.Redis(host=settings["REDIS_HOST"], port=int(settings["REDIS_PORT"]),
+                    password=settings["REDIS_PASSWORD"] or None, socket_timeout=5).ping()
+    except redis.RedisError:
+        return (f"Redis at {settings['REDIS_HOST']}:{settings['REDIS_PORT']} is not answering. "
+                "Start it, or set REDIS_HOST and REDIS_PORT.")
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    production = production_requested(args)
+    extra: dict = {}
+    if production:
+        extra = production_env()
+        problem = prepare_production(extra)
+        if problem:
+            say(problem)
+            return 1
+        if not os.environ.get("REVIEW_SECRET_KEY"):
+            # Secrets come from the environment only: without one, staff sessions last this run.
+            extra["REVIEW_SECRET_KEY"] = secrets.token_urlsafe(50)
+            say("REVIEW_SECRET_KEY is not set: staff sign-ins last until this run stops")
     model = train()
     if (ROOT / "review" / "manage.py").exists():
         subprocess.run([sys.executable, "review/manage.py", "migrate", "--noinput", "-v", "0"],
-                       cwd=ROOT, env=env(), check=True)
+                       cwd=ROOT, env=env(**extra), check=True)
     procs: list[subprocess.Popen] = []
 
     def stop(*_: object) -> None:
@@ -165,23 +274,32 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
     try:
-        for name, command, ready in service_commands(model=model):
+        for name, command, ready in service_commands(model=model, production=production):
             say(f"Starting the {name}")
-            proc = subprocess.Popen(command, cwd=ROOT, env=env(), start_new_session=True)
+            proc = subprocess.Popen(command, cwd=ROOT, env=env(**extra), start_new_session=True)
             procs.append(proc)
-            if not wait_for(ready, 180, proc):
+            if not wait_for(ready, 300 if production else 180, proc):
                 say(f"The {name} did not start; see the lines above.")
                 stop()
                 return 1
+        if production:
+            api = ("on (RASA_API_TOKEN / RASA_JWT_SECRET)" if api_flags(production=True)
+                   else "off (set RASA_API_TOKEN or RASA_JWT_SECRET to turn it on)")
+            where = (f"  Transcripts:            {extra['TRACKER_DB_URL'].split('@')[-1]} (PostgreSQL)\n"
+                     f"  Lock store:             Redis {extra['REDIS_HOST']}:{extra['REDIS_PORT']}, "
+                     f"{extra['SANIC_WORKERS']} Sanic workers\n"
+                     f"  Rasa HTTP API:          {api}\n")
+        else:
+            where = ("  Rasa HTTP API token:    var/rasa-api-token\n"
+                     "  Transcripts:            var/transcripts.db (SQLite)\n")
         print(
             "\n"
-            "  The triage assistant is running.\n"
+            f"  The triage assistant is running{' (production profile)' if production else ''}.\n"
             "  Chat in your browser:   http://localhost:8080\n"
             "  REST channel:           POST http://localhost:5005/webhooks/rest/webhook\n"
             '                          {"sender": "me", "message": "my knee hurts on stairs"}\n'
             "  Staff review tool:      http://localhost:8000  (first account: ./dev staff-account)\n"
-            "  Rasa HTTP API token:    var/rasa-api-token\n"
-            "  Transcripts:            var/transcripts.db (SQLite)\n"
+            + where +
             "  Press Ctrl-C to stop everything.\n",
             flush=True,
         )
@@ -254,13 +372,18 @@ def lock(args: argparse.Namespace) -> int:
 
 
 def staff_account(args: argparse.Namespace) -> int:
-    return subprocess.run([sys.executable, "review/manage.py", "create_staff", *args.rest], cwd=ROOT, env=env()).returncode
+    extra = production_env() if production_requested() else {}
+    return subprocess.run([sys.executable, "review/manage.py", "create_staff", *args.rest], cwd=ROOT,
+                          env=env(**extra)).returncode
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="./dev")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run").set_defaults(func=run)
+    p = sub.add_parser("run")
+    p.add_argument("--production", action="store_true",
+                   help="PostgreSQL, Redis and several workers (same as RASA_PROFILE=production)")
+    p.set_defaults(func=run)
     p = sub.add_parser("test")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=test)
