@@ -1,0 +1,44 @@
+#!/bin/sh
+# Entry point of the Rasa image: `serve` (the default) builds the production `rasa run` command
+# from the environment, like ./dev run --production does on one machine:
+#   RASA_ENDPOINTS     endpoints file (default endpoints.production.yml; Rasa's Helm chart
+#                      mounts its own at /app/endpoints.yml)
+#   RASA_CREDENTIALS   channels file (default deploy/credentials.production.yml)
+#   PORT               default 5005
+#   ALLOWED_ORIGINS    comma separated web origins for CORS and the chat socket
+#   RASA_API_TOKEN, RASA_JWT_SECRET (RASA_JWT_METHOD, default HS256): the HTTP API is on only
+#                      when one of them is set
+# Anything other than `serve` is passed to `rasa` unchanged (e.g. `shell`, `--version`).
+set -eu
+if [ "${1:-serve}" != "serve" ]; then
+    exec rasa "$@"
+fi
+set -- run \
+    --model models/triage.tar.gz \
+    --endpoints "${RASA_ENDPOINTS:-endpoints.production.yml}" \
+    --credentials "${RASA_CREDENTIALS:-deploy/credentials.production.yml}" \
+    --port "${PORT:-5005}"
+if [ -n "${ALLOWED_ORIGINS:-}" ]; then
+    set -- "$@" --cors
+    old_ifs=$IFS
+    IFS=,
+    for origin in $ALLOWED_ORIGINS; do
+        set -- "$@" "$origin"
+    done
+    IFS=$old_ifs
+fi
+api=""
+if [ -n "${RASA_API_TOKEN:-}" ]; then
+    set -- "$@" --auth-token "$RASA_API_TOKEN"
+    api=on
+fi
+if [ -n "${RASA_JWT_SECRET:-}" ]; then
+    set -- "$@" --jwt-secret "$RASA_JWT_SECRET" --jwt-method "${RASA_JWT_METHOD:-HS256}"
+    api=on
+fi
+if [ -n "$api" ]; then
+    set -- "$@" --enable-api
+else
+    echo "rasa-entrypoint: the Rasa HTTP API is off (set RASA_API_TOKEN or RASA_JWT_SECRET to turn it on)" >&2
+fi
+exec rasa "$@"
