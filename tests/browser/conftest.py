@@ -71,6 +71,15 @@ CRISIS = {
             "000 now. You can talk to Lifeline any time on 13 11 14.",
     "custom": {"alert": "crisis", "call": "131114"},
 }
+WHERE = {
+    "text": "Where on the knee is the pain? Tap one, or tell me in your own words.",
+    "quick_replies": [
+        {"content_type": "text", "title": title, "payload": f"/inform_location_{n}"}
+        for n, title in enumerate(["Around the kneecap", "Behind the kneecap",
+                                   "Just below the kneecap", "Inner side", "Outer side",
+                                   "Back of the knee", "All over", "Skip"])
+    ],
+}
 UNMARKED_ESCALATION = {"text": "Please call 000 now. Don't wait."}
 TRICKY_TEXT = {
     "text": "<img src=x onerror=\"window.__xss=1\"> **Keep moving** gently. "
@@ -93,6 +102,8 @@ def fake_reply(text: str) -> list[dict]:
         return [CHEST_PAIN]
     if "hurt myself" in lowered:
         return [CRISIS]
+    if "where" in lowered:
+        return [{"text": "Thanks. A few questions will help me understand."}, WHERE]
     if "unmarked" in lowered:
         return [UNMARKED_ESCALATION]
     if "tricky" in lowered:
@@ -179,6 +190,7 @@ class BackgroundLoop:
 @dataclass
 class DemoSite:
     web_url: str
+    bot_url: str
     bot: FakeBot
 
 
@@ -192,7 +204,7 @@ def demo_site() -> Iterator[DemoSite]:
     loop = BackgroundLoop()
     loop.serve(bot.build(), bot_sock)
     loop.serve(load_serve_web().make_app(rasa_url=bot_url), web_sock)
-    yield DemoSite(web_url=web_url, bot=bot)
+    yield DemoSite(web_url=web_url, bot_url=bot_url, bot=bot)
     loop.close()
 
 
@@ -207,7 +219,9 @@ def site(demo_site: DemoSite) -> Iterator[DemoSite]:
 
 # ---------------------------------------------------------------- the browser
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is running it owns the main thread's
+# event loop, and every async test after it (pytest-asyncio) would fail to start its own.
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is missing: apt-get update && apt-get install -y chromium")

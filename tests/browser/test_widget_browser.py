@@ -125,6 +125,24 @@ def test_bot_text_is_never_html_and_only_safe_links_are_links(site, open_page):
     expect(bubble).to_contain_text("[this](javascript:window.__xss=2)")
 
 
+def test_the_start_of_a_long_reply_stays_in_view(site, open_page):
+    page = open_page(site.web_url)
+    open_chat(page)
+    send(page, "where does it hurt")
+    expect(page.locator(QUICK_REPLIES)).to_have_count(8)
+    # The widget scrolls on the next frame: wait for the reply's first message to sit in the
+    # upper half of the conversation (at the end, the question would be scrolled out of sight).
+    page.wait_for_function(
+        """() => {
+            const log = document.querySelector('.upwell-chat .uc-log').getBoundingClientRect();
+            const rows = document.querySelectorAll('.upwell-chat .uc-row--bot');
+            const top = rows[1].getBoundingClientRect().top;
+            return top >= log.top && top < log.top + log.height / 2;
+        }"""
+    )
+    screenshot(page, "desktop-7-many-quick-replies")
+
+
 def test_typing_indicator_shows_until_the_reply_arrives(site, open_page):
     page = open_page(site.web_url)
     open_chat(page)
@@ -161,7 +179,7 @@ def test_keyboard_alone_opens_answers_and_closes_the_chat(site, open_page):
     screenshot(page, "desktop-6-keyboard-focus")
     page.keyboard.press("Enter")
     expect(page.locator(USER_ROWS).last).to_contain_text("No")
-    assert site.bot.messages()[-1] == "/deny"
+    expect(page.locator(BOT_ROWS).last).to_contain_text("You said: /deny")  # the payload went
     expect(page.locator(f"{WIDGET} .uc-input")).to_be_focused()
 
     page.keyboard.press("Escape")

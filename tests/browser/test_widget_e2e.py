@@ -37,7 +37,15 @@ def live_web_url(request) -> str:
 def open_chat(page) -> None:
     page.click(f"{WIDGET} .uc-launcher")
     # The greeting comes from the real bot, so the socket, the session and CORS all work.
-    expect(page.locator(BOT_ROWS).first).to_be_visible(timeout=REPLY_WAIT_MS)
+    try:
+        expect(page.locator(BOT_ROWS).first).to_be_visible(timeout=REPLY_WAIT_MS)
+    except AssertionError:
+        status = page.locator(f"{WIDGET} .uc-status").inner_text()
+        origin = page.evaluate("() => location.origin")
+        raise AssertionError(
+            f"no greeting from the bot (the widget says {status!r}); the Rasa server must run "
+            f"with ALLOWED_ORIGINS including {origin}"
+        ) from None
 
 
 def send(page, text: str) -> None:

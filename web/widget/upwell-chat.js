@@ -330,6 +330,7 @@
     this.sessionConfirmed = false;
     this.pending = [];
     this.replyTimer = null;
+    this.replyStart = null; // the first bot message since the patient last wrote
     this.build();
   }
 
@@ -509,9 +510,10 @@
       return;
     }
     this.setStatus("Connecting\u2026");
+    // socket.io's default: HTTP long-polling first (works through any proxy), then an upgrade
+    // to a websocket.
     var socket = window.io(this.config.socketUrl || undefined, {
       path: this.config.socketPath,
-      transports: ["websocket", "polling"],
       reconnectionDelayMax: 10000,
     });
     this.socket = socket;
@@ -574,6 +576,7 @@
   // Shows `shown` as the user's message and sends `payload` (a button's payload, or the text).
   Widget.prototype.sendUser = function (shown, payload) {
     this.removeQuickReplies();
+    this.replyStart = null;
     var message = { from: "user", text: shown };
     this.history.state.messages.push(message);
     this.history.save();
@@ -619,8 +622,10 @@
     var row = this.renderMessage(message);
     this.log.appendChild(row);
     if (message.quickReplies.length) this.log.appendChild(this.renderQuickReplies(message.quickReplies));
-    // An alert is shown from its heading down, even when it is taller than the window.
-    this.scrollToEnd(true, message.alert ? row : null);
+    // Keep the start of the bot's answer in view (a long reply or many buttons would push it
+    // out of sight), and an alert from its heading down.
+    if (!this.replyStart || message.alert) this.replyStart = row;
+    this.scrollToEnd(true, this.replyStart);
   };
 
   Widget.prototype.renderHistory = function () {
@@ -702,6 +707,7 @@
     this.history.clear();
     this.log.textContent = "";
     this.quickReplies = null;
+    this.replyStart = null;
     this.hideTyping();
     if (this.socket) {
       this.socket.disconnect();
