@@ -26,9 +26,11 @@ DEMO_CLINIC_PHONE = "(03) 7010 1234"  # a number reserved for fiction by ACMA
 logger = logging.getLogger("serve_web")
 
 
-def widget_config(rasa_url: str, clinic_phone: str, storage: str) -> dict:
+def widget_config(
+    rasa_url: str, clinic_phone: str, storage: str, websocket_only: bool = False
+) -> dict:
     """What the widget needs to know about this deployment."""
-    return {
+    config = {
         "socketUrl": rasa_url.rstrip("/"),
         "title": "Knee pain helper",
         "subtitle": "Upwell Health Collective",
@@ -37,6 +39,9 @@ def widget_config(rasa_url: str, clinic_phone: str, storage: str) -> dict:
         "clinicName": "the clinic",
         "storage": storage,
     }
+    if websocket_only:
+        config["transports"] = ["websocket"]
+    return config
 
 
 def content_security_policy(rasa_url: str) -> str:
@@ -63,10 +68,12 @@ def make_app(
     web_root: Path = WEB_ROOT,
     clinic_phone: str = DEMO_CLINIC_PHONE,
     storage: str = "session",
+    websocket_only: bool = False,
 ) -> web.Application:
     """The web app: the page, its stylesheet, the widget files and a generated config.js."""
+    config = widget_config(rasa_url, clinic_phone, storage, websocket_only)
     config_js = "window.UpwellChatConfig = {};\n".format(
-        json.dumps(widget_config(rasa_url, clinic_phone, storage), indent=2)
+        json.dumps(config, indent=2)
     ).replace("</", "<\\/")
     csp = content_security_policy(rasa_url)
 
@@ -118,13 +125,17 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--storage", choices=("session", "local"), default="session",
                         help="where the widget keeps the transcript: 'session' is forgotten "
                              "when the tab closes, 'local' is kept 24 hours (default session)")
+    parser.add_argument("--websocket-only", action="store_true",
+                        help="no HTTP long-polling: for several Rasa workers or instances "
+                             "without sticky sessions")
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    app = make_app(args.rasa_url, clinic_phone=args.clinic_phone, storage=args.storage)
+    app = make_app(args.rasa_url, clinic_phone=args.clinic_phone, storage=args.storage,
+                   websocket_only=args.websocket_only)
     shown_host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
     print(f"Demo clinic page: http://{shown_host}:{args.port}/  (bot: {args.rasa_url})", flush=True)
     web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)

@@ -189,22 +189,43 @@ class BackgroundLoop:
 
 @dataclass
 class DemoSite:
-    web_url: str
+    web_url: str  # the demo page (scripts/serve_web.py), which also hosts the widget files
     bot_url: str
     bot: FakeBot
+    other_site_url: str  # another website that embeds the widget with one script tag
+
+
+def other_site(widget_host: str, bot_url: str) -> web.Application:
+    """A clinic website elsewhere: one script tag, options as data attributes, nothing else."""
+    page = (
+        "<!doctype html><html lang=en><head><title>Upwell Health, Fitzroy</title></head>"
+        "<body><h1>Welcome to our Fitzroy clinic</h1>"
+        f'<script src="{widget_host}/widget/upwell-chat.js" data-socket-url="{bot_url}" '
+        'data-title="Ask about your knee" data-clinic-phone="(03) 7010 9999" defer></script>'
+        "</body></html>"
+    )
+
+    async def index(_: web.Request) -> web.Response:
+        return web.Response(text=page, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", index)
+    return app
 
 
 @pytest.fixture(scope="session")
 def demo_site() -> Iterator[DemoSite]:
     """The demo clinic page (scripts/serve_web.py) wired to a fake bot."""
-    web_sock, bot_sock = _bound_socket(), _bound_socket()
-    web_url = f"http://127.0.0.1:{web_sock.getsockname()[1]}"
-    bot_url = f"http://127.0.0.1:{bot_sock.getsockname()[1]}"
-    bot = FakeBot(allowed_origins=[web_url])
+    web_sock, bot_sock, other_sock = _bound_socket(), _bound_socket(), _bound_socket()
+    web_url, bot_url, other_url = (
+        f"http://127.0.0.1:{sock.getsockname()[1]}" for sock in (web_sock, bot_sock, other_sock)
+    )
+    bot = FakeBot(allowed_origins=[web_url, other_url])
     loop = BackgroundLoop()
     loop.serve(bot.build(), bot_sock)
     loop.serve(load_serve_web().make_app(rasa_url=bot_url), web_sock)
-    yield DemoSite(web_url=web_url, bot_url=bot_url, bot=bot)
+    loop.serve(other_site(web_url, bot_url), other_sock)
+    yield DemoSite(web_url=web_url, bot_url=bot_url, bot=bot, other_site_url=other_url)
     loop.close()
 
 
@@ -245,7 +266,8 @@ def open_page(browser) -> Iterator[Callable[..., Any]]:
         page = context.new_page()
         page.set_default_timeout(10_000)
         page.goto(url)
-        page.wait_for_selector(".upwell-chat .uc-launcher")
+        if url != "about:blank":
+            page.wait_for_selector(".upwell-chat .uc-launcher")
         return page
 
     yield open_page

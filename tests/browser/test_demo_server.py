@@ -44,6 +44,14 @@ def test_page_loads_the_widget_with_one_script_tag_under_a_strict_policy(demo_si
     assert headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_websocket_only_is_passed_to_the_widget():
+    serve_web = load_serve_web()
+    assert "transports" not in serve_web.widget_config("http://bot", "", "session")
+    config = serve_web.widget_config("http://bot", "", "session", websocket_only=True)
+    assert config["transports"] == ["websocket"]
+    assert serve_web.parse_args(["--websocket-only"]).websocket_only
+
+
 def test_a_bot_on_https_is_reached_over_secure_websockets():
     policy = load_serve_web().content_security_policy("https://bot.upwell.example/")
     assert "connect-src 'self' https://bot.upwell.example wss://bot.upwell.example" in policy

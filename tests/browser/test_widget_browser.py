@@ -143,6 +143,37 @@ def test_the_start_of_a_long_reply_stays_in_view(site, open_page):
     screenshot(page, "desktop-7-many-quick-replies")
 
 
+def test_one_script_tag_embeds_the_widget_on_another_website(site, open_page):
+    """It fetches its stylesheet and socket client from where the script came from."""
+    page = open_page(site.other_site_url)
+    page.click(f"{WIDGET} .uc-launcher")
+    expect(page.locator(f"{WIDGET} .uc-title")).to_have_text("Ask about your knee")
+    expect(page.locator(BOT_ROWS).first).to_contain_text("knee helper")
+    expect(page.locator(f"{WIDGET} .uc-footer a.uc-tel")).to_have_attribute("href", "tel:0370109999")
+    send_button = page.locator(f"{WIDGET} .uc-send")
+    assert send_button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(15, 94, 99)"
+    screenshot(page, "desktop-8-embedded-elsewhere")
+
+
+@pytest.mark.parametrize("websocket_only", [False, True], ids=["polling-then-websocket", "websocket-only"])
+def test_both_transport_settings_reach_the_bot(site, open_page, websocket_only):
+    polls = []
+    page = open_page("about:blank")  # routes first, then the demo page
+    if websocket_only:
+        def config_js(route):
+            body = route.fetch().text().replace('"storage"', '"transports": ["websocket"],\n  "storage"')
+            route.fulfill(body=body, content_type="application/javascript")
+
+        page.route("**/config.js", config_js)
+    page.on("request", lambda r: polls.append(r.url) if "transport=polling" in r.url else None)
+    page.goto(site.web_url)
+    open_chat(page)
+    send(page, "hello")
+    expect(page.locator(BOT_ROWS).last).to_contain_text("You said: hello")
+    # Several Rasa workers without sticky sessions must never see a long-poll.
+    assert (polls == []) == websocket_only
+
+
 def test_typing_indicator_shows_until_the_reply_arrives(site, open_page):
     page = open_page(site.web_url)
     open_chat(page)

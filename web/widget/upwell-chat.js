@@ -5,7 +5,7 @@
  *   <script>window.UpwellChatConfig = { socketUrl: "https://bot.example.org" };</script>
  *   <script src="https://bot.example.org/widget/upwell-chat.js" defer></script>
  * or put the options on the tag itself: data-socket-url, data-title, data-init-payload,
- * data-clinic-phone, data-storage. The widget loads its stylesheet and the vendored socket.io
+ * data-clinic-phone, data-storage, data-transports="websocket". The widget loads its stylesheet and the vendored socket.io
  * client from the folder it was loaded from.
  *
  * Protocol (Rasa's socket.io channel with session_persistence: true): after each connect, emit
@@ -41,6 +41,7 @@
     clinicName: "the clinic",
     storage: "session", // "session": forgotten when the tab closes; "local": kept 24 hours
     localHistoryHours: 24,
+    transports: null, // socket.io's default; ["websocket"] behind several workers, no sticky sessions
     launcherLabel: "Chat about knee pain",
     inputPlaceholder: "Type your message",
     openOnLoad: false,
@@ -82,6 +83,7 @@
       if (d[map[key]] !== undefined) config[key] = d[map[key]];
     });
     if (d.openOnLoad !== undefined) config.openOnLoad = d.openOnLoad !== "false";
+    if (d.transports) config.transports = d.transports.split(/[\s,]+/).filter(Boolean);
     return config;
   }
 
@@ -510,12 +512,12 @@
       return;
     }
     this.setStatus("Connecting\u2026");
-    // socket.io's default: HTTP long-polling first (works through any proxy), then an upgrade
-    // to a websocket.
-    var socket = window.io(this.config.socketUrl || undefined, {
-      path: this.config.socketPath,
-      reconnectionDelayMax: 10000,
-    });
+    // By default socket.io's order: HTTP long-polling first (works through any proxy), then an
+    // upgrade to a websocket. Several Rasa workers without sticky sessions need
+    // transports: ["websocket"], so that one socket never spans two workers.
+    var options = { path: this.config.socketPath, reconnectionDelayMax: 10000 };
+    if (Array.isArray(this.config.transports)) options.transports = this.config.transports;
+    var socket = window.io(this.config.socketUrl || undefined, options);
     this.socket = socket;
 
     socket.on("connect", function () {
