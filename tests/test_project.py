@@ -29,7 +29,7 @@ def test_training_data_holds_none_of_the_held_out_phrases():
 # the form asks utter_ask_<slot>; the in-server safety policy sends the red-flag replies;
 # actions send the offers; form slot mappings and the validation action read these intents.
 USED_OUTSIDE_STORIES = re.compile(
-    r"The (utterance 'utter_(ask_[a-z0-9_]+|red_flag_[a-z_]+|emergency_no_booking|offer_hip|skip_noted)'"
+    r"The (utterance 'utter_(ask_[a-z0-9_]+|red_flag_[a-z_]+|clarify_[a-z_]+|emergency_no_booking|offer_hip|skip_noted)'"
     r"|intent '(skip|unsure|inform)') is not used in any story or rule"
 )
 

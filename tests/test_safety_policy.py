@@ -119,3 +119,10 @@ def test_a_bad_config_key_is_named(tmp_path):
     with pytest.raises(ValueError, match="prority"):
         TriageSafetyPolicy.create({"priority": 7, "prority": 1}, LocalModelStorage(tmp_path), Resource("x"),
                                   ExecutionContext(GraphSchema({}), "x"))
+
+
+def test_doubt_outside_a_form_gets_a_clarifying_question_from_the_domain(policy):
+    doubtful = {**finding("dvt", asserted=False), "modifiers": ["uncertain"]}
+    prediction = policy.predict_action_probabilities(tracker_with(user("maybe my calf", red_flags=[doubtful])), DOMAIN)
+    assert predicted(prediction) == "utter_clarify_dvt"
+    assert slot_events(prediction)["red_flag_to_clarify"] == "dvt"
