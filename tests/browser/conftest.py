@@ -8,8 +8,6 @@ and accessibility are tested without a trained model. The end-to-end tests use t
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import re
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -20,27 +18,7 @@ import pytest
 import socketio
 from aiohttp import web
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 360, "height": 740}
-
-
-def load_serve_web():
-    spec = importlib.util.spec_from_file_location("serve_web", REPO / "scripts" / "serve_web.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from widget_support import CHROMIUM, CHROMIUM_ARGS, DESKTOP, load_serve_web
 
 
 # ---------------------------------------------------------------- the fake bot
@@ -273,10 +251,3 @@ def open_page(browser) -> Iterator[Callable[..., Any]]:
     yield open_page
     for context in contexts:
         context.close()
-
-
-def screenshot(page: Any, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())}.png"
-    page.screenshot(path=str(path))
-    return path

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import load_serve_web
+from widget_support import load_serve_web
 
 
 def get(url: str) -> tuple[int, dict, str]:

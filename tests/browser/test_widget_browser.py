@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from conftest import DESKTOP, PHONE, screenshot
+from widget_support import DESKTOP, PHONE, screenshot
 
 pytestmark = pytest.mark.browser
 

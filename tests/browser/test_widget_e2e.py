@@ -10,7 +10,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from conftest import DESKTOP, PHONE, screenshot
+from widget_support import DESKTOP, PHONE, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
