@@ -152,7 +152,9 @@ def service_commands(rasa_port=5005, actions_port=5055, web_port=8080, review_po
     commands = [
         ("action server", [rasa, "run", "actions", "--port", str(actions_port), "--actions", "actions"],
          f"http://127.0.0.1:{actions_port}/health"),
-        ("Rasa server", [rasa, "run", "--model", str(model), "--port", str(rasa_port),
+        # The web chat channel checks socket origins itself, from ALLOWED_ORIGINS.
+        ("Rasa server", ["env", f"ALLOWED_ORIGINS={allowed_origins(web_port)}",
+                         rasa, "run", "--model", str(model), "--port", str(rasa_port),
                          "--endpoints", endpoints, "--credentials", credentials,
                          *api_flags(production),
                          "--cors", *allowed_origins(web_port).split(",")],
