@@ -167,7 +167,9 @@ def on_user_message(turn: Turn, detect) -> Decision:
         decision.slot_updates.update(red_flags=codes, triage_level=level, red_flag_evidence=evidence)
         if level_rank(level) >= level_rank(REVIEW_LEVEL):
             decision.slot_updates["staff_review_needed"] = True
-        most_urgent = max(findings, key=lambda f: level_rank(_finding_level(f)))
+        # The most urgent; on a tie, the code of the safety question just answered.
+        answered = SCREENING_QUESTIONS.get(turn.requested_slot or "")
+        most_urgent = max(findings, key=lambda f: (level_rank(_finding_level(f)), f["code"] == answered))
         decision.action = escalation_action(most_urgent)
         decision.stop_form = turn.active_loop is not None
         decision.findings = findings

@@ -110,7 +110,7 @@ class RedFlagDetector(GraphComponent):
         return messages
 
     def _process_one(self, message: Message) -> None:
-        text = message.get(TEXT) or ""
+        text = message.get("full_text") or message.get(TEXT) or ""  # see components/message_guard.py
         metadata = message.get("metadata") or {}
         if not isinstance(metadata, dict):
             metadata = {}

@@ -149,3 +149,10 @@ def test_no_clarifying_question_inside_the_triage_form():
 
 def test_clarifying_questions_are_followed_by_listening():
     assert safety.after_action("utter_clarify_dvt", False) == "action_listen"
+
+
+def test_on_a_tie_the_answered_questions_code_picks_the_reply():
+    both = [finding("infection"), finding("dvt", start=5)]
+    d = safety.on_user_message(turn(text="swollen and warm", intent="affirm", findings=both,
+                                    requested_slot="screen_calf", active_loop="triage_form"), detect)
+    assert d.action == "utter_red_flag_dvt"

@@ -109,8 +109,8 @@ def test_yes_to_a_safety_question_escalates_and_no_raises_nothing(bot):
     assert bot.slots(sender)["red_flags"] in (None, [])
     bot.send("/deny", sender)  # night pain
     replies = bot.send("yeah it is swollen and warm", sender)  # the calf question
-    assert "blood clot" in texts(replies)
-    assert bot.slots(sender)["red_flags"] == ["dvt"]
+    assert "blood clot" in texts(replies)  # the calf question's own escalation
+    assert "dvt" in bot.slots(sender)["red_flags"]
 
 
 def test_negated_and_family_mentions_raise_nothing(bot):
