@@ -36,6 +36,8 @@ class BotStack:
     web_url: Optional[str]
     token: str
     tracker_db: Path
+    booking_db: Optional[Path] = None  # the booking store the action server writes (SQLite)
+    env: dict = field(default_factory=dict)  # extra environment for every process of the stack
     procs: dict = field(default_factory=dict)
     commands: dict = field(default_factory=dict)
     logs: Path = Path(".")
@@ -65,7 +67,7 @@ class BotStack:
     def _start(self, name: str) -> None:
         command, ready = self.commands[name]
         log = open(self.logs / f"{name.replace(' ', '_')}.log", "ab")
-        proc = subprocess.Popen(command, cwd=ROOT, env=dev.env(), stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(command, cwd=ROOT, env=dev.env(**self.env), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         self.procs[name] = proc
         if not dev.wait_for(ready, 240, proc):
@@ -95,6 +97,7 @@ def bot_stack(tmp_path_factory) -> BotStack:
     model = dev.train()
     folder = tmp_path_factory.mktemp("stack")
     tracker_db = folder / "transcripts.db"
+    booking_db = folder / "clinic.db"  # never the developer's var/clinic.db
     endpoints = folder / "endpoints.yml"
     rasa_port, actions_port, web_port = free_port(), free_port(), free_port()
     endpoints.write_text(
@@ -116,6 +119,7 @@ def bot_stack(tmp_path_factory) -> BotStack:
         actions_url=f"http://127.0.0.1:{actions_port}",
         web_url=f"http://127.0.0.1:{web_port}" if "web chat page" in commands else None,
         token=dev.api_token(), tracker_db=tracker_db, commands=commands, logs=folder,
+        booking_db=booking_db, env={"BOOKING_DB_URL": f"sqlite:///{booking_db}"},
     )
     try:
         for name in commands:
