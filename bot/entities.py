@@ -135,6 +135,7 @@ class KneeEntityRules:
         self._cue_matcher = self._matcher(cue_rules)
         self._boundaries = {self._norm(w) for w in negation["boundaries"]}
         self._hypothetical_boundaries = {self._norm(w) for w in self.rules["hypothetical_boundaries"]}
+        self._pain_words = {self._norm(w) for w in negation["pain_words"]}
         self._window_before = int(negation["window_before"])
         self._window_after = int(negation["window_after"])
 
@@ -307,7 +308,11 @@ class KneeEntityRules:
                 end = group[-1].end
                 following = bisect.bisect_left(starts, end)
                 next_mention = starts[following] if following < len(starts) else len(doc)
-                if self._negated(group[0].start, end, next_mention, cue_ends, boundary_at):
+                first = bisect.bisect_left(starts, group[0].start)
+                previous_end = kept[first - 1].end if first else 0
+                if self._negated(
+                    group[0].start, end, previous_end, next_mention, cue_ends, boundary_at
+                ):
                     continue
                 for span in group:
                     if entity == "pain_trigger" and self._in_question(
@@ -322,14 +327,18 @@ class KneeEntityRules:
             found.append(answer)
         return found
 
-    @staticmethod
-    def _coordinated(spans: Sequence[Span], doc: Doc) -> List[List[Span]]:
-        """Group spans joined only by list words: 'stairs, sitting or squats' is one group."""
+    def _coordinated(self, spans: Sequence[Span], doc: Doc) -> List[List[Span]]:
+        """Group spans joined only by list words: 'stairs, sitting or squats' is one group.
+
+        A mention followed at once by its own pain word starts a group of its own, so that in
+        "no pain on stairs and squatting hurts" the "no" does not reach "squatting".
+        """
         groups: List[List[Span]] = []
         for span in spans:
             if groups:
                 gap = doc[groups[-1][-1].end:span.start]
-                if all(t.text in LIST_JOINERS for t in gap):
+                said_to_hurt = any(t.norm_ in self._pain_words for t in doc[span.end:span.end + 2])
+                if all(t.text in LIST_JOINERS for t in gap) and not said_to_hurt:
                     groups[-1].append(span)
                     continue
             groups.append([span])
@@ -339,14 +348,20 @@ class KneeEntityRules:
         self,
         start: int,
         end: int,
+        previous_end: int,
         next_mention: int,
         cue_ends: Dict[str, Dict[int, List[int]]],
         boundary_at: Sequence[bool],
     ) -> bool:
         """Is the mention at tokens [start, end) negated by a cue in the same part of the sentence?"""
-        # Before: back to the nearest boundary, at most window_before words.
+        # Before: back to the nearest boundary or mention of the same kind, at most window_before
+        # words.
         scope_start = start
-        while scope_start > 0 and start - scope_start < self._window_before and not boundary_at[scope_start - 1]:
+        while (
+            scope_start > previous_end
+            and start - scope_start < self._window_before
+            and not boundary_at[scope_start - 1]
+        ):
             scope_start -= 1
         for s in range(scope_start, start):
             if any(e <= start for e in cue_ends["before"].get(s, ())):

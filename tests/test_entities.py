@@ -56,6 +56,8 @@ TRIGGERS = [
     ("walking is fine, running hurts after 2km", {"running"}),
     ("i'm fine walking but hills are a killer", {"hills"}),
     ("squatting and kneeling are fine, stairs not so much", {"stairs"}),
+    ("no pain on stairs and squatting hurts", {"squatting"}),
+    ("stairs and squats don't hurt", set()),
     # "can't", "not just" and "no idea" look like negation but are not
     ("i can't squat or kneel", {"squatting", "kneeling"}),
     ("haven't been able to run", {"running"}),
