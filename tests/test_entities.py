@@ -303,11 +303,13 @@ def test_fast_enough_for_chat_and_for_pasted_text():
     for text in messages * 5:
         extract(text)
     per_message = (time.perf_counter() - start) / (len(messages) * 5)
-    assert per_message < 0.01  # measured ~0.4 ms on 2 cores
+    # Measured ~0.4 ms a message and ~1 s for 100 kB on an idle 2-core machine. The bounds
+    # leave room for a busy CI machine; quadratic work on 100 kB would take minutes.
+    assert per_message < 0.02
 
     rng = random.Random(7)
     pasted = " ".join(rng.choice(messages) for _ in range(5000))[:100_000]
     start = time.perf_counter()
     found = extract(pasted)
-    assert time.perf_counter() - start < 5  # measured ~1 s
+    assert time.perf_counter() - start < 20
     assert {e["value"] for e in found if e["entity"] == "pain_trigger"} >= {"stairs", "sitting"}
