@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests_support_paths import ROOT  # noqa: F401  (sets sys.path for the review helpers)
+ROOT = Path(__file__).resolve().parents[2]
+# The review tool's browser helper and scripts/dev.py, imported as the other tests do.
+for folder in (ROOT / "tests" / "review", ROOT / "scripts"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
