@@ -9,6 +9,7 @@
 #   RASA_API_TOKEN, RASA_JWT_SECRET (RASA_JWT_METHOD, default HS256): the HTTP API is on only
 #                      when one of them is set
 # Anything other than `serve` is passed to `rasa` unchanged (e.g. `shell`, `--version`).
+# Secrets go as --flag=value: one that starts with "-" would otherwise be taken for a flag.
 set -eu
 if [ "${1:-serve}" != "serve" ]; then
     exec rasa "$@"
@@ -29,11 +30,11 @@ if [ -n "${ALLOWED_ORIGINS:-}" ]; then
 fi
 api=""
 if [ -n "${RASA_API_TOKEN:-}" ]; then
-    set -- "$@" --auth-token "$RASA_API_TOKEN"
+    set -- "$@" "--auth-token=$RASA_API_TOKEN"
     api=on
 fi
 if [ -n "${RASA_JWT_SECRET:-}" ]; then
-    set -- "$@" --jwt-secret "$RASA_JWT_SECRET" --jwt-method "${RASA_JWT_METHOD:-HS256}"
+    set -- "$@" "--jwt-secret=$RASA_JWT_SECRET" "--jwt-method=${RASA_JWT_METHOD:-HS256}"
     api=on
 fi
 if [ -n "$api" ]; then

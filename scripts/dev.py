@@ -124,15 +124,16 @@ def allowed_origins(web_port: int) -> str:
 def api_flags(production: bool = False) -> list[str]:
     """The Rasa HTTP API is on only with a token or a JWT secret. The default profile makes a
     token for this machine (api_token); production takes secrets from the environment only
-    (RASA_API_TOKEN, RASA_JWT_SECRET) and leaves the API off when neither is set."""
+    (RASA_API_TOKEN, RASA_JWT_SECRET) and leaves the API off when neither is set. Secrets are
+    passed as --flag=value: a random one may start with "-", which argparse takes for a flag."""
     if not production:
-        return ["--enable-api", "--auth-token", api_token()]
+        return ["--enable-api", f"--auth-token={api_token()}"]
     flags: list[str] = []
     if os.environ.get("RASA_API_TOKEN"):
-        flags += ["--auth-token", os.environ["RASA_API_TOKEN"]]
+        flags.append(f"--auth-token={os.environ['RASA_API_TOKEN']}")
     if os.environ.get("RASA_JWT_SECRET"):
-        flags += ["--jwt-secret", os.environ["RASA_JWT_SECRET"],
-                  "--jwt-method", os.environ.get("RASA_JWT_METHOD", "HS256")]
+        flags += [f"--jwt-secret={os.environ['RASA_JWT_SECRET']}",
+                  f"--jwt-method={os.environ.get('RASA_JWT_METHOD', 'HS256')}"]
     return ["--enable-api", *flags] if flags else []
 
 
