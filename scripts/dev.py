@@ -400,6 +400,11 @@ def main(argv: list[str]) -> int:
     p = sub.add_parser("staff-account")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=staff_account)
+    # Everything after these belongs to the tool they call (argparse would read "-k" as ours).
+    if argv[:1] == ["staff-account"]:
+        return staff_account(argparse.Namespace(rest=argv[1:]))
+    if argv[:1] == ["test"]:
+        return test(argparse.Namespace(pytest_args=argv[1:]))
     args = parser.parse_args(argv)
     return args.func(args)
 
