@@ -190,6 +190,12 @@ def external_check(model: Path, items: Sequence[dict], show_misses: bool) -> Dic
         misses = [(i, r) for i, r in rows if r["intent"]["name"] not in wanted]
         shares[expect] = 1 - len(misses) / len(rows)
         print(f"\n{label}: {len(rows) - len(misses)}/{len(rows)} = {shares[expect]:.1%}")
+        rescued = sum(1 for _, r in rows if r.get("knee_topic"))
+        if rescued and expect == "knee":
+            print(f"  {rescued} of them engaged by the knee-topic rule after the classifier declined "
+                  f"them (components/knee_topic.py)")
+        elif rescued:
+            print(f"  {rescued} of the misses engaged by the knee-topic rule (components/knee_topic.py)")
         if misses:
             counts = collections.Counter(r["intent"]["name"] for _, r in misses)
             print("  misses went to: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))

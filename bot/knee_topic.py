@@ -1,0 +1,81 @@
+"""Is this message about the person's knee? A rule that keeps knee messages from being declined.
+
+The intent classifier is trained on a few thousand examples; patients find new ways to say
+"my knee hurts". When the classifier gives up on a message (nlu_fallback) or calls it out of
+scope, but the message plainly talks about a knee, the bot should engage, not answer "I can
+only help with knees". This module decides that, in readable rules:
+
+- the message names the knee (knee, kneecap, patella, runner's knee, common misspellings), or
+  the entity rules found a place on the knee in words that name the kneecap ("behind the cap");
+- and the knee is not negated or somebody else's ("my knee is fine, it's my back",
+  "my dog hurt his knee").
+
+The rescued intent is the symptom intent of the one activity the message names (stairs ->
+pain_on_stairs), else knee_pain_general, which starts the triage questions.
+
+    >>> knee_topic_intent("the knee thing is back, cant do the steps at work", ["stairs"])
+    'pain_on_stairs'
+    >>> knee_topic_intent("my knee is fine, it is my shoulder", []) is None
+    True
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Optional, Sequence
+
+# Intents a message may be rescued from: the classifier's "I don't know" and "not for us".
+RESCUABLE_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
+
+GENERAL_INTENT = "knee_pain_general"
+TRIGGER_INTENTS = {
+    "stairs": "pain_on_stairs",
+    "sitting": "pain_after_sitting",
+    "squatting": "pain_when_squatting",
+    "running": "pain_when_running",
+    "jumping": "pain_when_jumping",
+}
+
+_KNEE = re.compile(
+    r"\b("
+    r"kn+e+s*|kn+e+[- ]?caps?|patell\w*|pfps|runn?er'?s'? ?knee|jumper'?s'? ?knee"
+    r")\b",
+    re.IGNORECASE,
+)
+_KNEECAP_WORDS = re.compile(r"\b(kn+e+\w*|caps?|patell\w*)\b", re.IGNORECASE)
+# "my knee is fine", "not my knee", "nothing to do with knees"
+_NEGATED = re.compile(
+    r"\b(not|isn'?t|aren'?t|nothing to do with|no(t)? (problem|issue)s? with)\s+(my |the |a |her |his )?"
+    r"(knee|kneecap)s?\b"
+    r"|\b(knee|kneecap)s?\s+(is|are|'s|feel|feels)?\s*(totally |completely |perfectly |all )?"
+    r"(fine|ok|okay|good|alright|great|healthy|normal|not the problem)\b",
+    re.IGNORECASE,
+)
+# Somebody's or something's knee that is not the person's (or their child's): animals, objects.
+_NOT_A_PERSON = re.compile(
+    r"\b(dog|dogs|cat|cats|horse|horses|pet|puppy|kitten|table|chair|pants|jeans|trousers|"
+    r"robot|doll|statue)'?s?\b[^.?!]{0,30}\bknee|\bknee[- ]?(high|length|deep|socks?|pads? for sale)\b",
+    re.IGNORECASE,
+)
+
+
+def mentions_knee(text: str) -> bool:
+    """The message names a knee in a way that is about someone's knee problem."""
+    if not text or not _KNEE.search(text):
+        return False
+    return not (_NEGATED.search(text) or _NOT_A_PERSON.search(text))
+
+
+def knee_topic_intent(
+    text: str, pain_triggers: Iterable[str], location_words: Sequence[str] = ()
+) -> Optional[str]:
+    """The intent a declined message should have instead, or None to leave it declined.
+
+    location_words: the words of the message that the entity rules read as a place on the knee.
+    Only those naming the kneecap count ("behind the cap"); "all over" or "at the front" could
+    be anywhere in the body.
+    """
+    names_kneecap = any(_KNEECAP_WORDS.search(words or "") for words in location_words)
+    if not (mentions_knee(text) or (names_kneecap and not _NEGATED.search(text or ""))):
+        return None
+    intents = {TRIGGER_INTENTS[t] for t in pain_triggers if t in TRIGGER_INTENTS}
+    return intents.pop() if len(intents) == 1 else GENERAL_INTENT

@@ -1,0 +1,79 @@
+"""Rasa glue for bot/knee_topic.py: a message about the knee is never declined.
+
+Runs after the FallbackClassifier. When the intent is nlu_fallback or out_of_scope but the
+message talks about the person's knee, the intent becomes the symptom intent of the activity
+named (or knee_pain_general), so the bot engages and asks its triage questions instead of
+saying it cannot help. Staff see why in the parse data: `knee_topic` says which intent the
+classifier gave and that the knee rule changed it.
+
+    pipeline:
+      - name: FallbackClassifier
+      - name: components.knee_topic.KneeTopicRescue
+        confidence: 0.6     # the confidence given to the rescued intent
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (
+    ENTITIES, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.knee_topic import RESCUABLE_INTENTS, knee_topic_intent
+
+KNEE_TOPIC_KEY = "knee_topic"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class KneeTopicRescue(GraphComponent):
+    """Turns a declined message that is about the knee into a knee intent."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"confidence": 0.6}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "KneeTopicRescue":
+        confidence = config.get("confidence", 0.6)
+        if not isinstance(confidence, (int, float)) or not 0 < confidence <= 1:
+            raise ValueError(f"KneeTopicRescue: 'confidence' must be a number in (0, 1], not {confidence!r}.")
+        return cls(float(confidence))
+
+    def __init__(self, confidence: float) -> None:
+        self._confidence = confidence
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self._rescue(message)
+        return messages
+
+    def _rescue(self, message: Message) -> None:
+        intent = message.get(INTENT) or {}
+        before = intent.get(INTENT_NAME_KEY)
+        text = message.get(TEXT)
+        if before not in RESCUABLE_INTENTS or not isinstance(text, str) or text.lstrip().startswith("/"):
+            return
+        entities = message.get(ENTITIES) or []
+        triggers = [e.get("value") for e in entities if e.get("entity") == "pain_trigger"]
+        locations = [text[e["start"]:e["end"]] for e in entities
+                     if e.get("entity") == "pain_location" and isinstance(e.get("start"), int)
+                     and isinstance(e.get("end"), int)]
+        after = knee_topic_intent(text, triggers, locations)
+        if after is None:
+            return
+        rescued = {INTENT_NAME_KEY: after, PREDICTED_CONFIDENCE_KEY: self._confidence}
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != after]
+        message.set(INTENT, rescued, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [rescued] + ranking, add_to_output=True)
+        message.set(KNEE_TOPIC_KEY, {"classified_as": before, "rescued_as": after}, add_to_output=True)
