@@ -112,6 +112,14 @@ class SecretTokenTelegramInput(TelegramInput):
 
         @telegram_webhook.middleware("request")
         async def check_secret_token(request: Request) -> Optional[HTTPResponse]:
+            # Rasa's routes answer 500 to GET /webhook (its handler returns nothing), and
+            # /set_webhook lets anyone make the bot call Telegram. The webhook is registered at
+            # start-up (below), so /set_webhook is not served; /webhook takes POST only.
+            if request.path.rstrip("/").endswith("/set_webhook"):
+                return response.text("Not found: the webhook is registered at start-up.", status=404)
+            if request.path.rstrip("/").endswith("/webhook") and request.method != "POST":
+                return response.text("Method not allowed: Telegram posts updates.", status=405,
+                                     headers={"Allow": "POST"})
             if request.method == "POST" and not self.has_valid_secret(request):
                 logger.warning(f"Rejected a Telegram update without the right {SECRET_HEADER}.")
                 return response.text("Forbidden", status=403)

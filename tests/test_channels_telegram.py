@@ -159,3 +159,15 @@ async def test_channel_is_off_until_its_variables_are_set(monkeypatch):
     async with serve_bot(clinic_script) as running:
         assert await post_update(running.url, message_update("hello")) == 503
     assert running.agent.received == []
+
+
+async def test_only_telegram_posting_updates_is_served_and_nobody_can_re_register_the_webhook(bot, bot_api):
+    base_url, agent = bot
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base_url}/webhooks/telegram/webhook") as reply:
+            assert (reply.status, reply.headers.get("Allow")) == (405, "POST")
+        for method in ("GET", "POST"):
+            async with session.request(method, f"{base_url}/webhooks/telegram/set_webhook") as reply:
+                assert reply.status == 404
+    assert len(bot_api.sent("setWebhook")) == 1, "only the registration at start-up"
+    assert await post_update(base_url, message_update("hello")) == 200, "updates still get through"

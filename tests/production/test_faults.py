@@ -20,10 +20,11 @@ def test_hostile_requests_to_every_public_endpoint_get_4xx_and_the_server_keeps_
     assert hostile_requests.still_serving(production_stack) == []
 
 
-@pytest.mark.xfail(strict=True, reason="Rasa's Telegram channel answers 500 to GET /set_webhook and GET /webhook "
-                                        "(see KNOWN_SERVER_ERRORS in scripts/faults/hostile_requests.py)")
-def test_known_server_errors_are_fixed(production_stack):
+def test_no_route_is_known_to_answer_with_a_server_error(production_stack):
     assert hostile_requests.known_server_errors(production_stack) == []
+    for path in ("/webhooks/telegram/webhook", "/webhooks/telegram/set_webhook"):
+        answer = hostile_requests.http_request(production_stack.rasa_url, "GET", path)
+        assert answer.status is not None and 400 <= answer.status < 500, (path, answer.status)
 
 
 def test_action_server_stopping_mid_conversation_gets_a_graceful_reply_red_flags_still_escalate_and_it_recovers(
