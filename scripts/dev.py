@@ -162,8 +162,10 @@ def service_commands(rasa_port=5005, actions_port=5055, web_port=8080, review_po
          f"http://127.0.0.1:{rasa_port}/"),
     ]
     if (ROOT / "scripts" / "serve_web.py").exists():
+        # Several workers: one websocket stays with one worker; long-polling would hop between them.
         commands.append(("web chat page", [py, "scripts/serve_web.py", "--port", str(web_port),
-                                            "--rasa-url", f"http://localhost:{rasa_port}"],
+                                            "--rasa-url", f"http://localhost:{rasa_port}",
+                                            *(["--websocket-only"] if production else [])],
                          f"http://127.0.0.1:{web_port}/"))
     if (ROOT / "review" / "manage.py").exists():
         commands.append(("staff review tool", [py, "review/manage.py", "runserver", "--noreload",

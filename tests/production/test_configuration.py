@@ -168,3 +168,13 @@ def test_the_rasa_image_turns_the_api_on_only_with_a_secret_from_the_environment
     assert command[command.index("--endpoints") + 1] == "/app/endpoints.yml"
 
     assert entrypoint_command(tmp_path, "shell", "--debug") == ["shell", "--debug"]
+
+
+def test_the_production_web_page_makes_the_widget_use_websockets_only(clean_env):
+    # With several workers, socket.io's long-polling requests would land on different workers.
+    def page(production: bool) -> list[str]:
+        return dict((n, c) for n, c, _ in dev.service_commands(production=production))["web chat page"]
+
+    assert "--websocket-only" in page(True) and "--websocket-only" not in page(False)
+    from serve_web import widget_config
+    assert widget_config("http://localhost:5005", "(03) 7010 1234", "session", True)["transports"] == ["websocket"]
