@@ -174,10 +174,19 @@ STATIC_DIR = REVIEW_DIR / "transcripts" / "static"
 STATIC_ROOT = STATIC_DIR  # served by Django itself (review_site/urls.py): no collectstatic step
 
 # Logs carry ids and codes only, never what a patient wrote.
+# The access log (django.server) keeps paths and statuses, never query strings: searches are
+# patients' words.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"no_query_strings": {"()": "review_site.log_filters.DropQueryStrings"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "access": {"class": "logging.StreamHandler", "filters": ["no_query_strings"]},
+    },
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {"handlers": ["access"], "level": "INFO", "propagate": False},
+    },
 }
