@@ -23,9 +23,13 @@ from __future__ import annotations
 import re
 from typing import Iterable, Optional, Sequence
 
+from bot.contract import QUESTION_INTENTS, SYMPTOM_INTENTS
+
 # Intents a message may be rescued from: the classifier's "I don't know" and "not for us".
 RESCUABLE_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 
+# Intents that engage with a knee: symptoms, questions, and answers to the triage questions.
+KNEE_INTENTS = frozenset(SYMPTOM_INTENTS + QUESTION_INTENTS + ("inform",))
 GENERAL_INTENT = "knee_pain_general"
 TRIGGER_INTENTS = {
     "stairs": "pain_on_stairs",
@@ -44,7 +48,8 @@ _KNEE = re.compile(
 _KNEECAP_WORDS = re.compile(r"\b(kn+e+\w*|caps?|patell\w*)\b", re.IGNORECASE)
 # "my knee is fine", "not my knee", "nothing to do with knees"
 _NEGATED = re.compile(
-    r"\b(not|isn'?t|aren'?t|nothing to do with|no(t)? (problem|issue)s? with)\s+(my |the |a |her |his )?"
+    r"\b(not|isn'?t|aren'?t|nothing to do with|no(t)? (problem|issue)s? with|other than"
+    r")\s+(my |the |a |her |his |your )?"
     r"(knee|kneecap)s?\b"
     r"|\b(knee|kneecap)s?\s+(is|are|'s|feel|feels)?\s*(totally |completely |perfectly |all )?"
     r"(fine|ok|okay|good|alright|great|healthy|normal|not the problem)\b",
@@ -66,16 +71,23 @@ def mentions_knee(text: str) -> bool:
 
 
 def knee_topic_intent(
-    text: str, pain_triggers: Iterable[str], location_words: Sequence[str] = ()
+    text: str, pain_triggers: Iterable[str], location_words: Sequence[str] = (),
+    ranked: Sequence[str] = (),
 ) -> Optional[str]:
     """The intent a declined message should have instead, or None to leave it declined.
 
     location_words: the words of the message that the entity rules read as a place on the knee.
     Only those naming the kneecap count ("behind the cap"); "all over" or "at the front" could
     be anywhere in the body.
+    ranked: the classifier's intents, most likely first. When it gave up (nlu_fallback) but its
+    best guess is a knee intent ("what helps runners knee" -> ask_treatment_evidence), that
+    guess is the answer; else the activity named decides.
     """
     names_kneecap = any(_KNEECAP_WORDS.search(words or "") for words in location_words)
     if not (mentions_knee(text) or (names_kneecap and not _NEGATED.search(text or ""))):
         return None
+    best_guess = next((name for name in ranked if name not in RESCUABLE_INTENTS), None)
+    if best_guess in KNEE_INTENTS:
+        return best_guess
     intents = {TRIGGER_INTENTS[t] for t in pain_triggers if t in TRIGGER_INTENTS}
     return intents.pop() if len(intents) == 1 else GENERAL_INTENT

@@ -69,7 +69,8 @@ class KneeTopicRescue(GraphComponent):
         locations = [text[e["start"]:e["end"]] for e in entities
                      if e.get("entity") == "pain_location" and isinstance(e.get("start"), int)
                      and isinstance(e.get("end"), int)]
-        after = knee_topic_intent(text, triggers, locations)
+        ranked = [r.get(INTENT_NAME_KEY) for r in message.get(INTENT_RANKING_KEY) or []]
+        after = knee_topic_intent(text, triggers, locations, ranked)
         if after is None:
             return
         rescued = {INTENT_NAME_KEY: after, PREDICTED_CONFIDENCE_KEY: self._confidence}

@@ -62,6 +62,16 @@ def test_the_rescued_intent_follows_the_activity_named(text, triggers, locations
     assert knee_topic_intent(text, triggers, locations) == expected
 
 
+@pytest.mark.parametrize("ranked, expected", [
+    (["nlu_fallback", "ask_treatment_evidence", "out_of_scope"], "ask_treatment_evidence"),
+    (["nlu_fallback", "inform", "knee_pain_general"], "inform"),
+    (["out_of_scope", "greet"], "pain_when_running"),  # the best guess is not a knee intent
+    (["nlu_fallback", "book_appointment"], "pain_when_running"),
+])
+def test_the_classifiers_best_guess_wins_when_it_is_a_knee_intent(ranked, expected):
+    assert knee_topic_intent("whats good for a knee that hurts on runs", ["running"], (), ranked) == expected
+
+
 def make(component, tmp_path, **config):
     return component.create({**component.get_default_config(), **config}, LocalModelStorage(tmp_path),
                             Resource("x"), ExecutionContext(GraphSchema({}), uuid.uuid4().hex))
