@@ -134,3 +134,33 @@ def bot(bot_stack: BotStack) -> BotStack:
     """The running stack, with the action server up (a test may have stopped it)."""
     bot_stack.start("action server")
     return bot_stack
+
+
+# --- NLU components built outside a trained model (as Rasa's own tests do) -----------------
+
+@pytest.fixture()
+def default_model_storage(tmp_path):
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+
+    return LocalModelStorage(tmp_path)
+
+
+@pytest.fixture()
+def default_execution_context():
+    import uuid
+
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+
+    return ExecutionContext(GraphSchema({}), uuid.uuid4().hex)
+
+
+@pytest.fixture()
+def make_component(default_model_storage, default_execution_context):
+    """make_component(SomeComponent, {"key": value}): created from its defaults plus config."""
+    from rasa.engine.storage.resource import Resource
+
+    def create(component, config=None):
+        return component.create({**component.get_default_config(), **(config or {})}, default_model_storage,
+                                Resource(component.__name__), default_execution_context)
+
+    return create

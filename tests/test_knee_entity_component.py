@@ -1,21 +1,16 @@
 """The Rasa component that adds the rule-based entities to each parsed message.
 
-Fixtures follow Rasa's own tests/conftest.py: a LocalModelStorage in tmp_path and an
-ExecutionContext on an empty GraphSchema.
+Components are built as Rasa's own tests build them (tests/conftest.py: make_component).
 """
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any, Dict, Optional
 
 import pytest
 import yaml
-from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
@@ -24,26 +19,8 @@ from components.knee_entities import ENTITY_TYPES, KneeEntityExtractor
 
 
 @pytest.fixture()
-def default_model_storage(tmp_path: Path) -> ModelStorage:
-    return LocalModelStorage(tmp_path)
-
-
-@pytest.fixture()
-def default_execution_context() -> ExecutionContext:
-    return ExecutionContext(GraphSchema({}), uuid.uuid4().hex)
-
-
-@pytest.fixture()
-def create_extractor(default_model_storage, default_execution_context):
-    def create(config: Optional[Dict[str, Any]] = None) -> KneeEntityExtractor:
-        return KneeEntityExtractor.create(
-            {**KneeEntityExtractor.get_default_config(), **(config or {})},
-            default_model_storage,
-            Resource("knee_entities"),
-            default_execution_context,
-        )
-
-    return create
+def create_extractor(make_component):
+    return lambda config=None: make_component(KneeEntityExtractor, config)
 
 
 def parse(extractor: KneeEntityExtractor, text: str, entities=None) -> list[dict]:

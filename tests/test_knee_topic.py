@@ -1,12 +1,8 @@
 """A message about the knee is never declined: the rule (bot/knee_topic.py) and its Rasa
 component (components/knee_topic.py), which runs after the FallbackClassifier."""
-import uuid
 
 import pytest
 import yaml
-from rasa.engine.graph import ExecutionContext, GraphSchema
-from rasa.engine.storage.local_model_storage import LocalModelStorage
-from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
@@ -72,10 +68,6 @@ def test_the_classifiers_best_guess_wins_when_it_is_a_knee_intent(ranked, expect
     assert knee_topic_intent("whats good for a knee that hurts on runs", ["running"], (), ranked) == expected
 
 
-def make(component, tmp_path, **config):
-    return component.create({**component.get_default_config(), **config}, LocalModelStorage(tmp_path),
-                            Resource("x"), ExecutionContext(GraphSchema({}), uuid.uuid4().hex))
-
 
 def classified(text, intent, confidence=0.3):
     ranking = [{"name": intent, "confidence": confidence}, {"name": "greet", "confidence": 0.1}]
@@ -83,10 +75,10 @@ def classified(text, intent, confidence=0.3):
 
 
 @pytest.mark.parametrize("declined", ["nlu_fallback", "out_of_scope"])
-def test_a_declined_knee_message_becomes_a_knee_intent_and_says_why(tmp_path, declined):
+def test_a_declined_knee_message_becomes_a_knee_intent_and_says_why(make_component, declined):
     message = classified("honestly the knee is doing my head in going down the stairs", declined)
-    make(KneeEntityExtractor, tmp_path).process([message])
-    make(KneeTopicRescue, tmp_path).process([message])
+    make_component(KneeEntityExtractor).process([message])
+    make_component(KneeTopicRescue).process([message])
     assert message.get(INTENT) == {"name": "pain_on_stairs", "confidence": 0.6}
     assert message.get(INTENT_RANKING_KEY)[0]["name"] == "pain_on_stairs"
     assert message.get(KNEE_TOPIC_KEY) == {"classified_as": declined, "rescued_as": "pain_on_stairs"}
@@ -100,16 +92,16 @@ def test_a_declined_knee_message_becomes_a_knee_intent_and_says_why(tmp_path, de
     ("my knee hurts", "greet"),  # only declined messages are touched
     ("/affirm", "nlu_fallback"),  # a button payload
 ])
-def test_other_messages_are_left_alone(tmp_path, text, intent):
+def test_other_messages_are_left_alone(make_component, text, intent):
     message = classified(text, intent)
-    make(KneeEntityExtractor, tmp_path).process([message])
-    make(KneeTopicRescue, tmp_path).process([message])
+    make_component(KneeEntityExtractor).process([message])
+    make_component(KneeTopicRescue).process([message])
     assert message.get(INTENT)["name"] == intent and message.get(KNEE_TOPIC_KEY) is None
 
 
-def test_a_bad_confidence_is_named(tmp_path):
+def test_a_bad_confidence_is_named(make_component):
     with pytest.raises(ValueError, match="confidence"):
-        make(KneeTopicRescue, tmp_path, confidence=2)
+        make_component(KneeTopicRescue, {"confidence": 2})
 
 
 def test_the_bot_runs_the_rescue_after_the_fallback_classifier():

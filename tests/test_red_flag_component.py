@@ -1,13 +1,11 @@
 """The Rasa NLU component that runs the red-flag detector on every message.
 
-Fixtures follow Rasa's own tests/conftest.py: a LocalModelStorage in tmp_path and an
-ExecutionContext on an empty GraphSchema. The last tests run Rasa 3.6's own MessageProcessor
+Components are built as Rasa's own tests build them (tests/conftest.py: make_component). The last tests run Rasa 3.6's own MessageProcessor
 code to show the `red_flags` list survives into UserUttered.parse_data in the tracker.
 """
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Dict, Optional
@@ -15,11 +13,8 @@ from typing import Any, Dict, Optional
 import pytest
 from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor
-from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.graph_components.converters.nlu_message_converter import NLUMessageConverter
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, UserUttered
@@ -32,26 +27,8 @@ from components.red_flags import RED_FLAGS_KEY, RedFlagDetector
 
 
 @pytest.fixture()
-def default_model_storage(tmp_path: Path) -> ModelStorage:
-    return LocalModelStorage(tmp_path)
-
-
-@pytest.fixture()
-def default_execution_context() -> ExecutionContext:
-    return ExecutionContext(GraphSchema({}), uuid.uuid4().hex)
-
-
-@pytest.fixture()
-def create_detector(default_model_storage, default_execution_context):
-    def create(config: Optional[Dict[str, Any]] = None) -> RedFlagDetector:
-        return RedFlagDetector.create(
-            {**RedFlagDetector.get_default_config(), **(config or {})},
-            default_model_storage,
-            Resource("red_flags"),
-            default_execution_context,
-        )
-
-    return create
+def create_detector(make_component):
+    return lambda config=None: make_component(RedFlagDetector, config)
 
 
 def process(detector: RedFlagDetector, text: str, entities=None, metadata=None) -> Message:
