@@ -212,6 +212,7 @@ def bare_target(name: str, bot: Path, production: bool, database: Optional[str],
 
 def train_bare_bot(folder: Path) -> tuple[Path, float]:
     bot = folder / "bare-bot"
+    bot.mkdir()  # rasa init --init-dir wants an existing folder
     started = time.monotonic()
     with train_lock():
         subprocess.run([str(dev.VENV_BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(bot)], cwd=folder,
@@ -225,8 +226,10 @@ def train_triage_bot(folder: Path) -> float:
     dev.prepare()
     with train_lock():
         started = time.monotonic()
+        # A cache of its own: Rasa would otherwise reuse what ./dev train cached in .rasa/cache.
         subprocess.run([str(dev.VENV_BIN / "rasa"), "train", "--out", str(folder / "triage-models"),
-                        "--fixed-model-name", "bench"], cwd=ROOT, env=dev.env(RASA_TELEMETRY_ENABLED="false"),
+                        "--fixed-model-name", "bench"], cwd=ROOT,
+                       env=dev.env(RASA_TELEMETRY_ENABLED="false", RASA_CACHE_DIRECTORY=str(folder / "cache")),
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, timeout=3600)
         return time.monotonic() - started
 

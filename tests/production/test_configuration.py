@@ -69,6 +69,7 @@ def test_the_environment_chooses_the_databases_and_redis_without_editing_a_file(
     assert endpoints.tracker_store.url == "postgresql://bot:s3cret@db.internal:5432/clinic"
     assert endpoints.lock_store.url == "redis.internal"
     assert settings["SANIC_WORKERS"] == "4"
+    assert int(settings["SANIC_BACKLOG"]) >= 1024, "Rasa's default backlog of 100 drops patients at 200 at once"
     assert settings["REVIEW_DB_URL"].startswith("postgresql://"), "the review tool uses PostgreSQL too"
 
 
@@ -113,6 +114,7 @@ def test_compose_runs_every_process_with_the_variables_the_endpoints_need():
     rasa_env = services["rasa"]["environment"]
     assert variables_in(PRODUCTION_ENDPOINTS) <= set(rasa_env)
     assert int(rasa_env["SANIC_WORKERS"]) >= 2
+    assert int(rasa_env["SANIC_BACKLOG"]) >= 1024, "Rasa's default backlog of 100 drops patients at 200 at once"
     assert services["rasa"]["environment"]["TRACKER_DB_URL"] == services["review"]["environment"]["TRACKER_DB_URL"]
     for name in ("rasa", "actions", "review"):
         dockerfile = DEPLOY / Path(services[name]["build"]["dockerfile"]).name
@@ -138,6 +140,7 @@ def test_helm_values_give_rasas_chart_the_production_stores():
     assert endpoints["lockStore"]["enabled"] is True and endpoints["lockStore"]["type"] == "redis"
     env = {item["name"]: item for item in values["extraEnv"]}
     assert int(env["SANIC_WORKERS"]["value"]) >= 2
+    assert int(env["SANIC_BACKLOG"]["value"]) >= 1024
     assert "secretKeyRef" in env["TRACKER_DB_URL"]["valueFrom"]
     actions = yaml.safe_load((DEPLOY / "helm" / "action-server-values.yaml").read_text())
     assert actions["replicaCount"] >= 2
