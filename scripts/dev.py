@@ -281,6 +281,9 @@ def run(args: argparse.Namespace) -> int:
                 os.killpg(proc.pid, signal.SIGKILL)
 
     signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+    # Ctrl-C must stop everything even where the shell started us with SIGINT ignored (a
+    # background job, nohup, some process managers): Python then keeps SIG_IGN.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         for name, command, ready in service_commands(model=model, production=production):
             say(f"Starting the {name}")
