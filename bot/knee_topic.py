@@ -10,7 +10,8 @@ only help with knees". This module decides that, in readable rules:
 - and the knee is not negated or somebody else's ("my knee is fine, it's my back",
   "my dog hurt his knee").
 
-The rescued intent is the symptom intent of the one activity the message names (stairs ->
+The rescued intent is the classifier's own best guess when that is a knee intent (it was just
+under the threshold), else the symptom intent of the one activity the message names (stairs ->
 pain_on_stairs), else knee_pain_general, which starts the triage questions.
 
     >>> knee_topic_intent("the knee thing is back, cant do the steps at work", ["stairs"])

@@ -1,9 +1,9 @@
 """Rasa glue for bot/knee_topic.py: a message about the knee is never declined.
 
 Runs after the FallbackClassifier. When the intent is nlu_fallback or out_of_scope but the
-message talks about the person's knee, the intent becomes the symptom intent of the activity
-named (or knee_pain_general), so the bot engages and asks its triage questions instead of
-saying it cannot help. Staff see why in the parse data: `knee_topic` says which intent the
+message talks about the person's knee, the intent becomes the classifier's best guess if that
+is a knee intent, else the symptom intent of the activity named, else knee_pain_general: the
+bot engages instead of saying it cannot help. Staff see why in the parse data: `knee_topic` says which intent the
 classifier gave and that the knee rule changed it.
 
     pipeline:
