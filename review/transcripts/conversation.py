@@ -185,6 +185,9 @@ class UserMessage:
     channel: str
     ranking: list[dict]
     correction: Any = None  # the staff's IntentCorrection, attached by the page
+    # What the classifier said before the knee-topic rule (components/knee_topic.py) took the
+    # message up as a knee intent; empty when the rule did not act.
+    rescued_from: str = ""
 
     @property
     def is_fallback(self) -> bool:
@@ -246,6 +249,7 @@ def _user_message(event: EventRow, payload: dict) -> UserMessage:
     entities = [e for e in _as_list(parse_data.get("entities")) if isinstance(e, dict)]
     findings = [_finding(f) for f in _as_list(parse_data.get("red_flags")) if isinstance(f, dict)]
     ranking = [r for r in _as_list(parse_data.get("intent_ranking")) if isinstance(r, dict)][:5]
+    knee_topic = parse_data.get("knee_topic")
     return UserMessage(
         event_id=event.id,
         at=to_datetime(event.timestamp),
@@ -256,6 +260,7 @@ def _user_message(event: EventRow, payload: dict) -> UserMessage:
         findings=findings,
         channel=str(payload.get("input_channel") or ""),
         ranking=ranking,
+        rescued_from=str(knee_topic.get("classified_as") or "") if isinstance(knee_topic, dict) else "",
     )
 
 

@@ -57,7 +57,7 @@ class Script:
         return self
 
     def user(self, text: str, intent: str, confidence: float = 0.92, entities: tuple = (),
-             red_flags: tuple = (), channel: Optional[str] = None) -> "Script":
+             red_flags: tuple = (), channel: Optional[str] = None, **parse_extra: Any) -> "Script":
         from rasa.shared.core.events import UserUttered
 
         ranking = [{"name": intent, "confidence": confidence},
@@ -67,6 +67,7 @@ class Script:
             "entities": list(entities),
             "intent_ranking": ranking,
             "red_flags": list(red_flags),
+            **parse_extra,
         }
         return self._add(UserUttered(
             text, {"name": intent, "confidence": confidence}, list(entities), parse_data,

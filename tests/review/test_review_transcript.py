@@ -134,3 +134,16 @@ def test_corrections_must_name_a_message_of_that_conversation(clinic, clinician,
     client.post("/conversation/correct/", {
         "conversation_id": "conv-stairs", "event_id": other_event, "intent": "nlu_fallback"})
     assert not IntentCorrection.objects.exists()
+
+
+def test_a_message_the_knee_topic_rule_took_up_says_so(db, stores, clinician, client_for):
+    from review_fixtures import Script, build_tracker_db
+
+    text = "the knee thing is back, cant do the steps at work"
+    conversation = (Script("conv-rescued").user(text, "pain_on_stairs", 0.6, knee_topic={
+        "classified_as": "nlu_fallback", "rescued_as": "pain_on_stairs"}).bot("Pain on stairs is common.")
+        .user("thanks", "thank", 0.97))
+    build_tracker_db(stores[0], [conversation.conversation])
+    html = page(client_for(clinician), "conv-rescued")
+    assert "the model said nlu_fallback; the knee-topic rule took it up as a knee message" in html
+    assert html.count("knee-topic rule") == 1, "only on the message the rule changed"
