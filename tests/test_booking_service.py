@@ -217,3 +217,18 @@ def test_the_action_server_gets_one_service_with_one_running_worker(monkeypatch,
         assert wait_until(lambda: first.get(stored.id).status == "delivered", 5)
     finally:
         first.worker.stop()
+
+
+async def test_when_the_delivery_worker_claims_the_request_first_its_outcome_is_reported(tmp_path):
+    # The worker's loop wakes for every new request, so it can win the claim: the patient must
+    # still hear "sent" when the worker's attempt succeeds within the wait.
+    gate = threading.Event()
+    service = BookingService(settings_for(tmp_path), backends={"local": RecordingBackend(gate=gate)})
+    stored = service.submit(CALLBACK, idempotency_key="m-race")
+    worker = threading.Thread(target=service.deliver, args=(stored.id,))
+    worker.start()  # the worker holds the claim, waiting on its backend
+    assert await asyncio.to_thread(wait_until, lambda: service.get(stored.id).attempts == 1, 5)
+    threading.Timer(0.5, gate.set).start()
+    state = await service.submit_and_deliver(CALLBACK, idempotency_key="m-race", wait_seconds=5)
+    worker.join(5)
+    assert (state.id, state.status) == (stored.id, "delivered")

@@ -256,16 +256,29 @@ class BookingService:
         """Store the request, then give delivery up to `wait_seconds` so the bot can say
         "booked". A slower delivery carries on in the background; the stored request is
         returned with status `pending` (tell the patient the clinic will confirm)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
         stored = await asyncio.to_thread(self.submit, fields, idempotency_key)
         attempt = asyncio.ensure_future(asyncio.to_thread(self.deliver, stored.id))
         try:
-            delivered = await asyncio.wait_for(asyncio.shield(attempt), timeout=wait_seconds)
+            state = await asyncio.wait_for(asyncio.shield(attempt), timeout=wait_seconds) or stored
         except asyncio.TimeoutError:
             return stored
-        return delivered or stored
+        # The delivery worker may have claimed the request first (its loop wakes on every new
+        # request): then the outcome is its attempt's, so wait for that within the same budget
+        # rather than tell the patient it could not be sent.
+        while _in_flight(state) and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+            state = await asyncio.to_thread(self.store.get, stored.id) or state
+        return state
 
     async def offer_slots_async(self, limit: int = 3) -> list[Slot]:
         return await asyncio.to_thread(self.offer_slots, None, limit)
+
+
+def _in_flight(request: BookingRequest) -> bool:
+    """Claimed for its first attempt by some worker, with no outcome recorded yet."""
+    return request.status == "pending" and request.attempts > 0 and not request.last_error
 
 
 class DeliveryWorker:
