@@ -160,25 +160,36 @@ class DurableSQLTrackerStore(SQLTrackerStore):
         )
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        # Events go to the broker (staff alerts) once, before storing, exactly as in Rasa's store;
-        # only the database write is retried.
-        await self.stream_events(tracker)
-        await self._with_retries("save", tracker.sender_id, lambda: self._store_new_events(tracker))
+        # Rasa's SQLTrackerStore.save first calls `stream_events`, which, with an event broker
+        # configured (staff alerts are), retrieves the whole stored conversation again and
+        # replays every event into a tracker only to learn how many events are new. The same
+        # answer is the number of stored events of the current session, which the insert needs
+        # anyway: one COUNT instead of a second full load, in the same transaction. New events
+        # still go to the broker once, before they are stored (as in Rasa); only the database
+        # part is retried.
+        published = False
 
-    async def _store_new_events(self, tracker: DialogueStateTracker) -> None:
-        # The database half of SQLTrackerStore.save (Rasa 3.6), without its broker call.
-        with self.session_scope() as session:
-            for event in self._additional_events(session, tracker):
-                data = event.as_dict()
-                session.add(self.SQLEvent(
-                    sender_id=tracker.sender_id,
-                    type_name=event.type_name,
-                    timestamp=data.get("timestamp"),
-                    intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                    action_name=data.get("name"),
-                    data=json.dumps(data),
-                ))
-            session.commit()
+        async def attempt() -> None:
+            nonlocal published
+            with self.session_scope() as session:
+                new_events = list(self._additional_events(session, tracker))
+                if not published:
+                    published = True
+                    if self.event_broker is not None:
+                        await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+                for event in new_events:
+                    data = event.as_dict()
+                    session.add(self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    ))
+                session.commit()
+
+        await self._with_retries("save", tracker.sender_id, attempt)
 
     async def keys(self) -> Iterable[Text]:
         parent = super().keys

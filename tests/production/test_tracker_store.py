@@ -92,3 +92,35 @@ def test_an_outage_longer_than_the_budget_stops_the_message_instead_of_a_silent_
     assert not issubclass(TrackerStoreUnavailable, Exception), "Rasa's `except Exception` must not catch it"
     assert stored_texts(durable, "p2") == ["hello"]
     assert as_rasa_uses_it._fallback_tracker_store is None, "nothing went to the in-memory fallback"
+
+
+class RecordingBroker:
+    def __init__(self) -> None:
+        self.published: list[dict] = []
+
+    def publish(self, event: dict) -> None:
+        self.published.append(event)
+
+
+def test_staff_alert_broker_gets_each_new_event_once_without_the_conversation_being_loaded_again(database, monkeypatch):
+    store = store_for(database, retry_seconds=10)
+    store.event_broker = RecordingBroker()
+    asyncio.run(store.save(conversation("p3", "my knee hurts on stairs")))
+    first = [e.get("text") for e in store.event_broker.published if e["event"] == "user"]
+
+    # Saving must not load and replay the stored conversation (Rasa's own save does, once per
+    # message, only to find which events are new): a retrieve now fails the test.
+    async def no_retrieve(*args, **kwargs):
+        raise AssertionError("save loaded the whole conversation again")
+
+    monkeypatch.setattr(store, "_retrieve", no_retrieve)
+    store.event_broker.published.clear()
+    assert cut_connections(database) >= 1  # and the first attempt's connection is dead
+    asyncio.run(store.save(conversation("p3", "my knee hurts on stairs", "around the kneecap")))
+
+    assert first == ["my knee hurts on stairs"]
+    assert [e["event"] for e in store.event_broker.published] == ["user", "action"]
+    assert store.event_broker.published[0]["text"] == "around the kneecap"
+    assert all(e["sender_id"] == "p3" for e in store.event_broker.published)
+    monkeypatch.undo()
+    assert stored_texts(store, "p3") == ["my knee hurts on stairs", "around the kneecap"]
