@@ -92,6 +92,8 @@ LOCATIONS = [
     ("front of my knee aches", "around_kneecap"),
     ("it's behind the knee cap", "behind_kneecap"),
     ("deep under my kneecap", "behind_kneecap"),
+    ("sharp pain behind my left kneecap", "behind_kneecap"),  # a side between "my" and the kneecap
+    ("just below my right knee", "below_kneecap"),
     ("just below the kneecap", "below_kneecap"),
     ("on the inside of my knee", "inner_knee"),
     ("outside of the knee near the it band", "outer_knee"),
