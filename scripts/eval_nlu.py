@@ -13,8 +13,8 @@ Run from the repo root with the venv's python:
     per-intent precision, recall and F1 with the most common confusions.
 (b) The external set (../shared/eval/*.yml, items with `text` and `expect: knee|other|red_flag`)
     is parsed by a trained model: the share of knee phrases the bot engages with (a symptom or
-    question intent, or inform) and the share of other phrases it declines (out_of_scope or
-    nlu_fallback).
+    question intent, or inform) and the share of other phrases it declines (out_of_scope,
+    nlu_fallback, or ask_clinic_info: a fees or hours question the bot hands to the team).
 
 The external set is held out: only counts are printed unless --show-misses is given, and a miss
 must never be copied or paraphrased into data/nlu (the training data is written from how patients talk in
@@ -46,7 +46,9 @@ from bot.contract import QUESTION_INTENTS, SYMPTOM_INTENTS  # noqa: E402
 
 EXTERNAL_DIR = ROOT.parent / "shared" / "eval"
 ENGAGED_INTENTS = frozenset(SYMPTOM_INTENTS + QUESTION_INTENTS + ("inform",))
-DECLINED_INTENTS = frozenset(("out_of_scope", "nlu_fallback"))
+# Not taken as knee: the out-of-scope reply, the fallback, or a clinic question (fees, hours,
+# where) that the bot says only the team can answer and hands over.
+DECLINED_INTENTS = frozenset(("out_of_scope", "nlu_fallback", "ask_clinic_info"))
 F1_TARGET = 0.95
 ENGAGED_TARGET = 0.90
 
@@ -182,7 +184,7 @@ def external_check(model: Path, items: Sequence[dict], show_misses: bool) -> Dic
     shares: Dict[str, float] = {}
     for expect, wanted, label in (
         ("knee", ENGAGED_INTENTS, "knee phrases engaged (symptom, question or inform intent)"),
-        ("other", DECLINED_INTENTS, "other phrases declined (out_of_scope or nlu_fallback)"),
+        ("other", DECLINED_INTENTS, "other phrases declined (out_of_scope, nlu_fallback or ask_clinic_info)"),
     ):
         rows = by_expect.get(expect, [])
         if not rows:

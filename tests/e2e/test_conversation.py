@@ -69,6 +69,17 @@ def test_a_question_mid_form_is_answered_then_the_form_resumes(bot):
     assert bot.tracker(sender)["active_loop"].get("name") == "triage_form"
 
 
+def test_a_fees_question_mid_form_gets_the_clinic_phone_and_hours_then_the_form_resumes(bot):
+    sender = new_id()
+    bot.send("my knee hurts when i run", sender)
+    replies = bot.send("/ask_clinic_info", sender)
+    text = texts(replies)
+    assert "fees, Medicare" in text and "Our team can help" in text
+    assert "You can talk to our team on" in text  # the clinic's phone, from configuration
+    assert "Where on the knee" in text  # and back to the question it was on
+    assert bot.tracker(sender)["active_loop"].get("name") == "triage_form"
+
+
 def test_stop_ends_the_questions(bot):
     sender = new_id()
     bot.send("my knee is sore", sender)
