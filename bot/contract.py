@@ -54,6 +54,12 @@ CONVERSATION_INTENTS: tuple[str, ...] = (
 MINIMUM_INTENTS: tuple[str, ...] = (
     SYMPTOM_INTENTS + QUESTION_INTENTS + HANDOFF_INTENTS + CONVERSATION_INTENTS
 )
+# The bot's intents beyond the contract's minimum: answers inside the triage and booking
+# questions, and clinic questions (fees, hours, where) that only the team can answer.
+FORM_INTENTS: tuple[str, ...] = ("inform", "stop", "skip", "unsure")
+CLINIC_INTENTS: tuple[str, ...] = ("ask_clinic_info",)
+# Every intent in domain.yml (a test checks): what staff can choose when they correct a message.
+ALL_INTENTS: tuple[str, ...] = MINIMUM_INTENTS + FORM_INTENTS + CLINIC_INTENTS
 
 
 def level_rank(level: Optional[str]) -> int:

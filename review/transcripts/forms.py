@@ -14,7 +14,7 @@ from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from bot.contract import MINIMUM_INTENTS, RED_FLAG_CODES, TRIAGE_LEVELS
+from bot.contract import ALL_INTENTS, RED_FLAG_CODES, TRIAGE_LEVELS
 
 from .models import ConversationText, StaffMember
 
@@ -156,4 +156,4 @@ class StaffEditForm(forms.Form):
     is_active = forms.BooleanField(label="Can sign in", required=False)
 
 
-KNOWN_INTENTS = sorted(set(MINIMUM_INTENTS))
+KNOWN_INTENTS = sorted(set(ALL_INTENTS))

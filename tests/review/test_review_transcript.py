@@ -124,6 +124,14 @@ def test_correct_an_intent(clinic, clinician, client_for):
     assert "Corrected to <span class=\"badge\">out_of_scope</span> by casey" in page(client, "conv-fallback")
 
 
+def test_the_correction_field_offers_every_intent_the_bot_has(clinic, clinician, client_for):
+    # A misread answer to a triage question is corrected to inform; a fees question to
+    # ask_clinic_info: both must be offered, not only the contract's minimum set.
+    html = page(client_for(clinician), "conv-fallback")
+    for intent in ("inform", "skip", "unsure", "stop", "ask_clinic_info", "pain_on_stairs"):
+        assert f'<option value="{intent}">' in html, intent
+
+
 def test_corrections_must_name_a_message_of_that_conversation(clinic, clinician, client_for):
     client = client_for(clinician)
     other_event = user_event_id(client, "conv-stairs", "no fever though")
