@@ -198,6 +198,9 @@ def external_check(model: Path, items: Sequence[dict], show_misses: bool) -> Dic
                   f"them (components/knee_topic.py)")
         elif rescued:
             print(f"  {rescued} of the misses engaged by the knee-topic rule (components/knee_topic.py)")
+        if expect == "other":
+            kept = collections.Counter(r["intent"]["name"] for _, r in rows if r["intent"]["name"] in wanted)
+            print("  declined as: " + ", ".join(f"{k} {v}" for k, v in kept.most_common()))
         if misses:
             counts = collections.Counter(r["intent"]["name"] for _, r in misses)
             print("  misses went to: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
