@@ -66,7 +66,7 @@ CHANGEABLE = ("patient_name", "contact", "appointment_slot", "preferred_times", 
 # Never an answer to a detail question: these have rules of their own while a form is active
 # (data/rules/booking.yml, data/rules/handoff.yml) and the form carries on after them. Must match
 # `not_intent` in domain.yml (tests/test_booking_actions.py checks both).
-RULE_HANDLED_INTENTS = frozenset({"stop", "request_human", "bot_challenge", *QUESTION_INTENTS})
+RULE_HANDLED_INTENTS = frozenset({"stop", "request_human", "ask_clinic_info", "bot_challenge", *QUESTION_INTENTS})
 # A confident guess at one of these means the message was not a name.
 NOT_A_NAME_INTENTS = frozenset({
     "affirm", "deny", "greet", "goodbye", "thank", "skip", "unsure", "book_appointment", *SYMPTOM_INTENTS,
