@@ -64,6 +64,15 @@ class BotStack:
     def slots(self, sender: str) -> dict[str, Any]:
         return self.tracker(sender)["slots"]
 
+    def answer_up_to_the_safety_questions(self, sender: str) -> list[dict]:
+        """After a first message about the knee: tap the answers of a typical picture (around the
+        kneecap, came on slowly, 6 weeks, not under 16). The replies to the last tap: the first
+        safety question."""
+        self.send('/inform{"pain_location":"around_kneecap"}', sender)
+        self.send('/inform{"onset":"gradual"}', sender)
+        self.send('/inform{"duration_weeks":6}', sender)
+        return self.send("/deny", sender)  # not under 16
+
     def _start(self, name: str) -> None:
         command, ready = self.commands[name]
         log = open(self.logs / f"{name.replace(' ', '_')}.log", "ab")

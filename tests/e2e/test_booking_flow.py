@@ -94,10 +94,7 @@ def test_from_i_would_like_to_book_to_a_confirmed_request_in_the_store(bot):
 def test_the_knee_check_travels_with_the_booking_without_asking_again(bot):
     sender = new_id()
     bot.send("my knee hurts going down stairs", sender)
-    bot.send('/inform{"pain_location":"around_kneecap"}', sender)
-    bot.send('/inform{"onset":"gradual"}', sender)
-    bot.send('/inform{"duration_weeks":6}', sender)
-    bot.send("/deny", sender)  # not under 16
+    bot.answer_up_to_the_safety_questions(sender)
     for _ in range(SCREENS - 1):
         bot.send("/deny", sender)
     replies = bot.send("/deny", sender)

@@ -109,10 +109,7 @@ def test_a_red_flag_mid_form_escalates_at_once_and_stops_the_form(bot):
 def test_yes_to_a_safety_question_escalates_and_no_raises_nothing(bot):
     sender = new_id()
     bot.send("my knee hurts on stairs", sender)
-    bot.send('/inform{"pain_location":"around_kneecap"}', sender)
-    bot.send('/inform{"onset":"gradual"}', sender)
-    bot.send('/inform{"duration_weeks":6}', sender)
-    replies = bot.send("/deny", sender)  # not under 16 -> first safety question
+    replies = bot.answer_up_to_the_safety_questions(sender)
     assert "hot, red or swollen" in texts(replies)
     replies = bot.send("not at all", sender)
     assert "lock" in texts(replies)
