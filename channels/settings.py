@@ -7,7 +7,7 @@ messaging channel is therefore on only when every variable it needs is set.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 DEFAULT_ALLOWED_ORIGINS = ("http://localhost:8080", "http://127.0.0.1:8080")
@@ -54,6 +54,9 @@ class TwilioSettings(ChannelSettings):
     # The exact public URL configured in Twilio's console. Twilio signs that URL, which differs
     # from the one the server sees behind a proxy or tunnel.
     webhook_url: Optional[str] = None
+    # Keys the pseudonymous conversation id made from a patient's number (channels/twilio.py).
+    # Unset: the auth token is used, so rotating the token starts new conversations.
+    conversation_key: Optional[str] = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "TwilioSettings":
@@ -71,6 +74,7 @@ class TwilioSettings(ChannelSettings):
             sms_number=sms,
             whatsapp_number=whatsapp,
             webhook_url=_env(environ, "TWILIO_WEBHOOK_URL"),
+            conversation_key=_env(environ, "TWILIO_CONVERSATION_KEY"),
         )
 
 

@@ -6,10 +6,19 @@ talk to the bot as any phone number. This one rejects a request with 403 unless 
 auth token. One webhook serves both: a `From` of `whatsapp:+61...` is answered from the WhatsApp
 sender, any other from the SMS number. Neither has buttons, so buttons go out as numbered lines
 and a reply of "2" is mapped back to the second button's payload.
+
+The patient's number is not the conversation id. Rasa would otherwise put it everywhere the id
+goes: log lines, staff alert e-mails and their review links, lock keys in Redis. The id is
+`sms-` or `whatsapp-` and a keyed hash of the number (the same number always reaches the same
+conversation); the number itself travels only inside the request, to send the replies, and in the
+user message's metadata (`twilio_from`), which the tracker store keeps and the staff review tool
+shows on the conversation page.
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
@@ -33,6 +42,22 @@ WHATSAPP_PREFIX = "whatsapp:"
 # Twilio reads the webhook's answer as TwiML; an empty <Response/> means "no reply from here",
 # because the bot's replies go out through the Messages API.
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+# The user message metadata key that carries the patient's number (read by the review tool).
+FROM_METADATA_KEY = "twilio_from"
+
+
+def conversation_id_for(address: str, key: str) -> str:
+    """`sms-<hash>` or `whatsapp-<hash>`: the same number always gives the same id; the id does
+    not give the number back without the key."""
+    kind = "whatsapp" if address.startswith(WHATSAPP_PREFIX) else "sms"
+    digest = hmac.new(key.encode("utf-8"), address.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"{kind}-{digest[:24]}"
+
+
+def is_address(recipient_id: str) -> bool:
+    """A phone number Twilio can send to: +61..., or whatsapp:+61..."""
+    number = recipient_id[len(WHATSAPP_PREFIX):] if recipient_id.startswith(WHATSAPP_PREFIX) else recipient_id
+    return number.startswith("+") and number[1:].isdigit()
 
 
 class TwilioTextOutput(OutputChannel):
@@ -46,22 +71,40 @@ class TwilioTextOutput(OutputChannel):
         self.client = client
         self.sms_number = sms_number
         self.whatsapp_number = whatsapp_number
+        # conversation id -> the number to answer, for the conversations of this request
+        self._addresses: Dict[str, str] = {}
 
-    def sender_for(self, recipient_id: Text) -> Optional[str]:
+    def remember(self, conversation_id: str, address: str) -> None:
+        """Replies to `conversation_id` go to `address` (the patient's number)."""
+        self._addresses[conversation_id] = address
+
+    def address_for(self, recipient_id: Text) -> Optional[str]:
+        """The number to send to: the one remembered for this conversation, or the recipient
+        itself when it is a number. A pseudonymous id with no number known has none."""
+        if recipient_id in self._addresses:
+            return self._addresses[recipient_id]
+        return recipient_id if is_address(recipient_id) else None
+
+    def sender_for(self, address: Text) -> Optional[str]:
         """WhatsApp users are answered from the WhatsApp sender, everyone else by SMS."""
-        if recipient_id.startswith(WHATSAPP_PREFIX):
+        if address.startswith(WHATSAPP_PREFIX):
             return self.whatsapp_number
         return self.sms_number
 
     async def _create_message(self, recipient_id: Text, **fields: Any) -> None:
-        sender = self.sender_for(recipient_id)
+        address = self.address_for(recipient_id)
+        if address is None:
+            logger.error("twilio.no_address conversation=%s: no number is known for it outside "
+                         "its own webhook request.", recipient_id)
+            return
+        sender = self.sender_for(address)
         if sender is None:
             logger.error("No Twilio sender number is set for this kind of recipient.")
             return
         try:
             # The SDK blocks on HTTP; a thread keeps other conversations moving meanwhile.
             await asyncio.to_thread(
-                self.client.messages.create, to=recipient_id, from_=sender, **fields
+                self.client.messages.create, to=address, from_=sender, **fields
             )
         except TwilioRestException as error:
             logger.error(f"Twilio refused a message: status {error.status}, code {error.code}.")
@@ -112,6 +155,10 @@ class SignedTwilioInput(TwilioInput):
         self.settings = settings
         self._client: Optional[Client] = None
 
+    @property
+    def conversation_key(self) -> str:
+        return self.settings.conversation_key or self.settings.auth_token or ""
+
     def _twilio_client(self) -> Client:
         if self._client is None:
             self._client = Client(self.settings.account_sid, self.settings.auth_token)
@@ -159,17 +206,19 @@ class SignedTwilioInput(TwilioInput):
                 logger.warning("A Twilio message came in on a channel with no sender number set.")
                 return response.text("Channel not configured", status=503)
 
+            conversation_id = conversation_id_for(sender, self.conversation_key)
+            output.remember(conversation_id, sender)
             # Some carriers turn "@" into "¡".
             text = text.replace("¡", "@")
             agent = getattr(request.app.ctx, "agent", None)
-            text = await resolve_numbered_reply(agent, sender, text)
+            text = await resolve_numbered_reply(agent, conversation_id, text)
             await on_new_message(
                 UserMessage(
                     text,
                     output,
-                    sender,
+                    conversation_id,
                     input_channel=self.name(),
-                    metadata=self.get_metadata(request),
+                    metadata={**(self.get_metadata(request) or {}), FROM_METADATA_KEY: sender},
                 )
             )
             return response.text(EMPTY_TWIML, content_type="text/xml")

@@ -11,6 +11,7 @@ import pytest_asyncio
 from twilio.request_validator import RequestValidator
 
 from channels.testing import CHEST_PAIN_ALERT, RecordingHTTPAdapter, clinic_script, serve_bot
+from channels.twilio import conversation_id_for
 
 AUTH_TOKEN = "twilio-test-auth-token"
 PUBLIC_URL = "https://bot.clinic.example/webhooks/twilio/webhook"
@@ -74,7 +75,7 @@ async def test_sms_reply_goes_out_through_the_messages_api(bot, twilio_api):
     assert status == 200
     assert "<Response></Response>" in body  # empty TwiML: the reply goes out by the API
     assert [m.text for m in agent.received] == ["hello"]
-    assert agent.received[0].sender_id == PATIENT
+    assert agent.received[0].sender_id == conversation_id_for(PATIENT, AUTH_TOKEN)
     assert sent_messages(twilio_api) == [
         {"To": PATIENT, "From": "+61480000000", "Body": "You said hello"}
     ]
@@ -107,10 +108,60 @@ async def test_whatsapp_is_answered_from_the_whatsapp_sender(bot, twilio_api):
     form = sms("hello", sender="whatsapp:+61412345678")
     await post(base_url, form, signed(form))
 
-    assert agent.received[0].sender_id == "whatsapp:+61412345678"
+    assert agent.received[0].sender_id.startswith("whatsapp-")
     assert sent_messages(twilio_api) == [
         {"To": "whatsapp:+61412345678", "From": "whatsapp:+14155238886", "Body": "You said hello"}
     ]
+
+
+async def test_the_patients_number_is_not_the_conversation_id(bot, twilio_api):
+    # The conversation id reaches logs, staff alert e-mails and review links; the number must not.
+    base_url, agent = bot
+    for sender, body in ((PATIENT, "hello"), (PATIENT, "again"), ("+61498765432", "hi"),
+                         ("whatsapp:" + PATIENT, "hey")):
+        form = sms(body, sender=sender)
+        await post(base_url, form, signed(form))
+
+    ids = [m.sender_id for m in agent.received]
+    assert ids[0] == ids[1], "the same number must stay in one conversation"
+    assert len({ids[0], ids[2], ids[3]}) == 3, "another number, or WhatsApp, is another conversation"
+    assert ids[0].startswith("sms-") and ids[3].startswith("whatsapp-")
+    for conversation_id in ids:
+        assert not any(digits in conversation_id for digits in ("412345678", "498765432"))
+    # Each reply still reaches its own number, from the right sender.
+    assert [(m["To"], m["From"]) for m in sent_messages(twilio_api)] == [
+        (PATIENT, "+61480000000"), (PATIENT, "+61480000000"), ("+61498765432", "+61480000000"),
+        ("whatsapp:" + PATIENT, "whatsapp:+14155238886"),
+    ]
+    # The number stays with the message for the staff review tool (the tracker store keeps it).
+    assert [m.metadata["twilio_from"] for m in agent.received] == [
+        PATIENT, PATIENT, "+61498765432", "whatsapp:" + PATIENT]
+
+
+def test_the_conversation_id_depends_on_a_key_the_clinic_holds():
+    assert conversation_id_for(PATIENT, "key-one") == conversation_id_for(PATIENT, "key-one")
+    assert conversation_id_for(PATIENT, "key-one") != conversation_id_for(PATIENT, "key-two")
+
+
+async def test_a_set_conversation_key_is_used_instead_of_the_auth_token(monkeypatch, twilio_env,
+                                                                        twilio_api):
+    monkeypatch.setenv("TWILIO_CONVERSATION_KEY", "clinic-conversation-key")
+    async with serve_bot(clinic_script) as running:
+        form = sms("hello")
+        await post(running.url, form, signed(form))
+        assert running.agent.received[0].sender_id == conversation_id_for(
+            PATIENT, "clinic-conversation-key")
+
+
+async def test_a_message_for_a_conversation_with_no_number_known_is_not_sent(twilio_env, twilio_api):
+    # e.g. a server-side trigger for an sms-... conversation: there is no number to send to.
+    from channels.settings import TwilioSettings
+    from channels.twilio import SignedTwilioInput
+
+    output = SignedTwilioInput(TwilioSettings.from_env()).get_output_channel()
+    await output.send_text_message(conversation_id_for(PATIENT, AUTH_TOKEN), "hello")
+    await output.send_text_message(PATIENT, "to a number")
+    assert [(m["To"], m["Body"]) for m in sent_messages(twilio_api)] == [(PATIENT, "to a number")]
 
 
 async def test_alert_marker_is_not_sent_as_a_text(bot, twilio_api):

@@ -24,6 +24,8 @@ RECORD_SLOTS = (
 )
 URGENT_RANK = level_rank("consultation_24")
 PREVIEW_CHARS = 200
+# The metadata key channels/twilio.py (FROM_METADATA_KEY) puts an SMS or WhatsApp number under.
+TWILIO_FROM_KEY = "twilio_from"
 # What patients wrote is kept for search up to this many characters a conversation.
 SEARCH_TEXT_CHARS = 20_000
 
@@ -188,6 +190,9 @@ class UserMessage:
     # What the classifier said before the knee-topic rule (components/knee_topic.py) took the
     # message up as a knee intent; empty when the rule did not act.
     rescued_from: str = ""
+    # The number an SMS or WhatsApp message came from (channels/twilio.py puts it in the
+    # message's metadata; the conversation id is a pseudonym so that it can go in alerts).
+    reply_to: str = ""
 
     @property
     def is_fallback(self) -> bool:
@@ -261,7 +266,14 @@ def _user_message(event: EventRow, payload: dict) -> UserMessage:
         channel=str(payload.get("input_channel") or ""),
         ranking=ranking,
         rescued_from=str(knee_topic.get("classified_as") or "") if isinstance(knee_topic, dict) else "",
+        reply_to=_reply_to(payload),
     )
+
+
+def _reply_to(payload: dict) -> str:
+    metadata = payload.get("metadata")
+    value = metadata.get(TWILIO_FROM_KEY) if isinstance(metadata, dict) else None
+    return str(value)[:64] if value else ""
 
 
 def build_turns(events: Iterable[EventRow]) -> list[Turn]:

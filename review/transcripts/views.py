@@ -185,6 +185,7 @@ def conversation(request: HttpRequest) -> HttpResponse:
         "intent_names": KNOWN_INTENTS,
         "low_confidence": settings.LOW_CONFIDENCE,
         "started_at": next((t.at for t in turns if t.at), None),
+        "reply_to": next((t.user.reply_to for t in reversed(turns) if t.user and t.user.reply_to), ""),
     })
 
 

@@ -57,7 +57,8 @@ class Script:
         return self
 
     def user(self, text: str, intent: str, confidence: float = 0.92, entities: tuple = (),
-             red_flags: tuple = (), channel: Optional[str] = None, **parse_extra: Any) -> "Script":
+             red_flags: tuple = (), channel: Optional[str] = None, metadata: Optional[dict] = None,
+             **parse_extra: Any) -> "Script":
         from rasa.shared.core.events import UserUttered
 
         ranking = [{"name": intent, "confidence": confidence},
@@ -71,7 +72,7 @@ class Script:
         }
         return self._add(UserUttered(
             text, {"name": intent, "confidence": confidence}, list(entities), parse_data,
-            timestamp=self._tick(20), input_channel=channel or self.channel,
+            timestamp=self._tick(20), input_channel=channel or self.channel, metadata=metadata,
         ))
 
     def slot(self, name: str, value: Any) -> "Script":

@@ -155,3 +155,25 @@ def test_a_message_the_knee_topic_rule_took_up_says_so(db, stores, clinician, cl
     html = page(client_for(clinician), "conv-rescued")
     assert "the model said nlu_fallback; the knee-topic rule took it up as a knee message" in html
     assert html.count("knee-topic rule") == 1, "only on the message the rule changed"
+
+
+def test_an_sms_conversation_shows_the_patients_number(db, stores, clinician, client_for):
+    # The conversation id of an SMS is a pseudonym (channels/twilio.py), so that alerts and logs
+    # carry no phone number; staff who need to call the patient find it here.
+    from channels.twilio import FROM_METADATA_KEY, conversation_id_for
+    from review_fixtures import Script, build_tracker_db
+
+    sms_id = conversation_id_for("+61412345678", "test-key")
+    conversations = [
+        Script(sms_id).user("my knee hurts on stairs", "pain_on_stairs", channel="twilio",
+                            metadata={FROM_METADATA_KEY: "+61412345678"}).bot("Sorry to hear that.").done(),
+        Script("conv-web").user("my knee hurts on stairs", "pain_on_stairs").bot("Sorry to hear that.").done(),
+    ]
+    build_tracker_db(stores[0], conversations)
+    client = client_for(clinician)
+    html = page(client, sms_id)
+    assert "+61412345678" not in sms_id
+    assert re.search(r'Patient.s number \(from their messages\): <a href="tel:\+61412345678">\+61412345678</a>',
+                     html)
+    web = page(client, "conv-web")
+    assert "number (from their messages)" not in web and "tel:" not in web
