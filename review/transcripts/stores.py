@@ -275,6 +275,25 @@ class BookingStore:
             for conversation_id in kinds
         }
 
+    def _stamp(self, moment: datetime) -> datetime:
+        moment = moment.astimezone(timezone.utc)
+        if self.engine.dialect.name == "sqlite":  # stored there as naive UTC (the store's rule)
+            moment = moment.replace(tzinfo=None)
+        return moment
+
+    def old_requests(self, cutoff: datetime, dry_run: bool = False) -> int:
+        """Delete (or with dry_run only count) the requests last updated before `cutoff`: the
+        name, phone and triage summary a patient left go when their conversation does."""
+        if self.table is None:
+            return 0
+        columns = self.table.c
+        stamp = columns.updated_at if "updated_at" in columns else columns.created_at
+        due = stamp < self._stamp(cutoff)
+        with self.engine.begin() as connection:
+            if dry_run:
+                return int(connection.execute(sa.select(sa.func.count()).select_from(self.table).where(due)).scalar() or 0)
+            return int(connection.execute(sa.delete(self.table).where(due)).rowcount or 0)
+
     def mark_handled(self, request_id: str, username: str, now: datetime) -> bool:
         """Set one request handled; False when it does not exist or was already handled.
 
@@ -283,9 +302,7 @@ class BookingStore:
         if self.table is None:
             return False
         columns = self.table.c
-        now = now.astimezone(timezone.utc)
-        if self.engine.dialect.name == "sqlite":  # stored there as naive UTC (the store's rule)
-            now = now.replace(tzinfo=None)
+        now = self._stamp(now)
         values: dict[str, Any] = {"status": "handled"}
         for name, value in (
             ("handled_by", username), ("handled_at", now), ("updated_at", now), ("next_attempt_at", None),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
-from review_fixtures import Script, build_tracker_db
+from review_fixtures import Script, build_booking_db, build_tracker_db
 
 from transcripts.models import (
     AuditEvent, ConversationSummary, ConversationTag, ConversationText, IntentCorrection, Note, ReviewEvent,
@@ -81,6 +81,29 @@ def test_dry_run_deletes_nothing(aged_store):
     before = event_counts(aged_store)
     call_command("purge_old", days=365, dry_run=True)
     assert event_counts(aged_store) == before and staff_rows("old") == 5
+
+
+def test_old_booking_requests_go_with_their_conversations(aged_store, stores):
+    # A booking or call-back request holds a name, a phone number and the triage summary.
+    _, booking_path = stores
+    build_booking_db(booking_path, [
+        {"kind": "booking", "conversation_id": "old", "name": "Old Patient", "phone": "0400 000 009"},
+        {"kind": "callback", "conversation_id": "recent", "name": "New Patient", "phone": "0400 000 008",
+         "status": "handled"},
+    ])
+    with sqlite3.connect(booking_path) as connection:
+        connection.execute("UPDATE booking_requests SET created_at = datetime('now', '-400 days'), "
+                           "updated_at = datetime('now', '-399 days') WHERE conversation_id = 'old'")
+
+    def names() -> set[str]:
+        with sqlite3.connect(booking_path) as connection:
+            return {row[0] for row in connection.execute("SELECT name FROM booking_requests")}
+
+    call_command("purge_old", days=365, dry_run=True)
+    assert names() == {"Old Patient", "New Patient"}
+    call_command("purge_old", days=365)
+    assert names() == {"New Patient"}
+    assert AuditEvent.objects.filter(action="purge", detail__contains="1 booking requests").exists()
 
 
 def digest(path) -> str:

@@ -3,6 +3,8 @@
 A conversation is due when its latest event is older than N days (default: RETENTION_DAYS).
 Its events are deleted from the tracker store (the only write this tool ever makes there, and
 only from this command), then its staff data (index row, reviews, tags, notes, corrections).
+Booking and call-back requests (name, phone, e-mail, triage summary) last updated before the
+same cutoff are deleted from the booking store too.
 The audit log keeps its entries: they hold conversation ids and actions, never patient text,
 and record who saw the conversation while it existed.
 """
@@ -18,7 +20,9 @@ from django.db import transaction
 from transcripts.models import (
     AuditEvent, ConversationSummary, ConversationTag, ConversationText, IntentCorrection, Note, ReviewEvent,
 )
-from transcripts.stores import EVENTS, StoreUnavailable, _unavailable, iter_chunks, tracker_engine
+from transcripts.stores import (
+    EVENTS, BookingStore, StoreUnavailable, _unavailable, iter_chunks, tracker_engine,
+)
 
 STAFF_TABLES = (ReviewEvent, ConversationTag, Note, IntentCorrection)
 
@@ -47,9 +51,12 @@ class Command(BaseCommand):
         )
         orphans = self._old_orphans(engine, cutoff)
         everything = sorted(set(due) | indexed_due | orphans)
+        bookings = BookingStore()
         if dry_run:
-            self.stdout.write(f"{len(due)} conversations in the tracker store and {len(everything)} in all are due "
-                              f"(older than {days} days). Nothing deleted.")
+            requests = bookings.old_requests(cutoff, dry_run=True)
+            self.stdout.write(f"{len(due)} conversations in the tracker store and {len(everything)} in all are due, "
+                              f"and {requests} booking or call-back requests (older than {days} days). "
+                              f"Nothing deleted.")
             return
         deleted_events = 0
         if due:
@@ -60,11 +67,13 @@ class Command(BaseCommand):
                 ConversationText.objects.filter(conversation_id__in=chunk).delete()
                 for model in STAFF_TABLES:
                     model.objects.filter(conversation_id__in=chunk).delete()
+        requests = bookings.old_requests(cutoff)
         AuditEvent.objects.create(
-            action="purge", detail=f"{len(everything)} conversations, {deleted_events} events, older than {days} days"
+            action="purge", detail=f"{len(everything)} conversations, {deleted_events} events, "
+                                   f"{requests} booking requests, older than {days} days"
         )
-        self.stdout.write(f"Deleted {len(everything)} conversations ({deleted_events} tracker events) "
-                          f"older than {days} days.")
+        self.stdout.write(f"Deleted {len(everything)} conversations ({deleted_events} tracker events) and "
+                          f"{requests} booking or call-back requests older than {days} days.")
 
     @staticmethod
     def _due_in_tracker(engine, cutoff_ts: float) -> list[str]:
