@@ -281,7 +281,7 @@ class BookingStore:
             moment = moment.replace(tzinfo=None)
         return moment
 
-    def old_requests(self, cutoff: datetime, dry_run: bool = False) -> int:
+    def purge_older_than(self, cutoff: datetime, dry_run: bool = False) -> int:
         """Delete (or with dry_run only count) the requests last updated before `cutoff`: the
         name, phone and triage summary a patient left go when their conversation does."""
         if self.table is None:

@@ -53,7 +53,7 @@ class Command(BaseCommand):
         everything = sorted(set(due) | indexed_due | orphans)
         bookings = BookingStore()
         if dry_run:
-            requests = bookings.old_requests(cutoff, dry_run=True)
+            requests = bookings.purge_older_than(cutoff, dry_run=True)
             self.stdout.write(f"{len(due)} conversations in the tracker store and {len(everything)} in all are due, "
                               f"and {requests} booking or call-back requests (older than {days} days). "
                               f"Nothing deleted.")
@@ -67,7 +67,7 @@ class Command(BaseCommand):
                 ConversationText.objects.filter(conversation_id__in=chunk).delete()
                 for model in STAFF_TABLES:
                     model.objects.filter(conversation_id__in=chunk).delete()
-        requests = bookings.old_requests(cutoff)
+        requests = bookings.purge_older_than(cutoff)
         AuditEvent.objects.create(
             action="purge", detail=f"{len(everything)} conversations, {deleted_events} events, "
                                    f"{requests} booking requests, older than {days} days"
