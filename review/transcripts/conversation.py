@@ -193,6 +193,9 @@ class UserMessage:
     # The number an SMS or WhatsApp message came from (channels/twilio.py puts it in the
     # message's metadata; the conversation id is a pseudonym so that it can go in alerts).
     reply_to: str = ""
+    # The two intent classifiers' first choices when they differed (components/intent_ensemble.py:
+    # the more confident one decided); empty when they agreed.
+    votes: list[dict] = field(default_factory=list)
 
     @property
     def is_fallback(self) -> bool:
@@ -267,7 +270,13 @@ def _user_message(event: EventRow, payload: dict) -> UserMessage:
         ranking=ranking,
         rescued_from=str(knee_topic.get("classified_as") or "") if isinstance(knee_topic, dict) else "",
         reply_to=_reply_to(payload),
+        votes=_split_votes(parse_data),
     )
+
+
+def _split_votes(parse_data: dict) -> list[dict]:
+    votes = [v for v in _as_list(parse_data.get("intent_votes")) if isinstance(v, dict) and v.get("name")][:2]
+    return votes if len({v["name"] for v in votes}) > 1 else []
 
 
 def _reply_to(payload: dict) -> str:

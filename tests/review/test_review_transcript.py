@@ -177,3 +177,18 @@ def test_an_sms_conversation_shows_the_patients_number(db, stores, clinician, cl
                      html)
     web = page(client, "conv-web")
     assert "number (from their messages)" not in web and "tel:" not in web
+
+
+def test_a_message_the_two_classifiers_disagreed_on_says_so(db, stores, clinician, client_for):
+    # components/intent_ensemble.py keeps both first choices; the more confident one decided.
+    from review_fixtures import Script, build_tracker_db
+
+    votes = [{"name": "book_appointment", "confidence": 0.55}, {"name": "out_of_scope", "confidence": 0.81}]
+    agreed = [{"name": "pain_on_stairs", "confidence": 0.9}, {"name": "pain_on_stairs", "confidence": 0.7}]
+    conversation = (Script("conv-votes").user("book me a table for two", "out_of_scope", 0.81, intent_votes=votes)
+                    .bot("I can only help with knee pain.")
+                    .user("my knee hurts on stairs", "pain_on_stairs", 0.9, intent_votes=agreed).done())
+    build_tracker_db(stores[0], [conversation])
+    html = page(client_for(clinician), "conv-votes")
+    assert "the two classifiers disagreed: book_appointment 0.55 against out_of_scope 0.81" in html
+    assert html.count("classifiers disagreed") == 1, "not where they agreed"
