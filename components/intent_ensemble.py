@@ -10,7 +10,7 @@ Rasa keeps only the last classifier's answer, so:
     pipeline:
       - name: DIETClassifier
       - name: components.intent_ensemble.SetAsideIntentRanking     # keeps DIET's answer
-      - name: LogisticRegressionClassifier                          # overwrites intent, ranking
+      - name: components.intent_ensemble.VotingLogisticRegression   # overwrites intent, ranking
       - name: components.intent_ensemble.CombineIntentRankings      # the average decides
       - name: FallbackClassifier
 
@@ -28,8 +28,9 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import (
-    INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY,
+    INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 
@@ -107,4 +108,20 @@ class CombineIntentRankings(_Untrained):
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
             message.set(VOTES_KEY, [r[0] for r in (first, second) if r], add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class VotingLogisticRegression(LogisticRegressionClassifier):
+    """Rasa's logistic regression, without its crash on a message that has no words.
+
+    Rasa 3.6's LogisticRegressionClassifier builds an empty feature row for an empty or blank
+    message and scikit-learn refuses it, so the whole parse failed and the patient got no reply.
+    Such a message is left with the ranking it has (DIET's), which the vote then keeps.
+    """
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        readable = [m for m in messages if m.get_sparse_features(TEXT)[1] is not None]
+        if readable:
+            super().process(readable)
         return messages

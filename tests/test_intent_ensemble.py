@@ -83,3 +83,33 @@ def test_without_a_set_aside_ranking_the_message_is_left_as_it_is(make_component
     classified(message, ("greet", 0.9))
     combined.process([message])
     assert message.get(INTENT) == {"name": "greet", "confidence": 0.9} and not message.get(VOTES_KEY)
+
+
+def test_an_empty_message_keeps_diets_answer_instead_of_crashing(make_component):
+    # Rasa's own LogisticRegressionClassifier raised on a message with no words: no reply at all.
+    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+    from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from components.intent_ensemble import VotingLogisticRegression
+
+    tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+    featurizer = make_component(CountVectorsFeaturizer)
+    examples = [Message(data={TEXT: text, INTENT: intent}) for text, intent in (
+        ("hello there", "greet"), ("hi", "greet"), ("bye now", "goodbye"), ("see you", "goodbye"))]
+    data = TrainingData(examples)
+    tokenizer.process_training_data(data)
+    featurizer.train(data)
+    featurizer.process_training_data(data)
+    regression = make_component(VotingLogisticRegression)
+    regression.train(data)
+
+    # SpacyTokenizer finds no token in "" or "   ", so no featurizer adds anything to it.
+    empty, hello = Message(data={TEXT: "   "}), Message(data={TEXT: "hello"})
+    tokenizer.process([hello])
+    featurizer.process([hello])
+    for message in (empty, hello):
+        classified(message, ("goodbye", 0.7))   # what DIET said
+    regression.process([empty, hello])
+    assert empty.get(INTENT) == {"name": "goodbye", "confidence": 0.7}
+    assert hello.get(INTENT)["name"] == "greet"
