@@ -22,6 +22,7 @@ from those.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -33,6 +34,27 @@ from rasa.shared.nlu.constants import (
     INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
+
+
+
+def _import_skops_keeping_log_level() -> None:
+    """Imports skops.io (Rasa's LogisticRegressionClassifier saves and loads with it) without
+    letting it silence the server's log.
+
+    skops.io imports every scikit-learn estimator, which imports numpy.distutils, whose log module
+    sets the root logger to WARNING. Rasa imports it while loading the model, so after that no
+    INFO line was written at all, "Rasa server is up and running" included: the production stack
+    waits for that line from each worker, and staff lose every INFO line of the running server.
+    Importing it here first, and putting the level back, leaves Rasa's later import a no-op."""
+    root = logging.getLogger()
+    level = root.level
+    try:
+        import skops.io  # noqa: F401
+    finally:
+        root.setLevel(level)
+
+
+_import_skops_keeping_log_level()
 
 SET_ASIDE_KEY = "intent_ranking_set_aside"
 VOTES_KEY = "intent_votes"

@@ -1,5 +1,11 @@
 """Two intent classifiers, their confidences averaged (components/intent_ensemble.py)."""
 
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pytest
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
@@ -7,6 +13,8 @@ from rasa.shared.nlu.training_data.message import Message
 from components.intent_ensemble import (
     SET_ASIDE_KEY, VOTES_KEY, CombineIntentRankings, SetAsideIntentRanking, combine,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def ranking(*pairs):
@@ -113,3 +121,19 @@ def test_an_empty_message_keeps_diets_answer_instead_of_crashing(make_component)
     regression.process([empty, hello])
     assert empty.get(INTENT) == {"name": "goodbye", "confidence": 0.7}
     assert hello.get(INTENT)["name"] == "greet"
+
+
+def test_loading_the_regression_does_not_silence_the_servers_log():
+    # skops.io (used to load the regression) imports numpy.distutils, which set the root logger
+    # to WARNING: a running server then wrote no INFO line at all, "up and running" included.
+    script = textwrap.dedent("""
+        import logging, sys
+        logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
+        import components.intent_ensemble
+        import skops.io  # what Rasa's LogisticRegressionClassifier.load does next
+        logging.getLogger("rasa.core.run").info("Rasa server is up and running.")
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Rasa server is up and running." in result.stdout
