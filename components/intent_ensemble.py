@@ -56,6 +56,8 @@ def _import_skops_keeping_log_level() -> None:
 
 _import_skops_keeping_log_level()
 
+logger = logging.getLogger(__name__)
+
 SET_ASIDE_KEY = "intent_ranking_set_aside"
 VOTES_KEY = "intent_votes"
 
@@ -139,10 +141,29 @@ class VotingLogisticRegression(LogisticRegressionClassifier):
 
     Rasa 3.6's LogisticRegressionClassifier builds an empty feature row for an empty or blank
     message and scikit-learn refuses it, so the whole parse failed and the patient got no reply.
-    Such a message is left with the ranking it has (DIET's), which the vote then keeps.
+    Such a message is left with the ranking it has (DIET's), which the vote then keeps; so is
+    every message when the regression could not be loaded (Rasa then hands back an untrained one).
     """
 
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "VotingLogisticRegression":
+        # Rasa's load returns an untrained classifier, saying so only at debug level, when the
+        # saved file is missing or skops finds types it does not trust in it.
+        component = super().load(config, model_storage, resource, execution_context, **kwargs)
+        if not component.is_trained:
+            logger.warning("The logistic regression of the intent vote could not be loaded from the "
+                           "model; DIET alone classifies intents until the model is retrained.")
+        return component
+
+    @property
+    def is_trained(self) -> bool:
+        return hasattr(self.clf, "classes_")
+
     def process(self, messages: List[Message]) -> List[Message]:
+        # Untrained, scikit-learn would raise on every message: no reply at all for anyone.
+        if not self.is_trained:
+            return messages
         readable = [m for m in messages if m.get_sparse_features(TEXT)[1] is not None]
         if readable:
             super().process(readable)

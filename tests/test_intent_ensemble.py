@@ -137,3 +137,22 @@ def test_loading_the_regression_does_not_silence_the_servers_log():
                             timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Rasa server is up and running." in result.stdout
+
+
+def test_a_regression_that_could_not_be_loaded_leaves_diet_to_answer(
+        default_model_storage, default_execution_context, caplog):
+    # Rasa's load hands back an untrained classifier when the saved file is missing or holds
+    # types skops does not trust; predicting with it raised on every message.
+    from rasa.engine.storage.resource import Resource
+
+    from components.intent_ensemble import VotingLogisticRegression
+
+    with caplog.at_level("WARNING", logger="components.intent_ensemble"):
+        regression = VotingLogisticRegression.load(
+            VotingLogisticRegression.get_default_config(), default_model_storage,
+            Resource("not_in_the_model"), default_execution_context)
+    assert "DIET alone classifies intents" in caplog.text
+    message = Message(data={TEXT: "my knee hurts on stairs"})
+    classified(message, ("pain_on_stairs", 0.8), ("knee_pain_general", 0.1))
+    regression.process([message])
+    assert message.get(INTENT) == {"name": "pain_on_stairs", "confidence": 0.8}
