@@ -193,8 +193,8 @@ class UserMessage:
     # The number an SMS or WhatsApp message came from (channels/twilio.py puts it in the
     # message's metadata; the conversation id is a pseudonym so that it can go in alerts).
     reply_to: str = ""
-    # The two intent classifiers' first choices when they differed (components/intent_ensemble.py:
-    # the more confident one decided); empty when they agreed.
+    # The two intent classifiers' first choices, DIET's then the regression's, when they differed
+    # (components/intent_ensemble.py: the average of their confidences decided); empty otherwise.
     votes: list[dict] = field(default_factory=list)
 
     @property

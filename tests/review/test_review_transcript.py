@@ -180,7 +180,8 @@ def test_an_sms_conversation_shows_the_patients_number(db, stores, clinician, cl
 
 
 def test_a_message_the_two_classifiers_disagreed_on_says_so(db, stores, clinician, client_for):
-    # components/intent_ensemble.py keeps both first choices; the more confident one decided.
+    # components/intent_ensemble.py keeps both first choices (DIET's, then the regression's); the
+    # average of the two confidences for each intent decided.
     from review_fixtures import Script, build_tracker_db
 
     votes = [{"name": "book_appointment", "confidence": 0.55}, {"name": "out_of_scope", "confidence": 0.81}]
@@ -190,5 +191,6 @@ def test_a_message_the_two_classifiers_disagreed_on_says_so(db, stores, clinicia
                     .user("my knee hurts on stairs", "pain_on_stairs", 0.9, intent_votes=agreed).done())
     build_tracker_db(stores[0], [conversation])
     html = page(client_for(clinician), "conv-votes")
-    assert "the two classifiers disagreed: book_appointment 0.55 against out_of_scope 0.81" in html
+    assert ("the two classifiers disagreed: DIET said book_appointment 0.55, the regression out_of_scope "
+            "0.81; the average of their confidences decided") in html
     assert html.count("classifiers disagreed") == 1, "not where they agreed"
