@@ -25,7 +25,7 @@ _VALIDATOR_CLASS = jsonschema.validators.validator_for(_SCHEMA)
 _VALIDATOR_CLASS.check_schema(_SCHEMA)
 _VALIDATOR = _VALIDATOR_CLASS(_SCHEMA)
 
-# Rasa's own method, kept to put back and to compare against.
+# Rasa's own method, for the tests and the benchmark to compare against.
 RASA_VALIDATE = RemoteAction._validate_action_result
 
 
@@ -44,10 +44,5 @@ def validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
 
 
 def install() -> None:
-    """Idempotent."""
+    """Every RemoteAction of this process checks answers with `validate_action_result`."""
     RemoteAction._validate_action_result = validate_action_result
-
-
-def uninstall() -> None:
-    """Puts Rasa's method back (tests and the benchmark compare the two)."""
-    RemoteAction._validate_action_result = RASA_VALIDATE
