@@ -51,16 +51,13 @@ def time_calls(check: Callable[[Any, Dict[str, Any]], bool], answer: Dict[str, A
     return took
 
 
-def p95(values: List[float]) -> float:
-    return sorted(values)[max(0, int(round(0.95 * len(values))) - 1)]
-
-
 def main(argv: List[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args(argv)
 
     from components import action_response_check
+    from load_test import percentile
 
     answer = typical_answer()
     rows = (("Rasa 3.6 (schema checked every call)", action_response_check.RASA_VALIDATE),
@@ -68,7 +65,7 @@ def main(argv: List[str] = None) -> int:
     print(f"checking one action server answer, {args.repeats} times each:")
     for label, check in rows:
         took = time_calls(check, answer, args.repeats)
-        print(f"  {label:<40} median {statistics.median(took):6.2f} ms   p95 {p95(took):6.2f} ms")
+        print(f"  {label:<40} median {statistics.median(took):6.2f} ms   p95 {percentile(took, 95):6.2f} ms")
     return 0
 
 

@@ -46,8 +46,9 @@ def time_parses(agent, texts: Sequence[str]) -> List[float]:
 
 
 def summary(label: str, took: Sequence[float]) -> str:
-    p95 = took[min(len(took) - 1, int(len(took) * 0.95))]
-    return f"{label:<32} median {statistics.median(took):6.2f} ms   p95 {p95:6.2f} ms"
+    from load_test import percentile
+
+    return f"{label:<32} median {statistics.median(took):6.2f} ms   p95 {percentile(took, 95):6.2f} ms"
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
