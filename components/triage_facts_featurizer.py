@@ -18,7 +18,7 @@ from exactly what they will see (training examples carry hand-written entity lab
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text, Type
+from typing import Any, Dict, List, Text, Type
 
 import numpy as np
 import scipy.sparse

@@ -43,12 +43,13 @@ def training_words() -> Set[str]:
     return words
 
 
-def test_the_pipeline_reads_the_lists_as_features():
+def test_the_pipeline_reads_the_lists_and_the_facts_as_features():
     config = yaml.safe_load((ROOT / "config.yml").read_text())
     names = [step["name"] for step in config["pipeline"]]
-    assert "RegexFeaturizer" in names
     # Features must exist before the classifiers that learn from them.
-    assert names.index("RegexFeaturizer") < names.index("DIETClassifier")
+    for featurizer in ("RegexFeaturizer", "components.triage_facts_featurizer.TriageFactsFeaturizer"):
+        assert featurizer in names
+        assert names.index(featurizer) < names.index("DIETClassifier")
     featurizer = config["pipeline"][names.index("RegexFeaturizer")]
     assert featurizer.get("case_sensitive") is False  # "Medicare", "MRI" as patients type them
 
