@@ -28,6 +28,10 @@ from bot.entities import KneeEntityRules, default_rules
 
 ENTITY_TYPES = ("pain_trigger", "pain_location", "onset", "duration_weeks", "side", "age")
 CONFIDENCE_KEY = "confidence_entity"
+# What the rules found in the text, before the `entities` key chose among it, as (rules file or
+# None for the default, text, found): the TriageFactsFeaturizer reads it instead of running the
+# same rules again on the same text. Kept on the message only, not in the parse data.
+RULES_FOUND_KEY = "knee_rules_found"
 
 
 @functools.lru_cache(maxsize=4)
@@ -68,9 +72,8 @@ class KneeEntityExtractor(GraphComponent, EntityExtractorMixin):
     def __init__(self, config: Dict[Text, Any]) -> None:
         self._validate(config)
         self._entities = frozenset(config["entities"])
-        self._rules = _rules_from(
-            None if config["patterns_file"] is None else str(config["patterns_file"])
-        )
+        self._rules_key = None if config["patterns_file"] is None else str(config["patterns_file"])
+        self._rules = _rules_from(self._rules_key)
 
     @classmethod
     def _validate(cls, config: Dict[Text, Any]) -> None:
@@ -100,9 +103,11 @@ class KneeEntityExtractor(GraphComponent, EntityExtractorMixin):
             # "/inform{...}" button payloads carry their own entities (RegexMessageHandler).
             if not isinstance(text, str) or text.lstrip().startswith("/"):
                 continue
+            everything = self._rules.extract(text)
+            message.set(RULES_FOUND_KEY, (self._rules_key, text, everything))
             found = [
                 {**entity, EXTRACTOR: self.name, CONFIDENCE_KEY: 1.0}
-                for entity in self._rules.extract(text)
+                for entity in everything
                 if entity["entity"] in self._entities
             ]
             if found:

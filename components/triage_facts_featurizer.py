@@ -8,8 +8,10 @@ eleven" gives an age and "no injury" a gradual onset. The classifiers learn only
 pain_trigger, pain_location, onset or side ("pain_trigger=sitting"), or that a duration or an
 age was given. The feature is on for the message and for the words the fact was found in.
 
-It runs the rules itself, on training examples and messages alike, so the classifiers learn
-from exactly what they will see (training examples carry hand-written entity labels instead).
+The classifiers learn from exactly what they will see: on training examples (which carry
+hand-written entity labels instead) it runs the rules itself; on a patient's message it takes what
+the KneeEntityExtractor earlier in the pipeline found with the same rules in the same text, and
+runs them only when there is nothing to take.
 
     pipeline:
       - name: SpacyTokenizer
@@ -34,7 +36,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.entities import KneeEntityRules
-from components.knee_entities import _rules_from
+from components.knee_entities import RULES_FOUND_KEY, _rules_from
 
 # Facts whose value is a number: only whether one was given is a feature.
 NUMBER_FACTS = ("duration_weeks", "age")
@@ -77,7 +79,8 @@ class TriageFactsFeaturizer(SparseFeaturizer, GraphComponent):
     def __init__(self, config: Dict[Text, Any], name: Text = "triage_facts") -> None:
         super().__init__(name, {**self.get_default_config(), **config})
         path = self._config["patterns_file"]
-        self._rules = _rules_from(None if path is None else str(path))
+        self._rules_key = None if path is None else str(path)
+        self._rules = _rules_from(self._rules_key)
         self._index = {feature: i for i, feature in enumerate(feature_names(self._rules))}
 
     @classmethod
@@ -96,9 +99,12 @@ class TriageFactsFeaturizer(SparseFeaturizer, GraphComponent):
             self._featurize(message)
         return messages
 
-    def facts(self, text: str) -> List[Dict[str, Any]]:
-        """The facts the rules find in a text that have a feature."""
-        return [e for e in self._rules.extract(text) if feature_name(e) in self._index]
+    def _facts(self, message: Message, text: str) -> List[Dict[str, Any]]:
+        """The facts the rules find in the message's text that have a feature."""
+        rules_key, found_in, found = message.get(RULES_FOUND_KEY) or (None, None, None)
+        if found is None or rules_key != self._rules_key or found_in != text:
+            found = self._rules.extract(text)
+        return [e for e in found if feature_name(e) in self._index]
 
     def _featurize(self, message: Message) -> None:
         text = message.get(TEXT)
@@ -107,7 +113,7 @@ class TriageFactsFeaturizer(SparseFeaturizer, GraphComponent):
             return
         sequence = np.zeros((len(tokens), len(self._index)))
         sentence = np.zeros((1, len(self._index)))
-        for fact in self.facts(text):
+        for fact in self._facts(message, text):
             column = self._index[feature_name(fact)]
             sentence[0, column] = 1.0
             start, end = fact.get("start"), fact.get("end")

@@ -77,3 +77,34 @@ def test_training_examples_get_the_same_features_as_messages(featurize):
 def test_a_message_with_no_words_gets_no_feature_and_does_not_fail(featurize, text):
     _, _, _, sentence = featurize(text)
     assert sentence is None or sentence.features.sum() == 0
+
+
+def test_after_the_entity_extractor_the_rules_are_not_run_twice_on_a_message(make_component, featurize):
+    from components.knee_entities import KneeEntityExtractor
+
+    text = "my knee hurts after the movies and on stairs, left side"
+    featurizer, _, _, alone = featurize(text)
+    tokenizer = make_component(WhitespaceTokenizer)
+    extractor = make_component(KneeEntityExtractor, {"entities": ["pain_trigger"]})
+    calls = []
+    rules = featurizer._rules
+    original = rules.extract
+    rules.extract = lambda t: calls.append(t) or original(t)
+    try:
+        message = Message(data={TEXT: text})
+        tokenizer.process([message])
+        extractor.process([message])
+        featurizer.process([message])
+        # The same text changed after the extractor read it (it never is in this pipeline): run again.
+        other = Message(data={TEXT: "my knee hurts on stairs"})
+        tokenizer.process([other])
+        extractor.process([other])
+        other.set(TEXT, "my knee hurts when i squat")
+        featurizer.process([other])
+    finally:
+        del rules.extract
+    assert calls == [text, "my knee hurts on stairs", "my knee hurts when i squat"]
+    # All of what the rules found counts, not only the entities the extractor was asked to add.
+    assert np.array_equal(message.get_sparse_features(TEXT)[1].features.toarray(), alone.features.toarray())
+    assert on(featurizer, alone.features) == {"pain_trigger=sitting", "pain_trigger=stairs", "side=left"}
+    assert on(featurizer, other.get_sparse_features(TEXT)[1].features) == {"pain_trigger=squatting"}
