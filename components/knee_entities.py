@@ -35,7 +35,8 @@ RULES_FOUND_KEY = "knee_rules_found"
 
 
 @functools.lru_cache(maxsize=4)
-def _rules_from(path: Optional[str]) -> KneeEntityRules:
+def rules_from(path: Optional[str]) -> KneeEntityRules:
+    """The compiled rules of a patterns file (None: bot/entity_patterns.yml), one per file per process."""
     return default_rules() if path is None else KneeEntityRules(pathlib.Path(path))
 
 
@@ -73,7 +74,7 @@ class KneeEntityExtractor(GraphComponent, EntityExtractorMixin):
         self._validate(config)
         self._entities = frozenset(config["entities"])
         self._rules_key = None if config["patterns_file"] is None else str(config["patterns_file"])
-        self._rules = _rules_from(self._rules_key)
+        self._rules = rules_from(self._rules_key)
 
     @classmethod
     def _validate(cls, config: Dict[Text, Any]) -> None:

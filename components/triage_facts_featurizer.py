@@ -36,7 +36,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.entities import KneeEntityRules
-from components.knee_entities import RULES_FOUND_KEY, _rules_from
+from components.knee_entities import RULES_FOUND_KEY, rules_from
 
 # Facts whose value is a number: only whether one was given is a feature.
 NUMBER_FACTS = ("duration_weeks", "age")
@@ -80,7 +80,7 @@ class TriageFactsFeaturizer(SparseFeaturizer, GraphComponent):
         super().__init__(name, {**self.get_default_config(), **config})
         path = self._config["patterns_file"]
         self._rules_key = None if path is None else str(path)
-        self._rules = _rules_from(self._rules_key)
+        self._rules = rules_from(self._rules_key)
         self._index = {feature: i for i, feature in enumerate(feature_names(self._rules))}
 
     @classmethod
