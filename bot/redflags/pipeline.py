@@ -5,6 +5,7 @@ pipelines are not documented as safe for concurrent calls, and a call takes abou
 """
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 from pathlib import Path
@@ -43,6 +44,23 @@ FAMILY_PRESENT_WORDS = frozenset(
         "keeps", "keep", "now", "currently", "today", "still", "feels", "looks", "says", "i", "my", "me",
     }
 )
+
+# A relative's body part named right after them ("my wife's knee locks") is that person's symptom
+# now, not a diagnosis in the family ("my mum's DVT").
+BODY_PART_WORDS = frozenset(
+    {
+        "knee", "knees", "kneecap", "kneecaps", "patella", "leg", "legs", "calf", "calves", "foot",
+        "feet", "toes", "ankle", "ankles", "shin", "shins", "thigh", "thighs", "hip", "hips", "chest",
+    }
+)
+# A relative's event of hours or days ago is news, not family history: the user is asking for
+# them ("my partner had his arthroscopy 5 days ago and the knee's gone red"). Weeks or years ago
+# stay history ("my mum had a DVT years ago").
+RECENT = re.compile(
+    r"\b(?:(?:\d+|a|an|one|two|three|four|five|six|few|a few|couple(?: of)?|a couple of) (?:hours?|hrs?|days?) ago"
+    r"|yesterday|last night|this (?:morning|arvo|afternoon|evening|week)|today|tonight|just (?:had|got|been|came))\b"
+)
+RECENT_AFTER_TOKENS = 5
 
 _LOCK = threading.Lock()
 _PIPELINE: Optional[Tuple[Language, RuleSet]] = None
@@ -100,10 +118,17 @@ def family_history_scope(target: Span, modifier: Span, between: Span) -> bool:
     user asks for, so it stays asserted."""
     if target.start < modifier.start:
         return False  # a relative named after the symptom: "my calf is swollen like my dad's was"
+    doc = target.doc
+    after = min(target.end + RECENT_AFTER_TOKENS, target.sent.end)
+    if RECENT.search(doc[modifier.start:after].text.lower()):
+        return False
     words = [t.lower_ for t in between if not t.is_space]
     if not words:
-        # right next to each other: only a possessive is history ("my mum's DVT");
-        # "my mum can't put weight on it" is about the person asked for
+        # right next to each other: only a possessive is history ("my mum's DVT"), and not before
+        # a body part ("my wife's knee locks"); "my mum can't put weight on it" is about the
+        # person asked for
+        if target[0].lower_ in BODY_PART_WORDS:
+            return False
         return modifier.text.lower().endswith("s") and "'" in modifier.text
     if not any(w in FAMILY_HISTORY_VERBS for w in words):
         return False  # "my mum has a DVT" is about the person asked for, now
