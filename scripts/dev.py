@@ -24,9 +24,18 @@ VENV_BIN = ROOT / ".venv" / "bin"
 MODEL_NAME = "triage"
 MODEL = ROOT / "models" / f"{MODEL_NAME}.tar.gz"
 FINGERPRINT = ROOT / "models" / f"{MODEL_NAME}.fingerprint"
-# What a trained model depends on. Custom components are not trained (their rules are read at
-# run time), so changing bot/ code needs no retraining.
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
+# What a trained model depends on. Most custom components are not trained (their rules are read
+# at run time), so changing bot/ code needs no retraining; but the classifiers learn from the
+# features TriageFactsFeaturizer makes out of the entity rules (one column per value), so a change
+# to those rules or that featurizer must retrain, or the model would read columns it never saw.
+TRAINING_INPUTS = (
+    "config.yml",
+    "domain.yml",
+    "data",
+    "bot/entity_patterns.yml",
+    "bot/entities.py",
+    "components/triage_facts_featurizer.py",
+)
 
 QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "2",  # TensorFlow's start-up chatter hides the useful lines
