@@ -15,6 +15,9 @@ Run from the repo root with the venv's python:
     is parsed by a trained model: the share of knee phrases the bot engages with (a symptom or
     question intent, or inform) and the share of other phrases it declines (out_of_scope,
     nlu_fallback, or ask_clinic_info: a fees or hours question the bot hands to the team).
+(c) The blind intent set (tests/vignettes/intents_blind.yml: phrases written by someone who had
+    not seen data/nlu, none equal to a training example) through the same model: the share given
+    exactly the intent its writer meant, and every miss (our own phrases, so they are printed).
 
 The external set is held out: only counts are printed unless --show-misses is given, and a miss
 must never be copied or paraphrased into data/nlu (the training data is written from how patients talk in
@@ -45,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from bot.contract import QUESTION_INTENTS, SYMPTOM_INTENTS  # noqa: E402
 
 EXTERNAL_DIR = ROOT.parent / "shared" / "eval"
+BLIND_INTENTS = ROOT / "tests" / "vignettes" / "intents_blind.yml"
 ENGAGED_INTENTS = frozenset(SYMPTOM_INTENTS + QUESTION_INTENTS + ("inform",))
 # Not taken as knee: the out-of-scope reply, the fallback, or a clinic question (fees, hours,
 # where) that the bot says only the team can answer and hands over.
@@ -174,9 +178,8 @@ async def parse_all(model: Path, texts: Sequence[str]) -> List[dict]:
     return [await agent.parse_message(text) for text in texts]
 
 
-def external_check(model: Path, items: Sequence[dict], show_misses: bool) -> Dict[str, float]:
-    """Parse every external phrase; print shares and misses; return the shares."""
-    parsed = asyncio.run(parse_all(model, [i["text"] for i in items]))
+def external_check(items: Sequence[dict], parsed: Sequence[dict], show_misses: bool) -> Dict[str, float]:
+    """Print the shares and misses of the parsed external phrases; return the shares."""
     by_expect: Dict[str, List[Tuple[dict, dict]]] = collections.defaultdict(list)
     for item, result in zip(items, parsed):
         by_expect[item["expect"]].append((item, result))
@@ -217,6 +220,25 @@ def external_check(model: Path, items: Sequence[dict], show_misses: bool) -> Dic
     return shares
 
 
+def blind_check(items: Sequence[dict], parsed: Sequence[dict]) -> float:
+    """Print the share of the parsed blind intent set that is right, per intent, and every miss."""
+    per_intent: Dict[str, List[int]] = collections.defaultdict(lambda: [0, 0])
+    misses = []
+    for item, result in zip(items, parsed):
+        got, want = result["intent"]["name"], item["intent"]
+        per_intent[want][0] += 1
+        if got == want:
+            per_intent[want][1] += 1
+        else:
+            misses.append(f"  miss: {want} -> {got} ({result['intent'].get('confidence', 0):.2f})  {item['text']}")
+    right = sum(r for _, r in per_intent.values())
+    share = right / len(items)
+    print(f"\nblind intent set ({BLIND_INTENTS.relative_to(ROOT)}): {right}/{len(items)} = {share:.1%} exactly right")
+    print("  " + ", ".join(f"{k} {r}/{n}" for k, (n, r) in sorted(per_intent.items())))
+    print("\n".join(misses))
+    return share
+
+
 # --- command line -------------------------------------------------------------------------
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -229,7 +251,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--train", action="store_true", help="train an NLU model for part (b)")
     parser.add_argument("--external", type=Path, default=EXTERNAL_DIR)
     parser.add_argument("--skip-cv", action="store_true")
-    parser.add_argument("--skip-external", action="store_true")
+    parser.add_argument("--skip-external", action="store_true", help="skip parts (b) and (c)")
     parser.add_argument(
         "--show-misses", action="store_true",
         help="list the external phrases missed (never turn one into training data)",
@@ -265,10 +287,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print("no trained model: pass --model PATH or --train, or run `rasa train` first")
             return 2
         print(f"\nexternal set: {len(items)} phrases, model {model}")
-        shares = external_check(Path(model), items, show_misses=args.show_misses)
+        blind = yaml.safe_load(BLIND_INTENTS.read_text())
+        parsed = asyncio.run(parse_all(Path(model), [i["text"] for i in items + blind]))
+        shares = external_check(items, parsed[: len(items)], show_misses=args.show_misses)
         if "knee" in shares:
             print(f"\nknee phrases engaged: {shares['knee']:.1%}  target >= {ENGAGED_TARGET:.0%}")
             met &= shares["knee"] >= ENGAGED_TARGET
+        blind_check(blind, parsed[len(items):])
     return 0 if met else 1
 
 
