@@ -59,6 +59,18 @@ def test_several_triggers_in_one_message_are_all_recorded_and_kept(bot):
     assert set(bot.slots(sender)["pain_triggers"]) >= {"stairs", "sitting", "squatting"}
 
 
+def test_a_description_with_no_question_asked_starts_the_questions_and_keeps_what_it_said(bot):
+    sender = new_id()
+    replies = bot.send("left knee, behind the kneecap, for about a month", sender)
+    text = texts(replies)
+    assert "didn't quite get that" not in text
+    assert "What brings the pain on" in text  # where and how long are known: not asked
+    slots = bot.slots(sender)
+    assert slots["pain_location"] == "behind_kneecap" and slots["side"] == "left"
+    assert 4 <= slots["duration_weeks"] <= 5
+    assert bot.tracker(sender)["active_loop"].get("name") == "triage_form"
+
+
 @pytest.mark.parametrize("question,answer_parts,absent_parts", [
     ("why does the hip matter for knee pain?", ("hip", "thigh bone"), ()),
     # a fees question: the team answers; the clinic's phone and hours come from configuration,
