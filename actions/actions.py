@@ -16,6 +16,7 @@ from rasa_sdk.types import DomainDict
 
 from bot import triage
 from bot.contract import level_rank
+from bot.knee_topic import mentions_knee
 from bot.settings import load_settings
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,9 @@ FORM_QUESTIONS = (
 # keeps the level at consultation or above); elsewhere "not sure" is the same as skipping.
 UNSURE_IS_AN_ANSWER = ("under_16", *triage.SCREENING_QUESTIONS)
 BOOKABLE = level_rank("consultation")  # at or below: offer a running assessment
+# Entities that place a message on the knee: where on it, or what brings knee pain on. How long,
+# which side or how it started could be said of any body part.
+KNEE_PLACE_OR_ACTIVITY = frozenset({"pain_location", "pain_trigger"})
 
 
 def _latest_intent(tracker: Tracker) -> Optional[str]:
@@ -92,6 +96,21 @@ class ValidateTriageForm(FormValidationAction):
             return {"duration_weeks": weeks}
         dispatcher.utter_message(text="Sorry, I didn't catch how long. You can say something like \"6 weeks\" or \"3 months\".")
         return {"duration_weeks": None}
+
+
+class ActionCheckKneeDescription(Action):
+    """Outside the triage questions, is an answer-like message ("left knee, behind the kneecap,
+    about a month") a description of the person's knee? Then the questions start; "for about 3
+    weeks" about a shoulder is not, and gets the usual "say it another way" reply."""
+
+    def name(self) -> Text:
+        return "action_check_knee_description"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        entities = {e.get("entity") for e in tracker.latest_message.get("entities") or []}
+        described = mentions_knee(text) or bool(entities & KNEE_PLACE_OR_ACTIVITY)
+        return [SlotSet("knee_described", described)]
 
 
 class ActionTriageSummary(Action):

@@ -56,6 +56,23 @@ TYPICAL_SLOTS = {
 }
 
 
+@pytest.mark.parametrize("text,entities,described", [
+    ("left knee, about a month", [{"entity": "side", "value": "left"}], True),
+    ("behind the cap, 6 weeks", [{"entity": "pain_location", "value": "behind_kneecap"}], True),
+    ("going down stairs for 2 months", [{"entity": "pain_trigger", "value": "stairs"}], True),
+    ("for about 3 weeks now", [{"entity": "duration_weeks", "value": 3.0}], False),
+    ("it came on slowly, on the right", [{"entity": "onset", "value": "gradual"},
+                                         {"entity": "side", "value": "right"}], False),
+    ("my knee is fine, it's my left shoulder", [{"entity": "side", "value": "left"}], False),
+])
+async def test_an_answer_outside_the_questions_starts_them_only_when_it_is_about_the_knee(
+        text, entities, described):
+    dispatcher, events = await run(actions.ActionCheckKneeDescription(),
+                                   make_tracker(text=text, entities=entities))
+    assert slot_events(events) == {"knee_described": described}
+    assert dispatcher.messages == []
+
+
 async def test_summary_of_a_typical_pattern_offers_hip_and_booking():
     dispatcher, events = await run(actions.ActionTriageSummary(), make_tracker(TYPICAL_SLOTS))
     texts = [m.get("text") or "" for m in dispatcher.messages]

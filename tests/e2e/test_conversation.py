@@ -71,6 +71,13 @@ def test_a_description_with_no_question_asked_starts_the_questions_and_keeps_wha
     assert bot.tracker(sender)["active_loop"].get("name") == "triage_form"
 
 
+def test_an_answer_with_no_question_asked_that_names_no_knee_is_not_taken_as_a_knee(bot):
+    sender = new_id()
+    text = texts(bot.send("for about 3 weeks now", sender))
+    assert "say it another way" in text and "Where on the knee" not in text
+    assert not bot.tracker(sender)["active_loop"].get("name")
+
+
 @pytest.mark.parametrize("question,answer_parts,absent_parts", [
     ("why does the hip matter for knee pain?", ("hip", "thigh bone"), ()),
     # a fees question: the team answers; the clinic's phone and hours come from configuration,
