@@ -190,3 +190,23 @@ def test_answers_use_australian_spelling(answers):
         for match in re.finditer(US_SPELLINGS, words(text))
     ]
     assert found == []
+
+
+CALL_FOR_LEVEL = {"emergency_ambulance": "000", "emergency": "000", "consultation_24": "1800022222"}
+
+
+def test_each_escalation_offers_the_number_its_level_needs_first():
+    """The widget's first call button: 000 for an emergency, Lifeline for self-harm, and for a
+    doctor within 24 hours healthdirect's nurses, not an ambulance for night pain."""
+    from rasa.shared.core.domain import Domain
+
+    from bot.contract import RED_FLAG_MIN_LEVEL
+
+    responses = Domain.load(str(DOMAIN_FILE)).responses
+    wanted = {f"utter_red_flag_{code}": CALL_FOR_LEVEL[level] for code, level in RED_FLAG_MIN_LEVEL.items()}
+    wanted["utter_red_flag_self_harm"] = "131114"
+    wanted["utter_red_flag_neurovascular_emergency"] = "000"
+    for name, call in wanted.items():
+        for variation in responses[name]:
+            assert variation["custom"]["call"] == call, name
+            assert variation["custom"]["alert"] == {"000": "emergency", "131114": "crisis"}.get(call, "urgent"), name

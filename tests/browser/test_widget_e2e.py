@@ -99,3 +99,15 @@ def test_real_bot_red_flag_alert_on_a_phone(live_web_url, open_page):
     expect(alert).to_be_visible(timeout=REPLY_WAIT_MS)
     expect(alert.locator("a.uc-call--primary")).to_be_in_viewport()
     screenshot(page, "e2e-phone-red-flag")
+
+
+def test_real_bot_a_see_a_doctor_today_flag_offers_healthdirect_not_an_ambulance(live_web_url, open_page):
+    page = open_page(live_web_url, viewport=DESKTOP)
+    open_chat(page)
+    send(page, "my knee pain wakes me up every night")
+    alert = page.locator(f"{WIDGET} .uc-alert--urgent").last
+    expect(alert).to_be_visible(timeout=REPLY_WAIT_MS)
+    expect(alert).to_contain_text("within 24 hours")
+    expect(alert.locator("a.uc-call--primary")).to_have_attribute("href", "tel:1800022222")
+    expect(alert.locator('a[href="tel:000"]')).to_have_count(0)
+    screenshot(page, "e2e-desktop-urgent-flag")
