@@ -78,6 +78,21 @@ def test_an_answer_with_no_question_asked_that_names_no_knee_is_not_taken_as_a_k
     assert not bot.tracker(sender)["active_loop"].get("name")
 
 
+def test_no_to_a_question_that_wants_a_choice_asks_it_again_and_no_to_a_safety_question_answers_it(bot):
+    sender = new_id()
+    bot.send("my knee hurts when i run", sender)
+    bot.send("around the kneecap", sender)
+    text = texts(bot.send("no", sender))  # to "Did it come on slowly, or after an injury...?"
+    assert "not sure which one you mean" in text and "How did it start" in text
+    assert "anything else you'd like to know" not in text
+    assert bot.slots(sender)["onset"] is None
+    bot.send("it came on slowly", sender)
+    bot.send("about 6 weeks", sender)
+    text = texts(bot.send("no", sender))  # under 16: a yes/no question, so "no" answers it
+    assert "not sure which one you mean" not in text
+    assert bot.slots(sender)["under_16"] == "no"
+
+
 @pytest.mark.parametrize("question,answer_parts,absent_parts", [
     ("why does the hip matter for knee pain?", ("hip", "thigh bone"), ()),
     # a fees question: the team answers; the clinic's phone and hours come from configuration,
