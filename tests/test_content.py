@@ -210,3 +210,31 @@ def test_each_escalation_offers_the_number_its_level_needs_first():
         for variation in responses[name]:
             assert variation["custom"]["call"] == call, name
             assert variation["custom"]["alert"] == {"000": "emergency", "131114": "crisis"}.get(call, "urgent"), name
+
+
+def _first_steps_after_yes(rules_dir: Path) -> dict:
+    """For every rule "<action>, then affirm, then ...": the action -> the steps after the yes."""
+    after_yes = {}
+    for path in rules_dir.glob("*.yml"):
+        for rule in yaml.safe_load(path.read_text()).get("rules", []):
+            steps = rule.get("steps", [])
+            if len(steps) > 2 and "action" in steps[0] and steps[1].get("intent") == "affirm":
+                after_yes[steps[0]["action"]] = steps[2:]
+    return after_yes
+
+
+def test_yes_typed_to_an_answers_offer_does_what_its_first_button_does(answers):
+    """Every answer ends with a yes/no offer ("Would you like to book a running assessment?");
+    on SMS there is no button to tap, so a typed "yes" must take the first button's path."""
+    after_yes = _first_steps_after_yes(REPO_ROOT / "data" / "rules")
+    first_step_of = {
+        "/book_appointment": {"action": "action_offer_booking"},
+        "/knee_pain_general": {"action": "utter_start_triage"},
+    }
+    for name, variations in answers.items():
+        for variation in variations:
+            assert variation["text"].rstrip().endswith("?"), name
+            payload = variation["buttons"][0]["payload"]
+            wanted = first_step_of.get(payload) or {"action": answer_name(payload.lstrip("/"))}
+            assert name in after_yes, f"no rule for 'yes' after {name}"
+            assert after_yes[name][0] == wanted, name

@@ -51,6 +51,21 @@ def test_happy_path_from_first_message_to_summary_and_booking_offer(bot):
     assert "typical_patellofemoral_pattern" in slots["triage_reasons"]
 
 
+def test_yes_typed_after_the_summary_and_after_an_answer_takes_the_offer(bot):
+    sender = new_id()
+    bot.send("my knee hurts going down stairs", sender)
+    for answer in ('/inform{"pain_location":"around_kneecap"}', '/inform{"onset":"gradual"}',
+                   '/inform{"duration_weeks":6}', "/deny", *["/deny"] * len(ALL_SCREENS)):
+        replies = bot.send(answer, sender)
+    assert "why the hip often matters" in texts(replies)
+    text = texts(bot.send("yes please", sender))  # typed, as on SMS: no button to tap
+    assert "hip" in text and "didn't quite get that" not in text
+    text = texts(bot.send("yeah", sender))  # "Would you like to know which exercises help?"
+    assert "exercise" in text and "didn't quite get that" not in text
+    text = texts(bot.send("yes", sender))  # "Would you like a physio to set a plan for you?"
+    assert "privacy" in text.lower()  # the booking consent question
+
+
 def test_several_triggers_in_one_message_are_all_recorded_and_kept(bot):
     sender = new_id()
     bot.send("stairs and sitting at my desk both make my knee ache", sender)
