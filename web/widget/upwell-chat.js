@@ -53,6 +53,7 @@
     { pattern: "000", tel: "000", label: "Call 000" },
     { pattern: "13 11 14", tel: "131114", label: "Call Lifeline 13 11 14" },
     { pattern: "1800 022 222", tel: "1800022222", label: "Call healthdirect 1800 022 222" },
+    { pattern: "131 450", tel: "131450", label: "Call TIS National 131 450" },
   ];
   var ALERT_HEADINGS = {
     emergency: "This needs help now",
@@ -116,7 +117,8 @@
         return escapeRegExp(p.pattern).replace(/ /g, "\\s?");
       })
       .join("|");
-    return new RegExp("(^|[^\\d,.$])(" + numbers + ")(?![\\d,])", flags);
+    // not inside a bigger number ("$1,000", "1000"); a comma after it is punctuation ("131 450, any time")
+    return new RegExp("(^|[^\\d,.$])(" + numbers + ")(?!\\d|,\\d)", flags);
   }
 
   function makeLink(href, label, className) {
