@@ -190,6 +190,10 @@ class UserMessage:
     # What the classifier said before the knee-topic rule (components/knee_topic.py) took the
     # message up as a knee intent; empty when the rule did not act.
     rescued_from: str = ""
+    # What the classifier said before the language check (components/language_guard.py) read
+    # the message as another language ("es", "cjk"...) or as no words at all ("none").
+    language: str = ""
+    language_from: str = ""
     # The number an SMS or WhatsApp message came from (channels/twilio.py puts it in the
     # message's metadata; the conversation id is a pseudonym so that it can go in alerts).
     reply_to: str = ""
@@ -258,6 +262,7 @@ def _user_message(event: EventRow, payload: dict) -> UserMessage:
     findings = [_finding(f) for f in _as_list(parse_data.get("red_flags")) if isinstance(f, dict)]
     ranking = [r for r in _as_list(parse_data.get("intent_ranking")) if isinstance(r, dict)][:5]
     knee_topic = parse_data.get("knee_topic")
+    language = parse_data.get("language") if isinstance(parse_data.get("language"), dict) else {}
     return UserMessage(
         event_id=event.id,
         at=to_datetime(event.timestamp),
@@ -269,6 +274,8 @@ def _user_message(event: EventRow, payload: dict) -> UserMessage:
         channel=str(payload.get("input_channel") or ""),
         ranking=ranking,
         rescued_from=str(knee_topic.get("classified_as") or "") if isinstance(knee_topic, dict) else "",
+        language=str(language.get("detected") or "")[:16],
+        language_from=str(language.get("classified_as") or ""),
         reply_to=_reply_to(payload),
         votes=_split_votes(parse_data),
     )

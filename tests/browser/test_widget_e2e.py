@@ -111,3 +111,15 @@ def test_real_bot_a_see_a_doctor_today_flag_offers_healthdirect_not_an_ambulance
     expect(alert.locator("a.uc-call--primary")).to_have_attribute("href", "tel:1800022222")
     expect(alert.locator('a[href="tel:000"]')).to_have_count(0)
     screenshot(page, "e2e-desktop-urgent-flag")
+
+
+def test_real_bot_another_language_gets_a_tap_to_call_interpreter_number(live_web_url, open_page):
+    page = open_page(live_web_url, viewport=PHONE)
+    open_chat(page)
+    rows = page.locator(BOT_ROWS).count()
+    send(page, "me duele la rodilla cuando subo escaleras")
+    wait_for_more_bot_rows(page, rows)
+    reply = page.locator(BOT_ROWS).last
+    expect(reply).to_contain_text("only chat in English", timeout=REPLY_WAIT_MS)
+    expect(reply.locator('a[href="tel:131450"]')).to_have_count(1)
+    expect(reply.locator('a[href="tel:000"]')).to_have_count(1)

@@ -203,6 +203,19 @@ def test_bad_input_gets_a_kind_reply_and_the_bot_keeps_going(bot, message):
     assert "chatbot" in texts(replies)
 
 
+def test_another_language_gets_the_interpreter_line_and_the_questions_carry_on(bot):
+    sender = new_id()
+    text = texts(bot.send("me duele la rodilla cuando subo escaleras", sender))
+    assert "only chat in English" in text and "131 450" in text and "000" in text
+    assert "VMO" not in text
+    bot.send("my knee hurts on stairs", sender)
+    text = texts(bot.send("tôi bị đau đầu gối khi chạy", sender))
+    assert "only chat in English" in text and "Where on the knee" in text  # the same question
+    assert bot.tracker(sender)["active_loop"].get("name") == "triage_form"
+    text = texts(bot.send("asdkjh qwoeiu zxmcnb", sender))
+    assert "Where on the knee" in text and "only help with knee pain" not in text
+
+
 def test_transcripts_are_kept_in_the_sql_tracker_store(bot):
     sender = new_id()
     bot.send("my knee hurts after sitting", sender)

@@ -157,6 +157,18 @@ def test_a_message_the_knee_topic_rule_took_up_says_so(db, stores, clinician, cl
     assert html.count("knee-topic rule") == 1, "only on the message the rule changed"
 
 
+def test_a_message_the_language_check_took_says_so(db, stores, clinician, client_for):
+    from review_fixtures import Script, build_tracker_db
+
+    conversation = (Script("conv-spanish").user("me duele la rodilla cuando subo escaleras", "other_language", 1.0,
+                                                language={"detected": "es", "classified_as": "ask_vmo"})
+                    .bot("Sorry, I can only chat in English.").user("thanks", "thank", 0.97))
+    build_tracker_db(stores[0], [conversation.conversation])
+    html = page(client_for(clinician), "conv-spanish")
+    assert "the model said ask_vmo; the language check read it as another language (es)" in html
+    assert html.count("language check") == 1, "only on the message the check changed"
+
+
 def test_an_sms_conversation_shows_the_patients_number(db, stores, clinician, client_for):
     # The conversation id of an SMS is a pseudonym (channels/twilio.py), so that alerts and logs
     # carry no phone number; staff who need to call the patient find it here.
