@@ -123,6 +123,8 @@ ONSET_CASES = [
     ("gradually got worse", "gradual"),
     ("it just crept up on me", "gradual"),
     ("no injury, it started after i upped my kms", "gradual"),
+    ("started when i upped my k's for a half", "gradual"),
+    ("it began when i increased my volume", "gradual"),
     ("i twisted it at footy", "sudden_injury"),
     ("after a fall off my bike", "sudden_injury"),
     ("landed badly at netball", "sudden_injury"),
