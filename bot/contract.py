@@ -58,8 +58,10 @@ MINIMUM_INTENTS: tuple[str, ...] = (
 # questions, and clinic questions (fees, hours, where) that only the team can answer.
 FORM_INTENTS: tuple[str, ...] = ("inform", "stop", "skip", "unsure")
 CLINIC_INTENTS: tuple[str, ...] = ("ask_clinic_info",)
+# Given by components/language_guard.py, not by the classifiers: a message in another language.
+LANGUAGE_INTENTS: tuple[str, ...] = ("other_language",)
 # Every intent in domain.yml (a test checks): what staff can choose when they correct a message.
-ALL_INTENTS: tuple[str, ...] = MINIMUM_INTENTS + FORM_INTENTS + CLINIC_INTENTS
+ALL_INTENTS: tuple[str, ...] = MINIMUM_INTENTS + FORM_INTENTS + CLINIC_INTENTS + LANGUAGE_INTENTS
 
 
 def level_rank(level: Optional[str]) -> int:
