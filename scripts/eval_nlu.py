@@ -220,7 +220,7 @@ def external_check(items: Sequence[dict], parsed: Sequence[dict], show_misses: b
     return shares
 
 
-def blind_check(items: Sequence[dict], parsed: Sequence[dict]) -> float:
+def blind_check(items: Sequence[dict], parsed: Sequence[dict]) -> None:
     """Print the share of the parsed blind intent set that is right, per intent, and every miss."""
     per_intent: Dict[str, List[int]] = collections.defaultdict(lambda: [0, 0])
     misses = []
@@ -236,7 +236,6 @@ def blind_check(items: Sequence[dict], parsed: Sequence[dict]) -> float:
     print(f"\nblind intent set ({BLIND_INTENTS.relative_to(ROOT)}): {right}/{len(items)} = {share:.1%} exactly right")
     print("  " + ", ".join(f"{k} {r}/{n}" for k, (n, r) in sorted(per_intent.items())))
     print("\n".join(misses))
-    return share
 
 
 # --- command line -------------------------------------------------------------------------
