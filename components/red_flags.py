@@ -1,8 +1,16 @@
-"""Rasa 3.6 NLU component: runs the red-flag detector (bot.redflags) on every user message.
+"""Rasa 3.6 NLU component: runs both red-flag nets (bot.redflags) on every user message.
+
+The rules need no training; the learned net (bot/redflags/learned.py) is trained with the model
+from data/red_flag_corpus/ plus the NLU examples as everyday "none", and saved with it. A model
+without it (an older one, or a failed load) still has the rules.
 
 Outputs, per message:
 - `red_flags` in the parse data (add_to_output): every finding, asserted or not, as dicts, so the
-  tracker's UserUttered.parse_data keeps "fever: negated" for staff review;
+  tracker's UserUttered.parse_data keeps "fever: negated" for staff review; the learned net's own
+  findings have rule "model.<code>:<score>";
+- `red_flag_nets`: what each net said (rules' codes, the model's scores, which caught what);
+- `red_flag_signs`: signs asserted in this message, which the safety policy remembers so that
+  signs in different messages still combine;
 - one `red_flag` entity per asserted finding, appended to any entities other extractors found:
   {"entity": "red_flag", "value": <code>, "start", "end", "extractor": "RedFlagDetector",
    "confidence_entity": 1.0, "modifiers": [...]}.
@@ -14,7 +22,8 @@ known to be under 16 is passed the same way (`under_16_metadata_key`).
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -24,16 +33,19 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.redflags import detect, warm_up
+from bot.redflags import learned, nets, warm_up
 
 logger = logging.getLogger(__name__)
 
 RED_FLAGS_KEY = "red_flags"
+NETS_KEY = "red_flag_nets"
+SIGNS_KEY = "red_flag_signs"
 EXTRACTOR_NAME = "RedFlagDetector"
+MODEL_FILE = "red_flag_model.npz"
 
 
 @DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
+    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True
 )
 class RedFlagDetector(GraphComponent):
     """Finds red flags (contract codes) in user messages with the rule-based detector."""
@@ -49,14 +61,20 @@ class RedFlagDetector(GraphComponent):
             "under_16_metadata_key": "patient_under_16",
             # build the detector when the model loads, so the first message is not slow
             "warm_up": True,
+            # the learned net's corpus (relative to the working directory); "" for rules only
+            "corpus": "data/red_flag_corpus",
         }
 
     @staticmethod
     def required_components() -> List[type]:
         return []  # works on the raw text; no tokenizer or featurizer needed
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[Text, Any], model_storage: Optional[ModelStorage] = None,
+                 resource: Optional[Resource] = None, model: Optional[learned.LearnedModel] = None) -> None:
         self._config = self.validate_config(config)
+        self._model_storage = model_storage
+        self._resource = resource
+        self.model = model
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> Dict[Text, Any]:
@@ -73,6 +91,8 @@ class RedFlagDetector(GraphComponent):
                 raise ValueError(f"RedFlagDetector: config key '{key}' must be a non-empty string.")
         if not isinstance(merged["warm_up"], bool):
             raise ValueError("RedFlagDetector: config key 'warm_up' must be true or false.")
+        if not isinstance(merged["corpus"], str):
+            raise ValueError("RedFlagDetector: config key 'corpus' must be a folder path, or \"\" for rules only.")
         return merged
 
     @classmethod
@@ -83,13 +103,27 @@ class RedFlagDetector(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> RedFlagDetector:
-        component = cls(config)
+        component = cls(config, model_storage, resource)
         if component._config["warm_up"]:
             warm_up()
         return component
 
-    # Nothing is trained or persisted: the rules ship with the code (bot/redflags/rules), so a
-    # loaded model always uses the reviewed rules of the deployed release.
+    def train(self, training_data: TrainingData) -> Resource:
+        """Train the learned net on the corpus and the NLU examples (everyday "none")."""
+        if not self._config["corpus"] or self._model_storage is None or self._resource is None:
+            return self._resource
+        corpus = Path(self._config["corpus"])
+        if not corpus.is_dir():
+            raise ValueError(f"RedFlagDetector: corpus folder '{corpus}' not found (config key 'corpus').")
+        everyday = [m.get(TEXT) for m in training_data.intent_examples]
+        examples = learned.training_examples(corpus, everyday)
+        self.model = learned.train(examples, digest=f"{len(examples)} examples")
+        with self._model_storage.write_to(self._resource) as directory:
+            self.model.save(Path(directory) / MODEL_FILE)
+        return self._resource
+
+    # The rules ship with the code (bot/redflags/rules), so a loaded model always uses the
+    # reviewed rules of the deployed release; the learned net is the one trained with the model.
     @classmethod
     def load(
         cls,
@@ -99,7 +133,17 @@ class RedFlagDetector(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> RedFlagDetector:
-        return cls.create(config, model_storage, resource, execution_context)
+        component = cls.create(config, model_storage, resource, execution_context)
+        try:
+            with model_storage.read_from(resource) as directory:
+                path = Path(directory) / MODEL_FILE
+                if path.exists():
+                    component.model = learned.LearnedModel.load(path)
+        except ValueError:
+            pass  # a model trained without the learned net (Rasa raises when nothing was saved)
+        if component.model is None and component._config["corpus"]:
+            logger.warning("RedFlagDetector: no learned red-flag net in this model; the rules act alone.")
+        return component
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -116,12 +160,16 @@ class RedFlagDetector(GraphComponent):
             metadata = {}
         question = metadata.get(self._config["question_metadata_key"])
         under_16 = metadata.get(self._config["under_16_metadata_key"])
-        findings = detect(
+        verdict = nets.assess(
             text,
+            self.model,
             question=question if isinstance(question, str) else None,
             patient_under_16=under_16 if isinstance(under_16, bool) else None,
         )
+        findings = verdict.findings
         message.set(RED_FLAGS_KEY, [finding.to_dict() for finding in findings], add_to_output=True)
+        message.set(NETS_KEY, verdict.nets(), add_to_output=True)
+        message.set(SIGNS_KEY, list(verdict.signs), add_to_output=True)
         entities = list(message.get(ENTITIES) or [])
         for finding in findings:
             if not finding.asserted:

@@ -23,7 +23,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.red_flags import RED_FLAGS_KEY, RedFlagDetector
+from components.red_flags import NETS_KEY, RED_FLAGS_KEY, RedFlagDetector
 
 
 @pytest.fixture()
@@ -45,11 +45,11 @@ def red_flag_entities(message: Message) -> list:
     return [e for e in message.get(ENTITIES, []) if e["entity"] == "red_flag"]
 
 
-def test_registered_as_an_untrained_entity_extractor():
+def test_registered_as_a_trainable_entity_extractor():
     registered = DefaultV1Recipe._from_registry("components.red_flags.RedFlagDetector")
     assert registered.clazz is RedFlagDetector
     assert DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR in registered.types
-    assert registered.is_trainable is False
+    assert registered.is_trainable is True  # the learned net is trained with the model
 
 
 def test_asserted_red_flag_becomes_an_entity_and_the_parse_data_lists_it(create_detector):
@@ -126,7 +126,7 @@ def test_bad_config_names_the_key(create_detector, config, bad_key):
 
 def test_default_config_is_complete():
     config = RedFlagDetector.get_default_config()
-    assert set(config) == {"entity_name", "question_metadata_key", "under_16_metadata_key", "warm_up"}
+    assert set(config) == {"entity_name", "question_metadata_key", "under_16_metadata_key", "warm_up", "corpus"}
     assert RedFlagDetector.validate_config(config) == config
 
 
@@ -144,6 +144,52 @@ def test_load_gives_the_same_predictions_as_create(default_model_storage, defaul
     for text in texts:
         a, b = process(created, text), process(loaded, text)
         assert a.get(ENTITIES) == b.get(ENTITIES) and a.get(RED_FLAGS_KEY) == b.get(RED_FLAGS_KEY)
+
+
+@pytest.fixture(scope="module")
+def trained_storage(tmp_path_factory):
+    """A model storage holding a detector trained on the repository's corpus (and a few everyday
+    knee messages as the NLU examples)."""
+    import uuid
+
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+
+    storage = LocalModelStorage(tmp_path_factory.mktemp("model"))
+    context = ExecutionContext(GraphSchema({}), uuid.uuid4().hex)
+    config = RedFlagDetector.get_default_config()
+    detector = RedFlagDetector.create(config, storage, Resource("red_flags_trained"), context)
+    everyday = TrainingData([Message(data={TEXT: t, "intent": "knee_pain_general"}) for t in
+                             ["my knee hurts on stairs", "sore after sitting at my desk", "how long will it take"]])
+    resource = detector.train(everyday)
+    return storage, resource, context, detector
+
+
+def test_trained_then_loaded_gives_the_same_verdicts(trained_storage):
+    storage, resource, context, trained = trained_storage
+    loaded = RedFlagDetector.load(RedFlagDetector.get_default_config(), storage, resource, context)
+    assert loaded.model is not None
+    for text in ["my foot just flops when I walk since the tackle", "no fever, knee is fine", "hi"]:
+        a, b = process(trained, text), process(loaded, text)
+        assert a.get(RED_FLAGS_KEY) == b.get(RED_FLAGS_KEY)
+        assert a.get(NETS_KEY) == b.get(NETS_KEY)
+
+
+def test_the_learned_net_catches_a_plan_the_rules_have_no_words_for(trained_storage):
+    _, _, _, detector = trained_storage
+    message = process(detector, "i've been saving up my sleeping tablets for when i decide i've had enough")
+    nets_said = message.get(NETS_KEY)
+    assert "self_harm" not in nets_said["rules"]  # the rules alone miss it...
+    assert nets_said["caught_by"].get("self_harm") == "model"  # ...the net escalates it
+    assert [e["value"] for e in red_flag_entities(message)] == ["self_harm"]
+
+
+def test_without_a_learned_net_the_rules_still_work(create_detector):
+    detector = create_detector()  # created, never trained: no net
+    assert detector.model is None
+    message = process(detector, "I can't put weight on it since the fall")
+    assert [e["value"] for e in red_flag_entities(message)] == ["fracture_or_dislocation"]
+    assert message.get(NETS_KEY)["model"] == {}
 
 
 def test_odd_messages_do_not_break_the_pipeline(create_detector):

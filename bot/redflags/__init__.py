@@ -6,10 +6,10 @@
 
 Rules live in bot/redflags/rules/*.yml (clinician-readable); the pipeline is built once, lazily.
 """
-from bot.redflags.detector import detect
+from bot.redflags.detector import Analysis, analyse, detect
 from bot.redflags.findings import Finding, asserted_codes, codes_to_clarify
 
-__all__ = ["detect", "Finding", "asserted_codes", "codes_to_clarify", "warm_up"]
+__all__ = ["analyse", "Analysis", "detect", "Finding", "asserted_codes", "codes_to_clarify", "warm_up"]
 
 
 def warm_up() -> None:

@@ -19,6 +19,8 @@ from bot.redflags.text import normalise
 ADULT_AGE = 16  # contract: child_hip is for a child or adolescent under 16
 _AGE_NUMBER = re.compile(r"\d{1,2}")
 _OFFSPRING_RULE = "sign.offspring_word"
+ANIMAL = "animal"
+OTHER_PERSON = "other_person"
 _CHILD_WORD_RULE = "sign.child_word"
 
 
@@ -34,6 +36,7 @@ class Mention:
     modifiers: FrozenSet[str]  # after keep_when
     sentence: int
     virtual: bool = False  # e.g. patient_under_16=True: no words in the text
+    prior: bool = False  # a sign said in an earlier message of the conversation
 
     @property
     def label(self) -> str:
@@ -213,7 +216,10 @@ _SENTENCE_END = re.compile(r"[.!?;\n]")
 
 def _last_cue(text: str, cues) -> Optional[str]:
     best: Optional[Tuple[int, str]] = None
-    for kind, regex in (("self", cues.self_words), ("other", cues.other_words)):
+    kinds = [("self", cues.self_words), ("other", cues.other_words)]
+    if cues.animal_words is not None:
+        kinds.append((ANIMAL, cues.animal_words))
+    for kind, regex in kinds:
         for match in regex.finditer(text):
             if best is None or match.start() > best[0]:
                 best = (match.start(), kind)
@@ -239,7 +245,7 @@ class _Context:
         return any(code in self.gates[name] or name in mention.spec.gated_by for name in site.classes)
 
     def person(self, mention: Mention) -> Optional[str]:
-        """'self', 'other' or None (unclear) - whom the mention is about."""
+        """'self', 'other', 'animal' or None (unclear) - whom the mention is about."""
         cues = self.rules.persons
         if mention.virtual or cues is None:
             return None  # patient_under_16 is about the patient, who may be the user's child
@@ -254,10 +260,29 @@ class _Context:
             before = before[ends[-1].end():]
         return _last_cue(before, cues)
 
+    def someone_else(self, mention: Mention) -> bool:
+        """An adult other than the writer has the sign, and the writer then turns to their own
+        knee or says they are fine ("my friend's knee is hot and she has a fever. me, just
+        stiffness"): the writer is not asking for that person. A child is always the person asked
+        for, and so is an adult the writer does not turn away from ("my wife can't walk")."""
+        cues = self.rules.persons
+        if cues is None or cues.self_instead is None or mention.virtual or self.person(mention) != "other":
+            return False
+        start = max(0, mention.start - 80)
+        before = self.text[start:mention.end]
+        if cues.asked_for is not None and cues.asked_for.search(before):
+            return False
+        return bool(cues.self_instead.search(self.text, mention.end))
+
     def modifiers_for(self, mention: Mention, code: str) -> Tuple[str, ...]:
         names = set(mention.modifiers)
         if self.other_site(mention, code):
             names.add(OTHER_SITE)
+        if code not in ("cardiorespiratory", "self_harm"):
+            if self.person(mention) == ANIMAL:
+                names.add(ANIMAL)  # "my dog's knee is hot and swollen": a vet's question
+            elif self.someone_else(mention):
+                names.add(OTHER_PERSON)
         return tuple(sorted(names))
 
 
@@ -320,6 +345,9 @@ def _combo_findings(mentions: List[Mention], ctx: _Context, combos: Sequence[Com
                 persons = {ctx.person(m) for m, _ in chosen} - {None}
                 if len(persons) > 1:
                     continue  # "my son has a fever and my knee is swollen": two people
+            if all(m.prior for m, _ in chosen if m.virtual) and all(m.virtual for m, _ in chosen) \
+                    and any(m.prior for m, _ in chosen):
+                continue  # earlier messages alone: that combination was judged when they came
             real = [m for m, _ in chosen if not m.virtual]
             modifiers = tuple(sorted({name for _, mods in chosen for name in mods}))
             unique_real = sorted({(m.start, m.end, m.text) for m in real})
@@ -396,24 +424,85 @@ def _to_original(
     )
 
 
+@dataclass(frozen=True)
+class Analysis:
+    findings: List[Finding]
+    # Signs (ingredients of combinations, targets.yml kind: sign) asserted about the person now,
+    # on the knee or no other body part: the conversation remembers them, so a hot knee now and a
+    # fever two messages later are still `infection` (pass them back as `prior_signs`).
+    signs: Tuple[str, ...] = ()
+    # What the rules saw, as words the learned net reads beside the message's own words: each
+    # mention (a code or a sign) with its ConText modifiers and whose it is, at its place in the
+    # clean text ("sign_fever_negated", "code_dvt_family", "sign_hot_animal").
+    facts: Tuple[Tuple[int, str], ...] = ()
+    clean: str = ""
+
+
 def detect(
-    text: str, *, question: Optional[str] = None, patient_under_16: Optional[bool] = None
+    text: str, *, question: Optional[str] = None, patient_under_16: Optional[bool] = None,
+    prior_signs: Sequence[str] = (),
 ) -> List[Finding]:
     """Every red flag mentioned in one user message, asserted or not (see Finding)."""
+    return analyse(text, question=question, patient_under_16=patient_under_16, prior_signs=prior_signs).findings
+
+
+def analyse(
+    text: str, *, question: Optional[str] = None, patient_under_16: Optional[bool] = None,
+    prior_signs: Sequence[str] = (),
+) -> Analysis:
+    """The findings of one message (see `detect`) and the signs it asserts."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     clean, starts, ends = normalise(text)
     if not clean.strip():
-        return []
+        return Analysis([])
     _, rules = pipeline.get()
     mentions, sites = _analyse(clean, rules)
     mentions = _child_mentions(mentions)
+    ctx = _Context(rules, sites, clean)
+    signs = _asserted_signs(mentions, ctx)
     if patient_under_16:
         child_spec = next(s for s in rules.targets if s.id == _CHILD_WORD_RULE)
         mentions.append(Mention(child_spec, 0, 0, "", frozenset(), 0, virtual=True))
-    ctx = _Context(rules, sites, clean)
+    sign_specs = {s.label: s for s in reversed(rules.targets) if s.kind == "sign"}
+    for label in dict.fromkeys(prior_signs):
+        if label in sign_specs:
+            mentions.append(Mention(sign_specs[label], 0, 0, "", frozenset(), 0, virtual=True, prior=True))
     ranked = _direct_findings(mentions, ctx) + _combo_findings(mentions, ctx, rules.combinations)
     answer = screening_finding(clean, question, mentions, rules)
     if answer is not None:
         ranked.insert(0, (-1, answer, ((answer.start, answer.end),)))
-    return [_to_original(f, parts, text, starts, ends) for f, parts in _select(ranked)]
+    findings = [_to_original(f, parts, text, starts, ends) for f, parts in _select(ranked)]
+    return Analysis(findings, signs, _facts(mentions, ctx), clean)
+
+
+def _facts(mentions: List[Mention], ctx: _Context) -> Tuple[Tuple[int, str], ...]:
+    facts = []
+    for mention in mentions:
+        if mention.virtual:
+            continue
+        tags = sorted(mention.modifiers)
+        person = ctx.person(mention)
+        if person in ("other", ANIMAL):
+            tags.append(person)
+        site = ctx.sites[mention.sentence] if mention.sentence < len(ctx.sites) else None
+        if site is not None and not site.knee and site.classes:
+            tags.append("elsewhere")
+        facts.append((mention.start, "_".join([mention.spec.kind, mention.label, *tags])))
+    return tuple(facts)
+
+
+def _asserted_signs(mentions: List[Mention], ctx: _Context) -> Tuple[str, ...]:
+    """Signs said plainly, about the person (not another person) and not another body part."""
+    labels: List[str] = []
+    for mention in mentions:
+        if mention.spec.kind != "sign" or mention.modifiers or mention.virtual:
+            continue
+        if mention.label == "child" or ctx.person(mention) == ANIMAL:
+            continue  # a child is passed as patient_under_16; an animal is not the patient
+        site = ctx.sites[mention.sentence] if mention.sentence < len(ctx.sites) else None
+        if site is not None and not site.knee and site.classes and mention.label not in ctx.rules.never_gated_signs:
+            continue  # "my hand is hot": not the knee's
+        if mention.label not in labels:
+            labels.append(mention.label)
+    return tuple(labels)

@@ -14,8 +14,12 @@ MODIFIER_NAMES: Dict[str, str] = {
 }
 # Not a ConText category: the sentence is about another body part ("my hand is red and swollen").
 OTHER_SITE = "other_site"
+# Not a ConText category: only the learned net found it, with moderate confidence (nets.py).
+MODEL_ONLY = "model_only"
+# Not a ConText category: a rule matched, but the learned net scored the code below its `support`.
+NOT_BACKED = "not_backed_by_model"
 # Modifiers that mean "maybe": the bot should ask one clarifying question, never guess downwards.
-CLARIFY_MODIFIERS = frozenset({"uncertain", OTHER_SITE})
+CLARIFY_MODIFIERS = frozenset({"uncertain", OTHER_SITE, MODEL_ONLY, NOT_BACKED})
 
 
 @dataclass(frozen=True)

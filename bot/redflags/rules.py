@@ -69,6 +69,9 @@ class PersonCues:
     self_words: "re.Pattern[str]"
     other_words: "re.Pattern[str]"
     self_child: "re.Pattern[str]"
+    animal_words: Optional["re.Pattern[str]"] = None
+    asked_for: Optional["re.Pattern[str]"] = None
+    self_instead: Optional["re.Pattern[str]"] = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class ScreeningQuestion:
     code: str
     signs: FrozenSet[str]
     codes: FrozenSet[str]
+    unsure_is_yes: bool = False
 
 
 @dataclass(frozen=True)
@@ -312,7 +316,8 @@ def _load_screening(signs: FrozenSet[str]):
     questions = {}
     for qid, spec in _require(raw, "questions", where).items():
         q_where = f"{where}: {qid}"
-        _check_keys(spec, frozenset({"code", "asks", "signs", "codes"}), q_where)
+        _check_keys(spec, frozenset({"code", "asks", "why", "signs", "codes", "unsure_is_yes"}), q_where)
+        _require(spec, "why", q_where)
         code = _require(spec, "code", q_where)
         if code not in RED_FLAG_CODES:
             raise RuleFileError(f"{q_where}: '{code}' is not a contract red-flag code")
@@ -322,7 +327,7 @@ def _load_screening(signs: FrozenSet[str]):
         q_codes = frozenset(spec.get("codes") or ())
         if not q_codes <= set(RED_FLAG_CODES):
             raise RuleFileError(f"{q_where}: unknown codes {sorted(q_codes - set(RED_FLAG_CODES))}")
-        questions[qid] = ScreeningQuestion(qid, code, q_signs, q_codes)
+        questions[qid] = ScreeningQuestion(qid, code, q_signs, q_codes, bool(spec.get("unsure_is_yes")))
     answers = {}
     for kind in ("unsure", "negative", "affirmative"):
         lines = _require(_require(raw, "answers", where), kind, f"{where}: answers")
@@ -342,6 +347,11 @@ def _load_persons() -> PersonCues:
             self_words=re.compile(rf"(?<![\w'])(?:{_require(raw, 'self', where)})(?:'s)?(?![\w'])", re.IGNORECASE),
             other_words=re.compile(rf"(?<![\w'])(?:{_require(raw, 'other', where)})(?:'s)?(?![\w'])", re.IGNORECASE),
             self_child=re.compile(rf"^(?:{_require(raw, 'self_child', where)})", re.IGNORECASE),
+            animal_words=re.compile(rf"(?<![\w'])(?:{raw['animal']})(?:'s|s)?(?![\w'])", re.IGNORECASE)
+            if raw.get("animal") else None,
+            asked_for=re.compile(rf"(?<![\w'])(?:{raw['asked_for']})(?:'s)?(?![\w'])", re.IGNORECASE)
+            if raw.get("asked_for") else None,
+            self_instead=re.compile(raw["self_instead"], re.IGNORECASE) if raw.get("self_instead") else None,
         )
     except re.error as error:
         raise RuleFileError(f"{where}: bad regular expression: {error}") from error

@@ -30,6 +30,9 @@ def screening_finding(text: str, question: Optional[str], mentions: list, rules:
     unsure = rules.answers["unsure"]
 
     def uncertain(match) -> Finding:
+        if spec.unsure_is_yes:  # "not sure" to chest pain or thoughts of self-harm: treat as yes
+            return _answer_finding(spec.code, spec.id, "unsure_counts", text, offset + match.start(),
+                                   offset + match.end(), ())
         return _answer_finding(
             spec.code, spec.id, "unsure", text, offset + match.start(), offset + match.end(), ("uncertain",)
         )
