@@ -40,7 +40,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.settings import load_settings
-from channels.webchat import MAX_MESSAGE_CHARS
+from channels.settings import MAX_MESSAGE_CHARS, TOO_LONG
 from components.durable_tracker_store import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -93,10 +93,12 @@ def parse_message(request: Request) -> Tuple[str, str, Optional[Dict[str, Any]]]
         # PostgreSQL text cannot hold NUL; it is never part of what a person typed.
         text = text.replace("\x00", "")
 
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise BadMessage(413, "message_too_long", TOO_LONG)  # refused whole, never cut
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise BadMessage(400, "invalid_metadata", '"metadata" must be a JSON object.')
-    return sender, text[:MAX_MESSAGE_CHARS], metadata
+    return sender, text, metadata
 
 
 class AcknowledgedRestInput(RestInput):

@@ -12,6 +12,14 @@ from typing import Mapping, Optional
 
 DEFAULT_ALLOWED_ORIGINS = ("http://localhost:8080", "http://127.0.0.1:8080")
 
+# Every channel hands the bot a message of up to this many characters whole (the red-flag
+# detector reads all of it; only the classifiers get the first 5,000, config.yml). A longer one
+# is refused with TOO_LONG, never cut: a red flag at the end of a long message must not be lost.
+# The web widget (web/widget/upwell-chat.js) holds the same number, with a counter near it.
+MAX_MESSAGE_CHARS = 10_000
+TOO_LONG = (f"That message is too long for me to read in one go. Please split it into shorter messages "
+            f"(up to {MAX_MESSAGE_CHARS:,} characters each).")
+
 
 def _env(environ: Mapping[str, str], name: str) -> Optional[str]:
     """The stripped value of a variable; None when it is unset or blank."""

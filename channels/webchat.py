@@ -32,12 +32,9 @@ from sanic.request import Request
 from sanic_cors.core import SANIC_CORS_EVALUATED
 
 from channels.alerts import alert_level, is_alert_marker
-from channels.settings import allowed_origins
+from channels.settings import MAX_MESSAGE_CHARS, TOO_LONG, allowed_origins
 
 logger = logging.getLogger(__name__)
-
-# Longer messages are cut: nobody types more into a chat box, and NLU time grows with length.
-MAX_MESSAGE_CHARS = 2000
 
 
 class WebChatOutput(SocketIOOutput):
@@ -149,6 +146,10 @@ class WebChatInput(SocketIOInput):
             text = data.get("message")
             if not isinstance(text, str):
                 return
+            if len(text) > MAX_MESSAGE_CHARS:
+                # Refused whole with a plain "please split it", never cut (the widget keeps it).
+                await sio.emit(self.bot_message_evt, {"text": TOO_LONG}, room=sender_id, namespace=self.namespace)
+                return
             metadata = data.get(self.metadata_key) or {}
             if isinstance(metadata, str):
                 try:
@@ -157,7 +158,7 @@ class WebChatInput(SocketIOInput):
                     metadata = {}
             await on_new_message(
                 UserMessage(
-                    text[:MAX_MESSAGE_CHARS],
+                    text,
                     WebChatOutput(sio, self.bot_message_evt),
                     sender_id,
                     input_channel=self.name(),

@@ -165,3 +165,32 @@ async def test_rasa_cors_option_does_not_double_the_cors_header(monkeypatch):
             async with session.get(url, headers={"Origin": "https://copycat.example"}) as reply:
                 assert reply.status == 400
                 assert "Access-Control-Allow-Origin" not in reply.headers
+
+
+async def test_a_long_message_reaches_the_bot_whole_and_a_too_long_one_gets_split_it(bot):
+    from channels.settings import MAX_MESSAGE_CHARS, TOO_LONG
+
+    base_url, agent = bot
+    widget = await WidgetClient().open(base_url)
+    long_text = "my knee aches on stairs. " * 120 + "and my calf is swollen since the flight"
+    assert 2000 < len(long_text) <= MAX_MESSAGE_CHARS
+    await widget.say(long_text)
+    await widget.replies(1)
+    assert agent.received[-1].text == long_text  # not cut: the detector reads all of it
+
+    seen = len(agent.received)
+    await widget.say("x" * (MAX_MESSAGE_CHARS + 1))
+    assert (await widget.replies(1))[0]["text"] == TOO_LONG
+    assert len(agent.received) == seen  # refused whole, never handled cut short
+    await widget.close()
+
+
+def test_the_widget_holds_the_servers_message_limit():
+    import re
+    from pathlib import Path
+
+    from channels.settings import MAX_MESSAGE_CHARS
+
+    script = (Path(__file__).resolve().parents[1] / "web" / "widget" / "upwell-chat.js").read_text()
+    assert int(re.search(r"var MAX_MESSAGE_CHARS = (\d+);", script).group(1)) == MAX_MESSAGE_CHARS
+    assert "maxlength" not in script  # a paste is never cut by the browser

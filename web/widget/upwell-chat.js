@@ -29,6 +29,11 @@
   var STORE_VERSION = 1;
   var MAX_STORED_MESSAGES = 200;
   var REPLY_TIMEOUT_MS = 20000;
+  // The server reads a message of up to this many characters whole (channels/settings.py
+  // MAX_MESSAGE_CHARS; a test keeps the two equal). Longer ones stay in the box with a plain
+  // "please split it": nothing is cut off silently.
+  var MAX_MESSAGE_CHARS = 10000;
+  var COUNTER_FROM = 0.9; // show "N characters left" from 90% of the limit
   var currentScript = document.currentScript;
 
   var DEFAULTS = {
@@ -394,7 +399,6 @@
       id: inputId,
       className: "uc-input",
       rows: "1",
-      maxlength: "1000",
       placeholder: cfg.inputPlaceholder,
       autocomplete: "off",
       "aria-describedby": hintId,
@@ -457,6 +461,7 @@
     });
     this.input.addEventListener("input", function () {
       self.fitInput();
+      self.showLength();
     });
     this.clearButton.addEventListener("click", function () {
       self.clearConversation();
@@ -572,9 +577,35 @@
   Widget.prototype.sendTyped = function () {
     var text = this.input.value.trim();
     if (!text) return;
+    if (text.length > MAX_MESSAGE_CHARS) {
+      // Kept in the box, whole: the person splits it, nothing is lost.
+      this.setStatus(tooLong(text.length));
+      return;
+    }
     this.input.value = "";
     this.fitInput();
+    this.showLength();
     this.sendUser(text, text);
+  };
+
+  function tooLong(length) {
+    return "That's too long to send in one go (" + length.toLocaleString("en-AU") + " of " +
+      MAX_MESSAGE_CHARS.toLocaleString("en-AU") + " characters). Please split it into shorter messages.";
+  }
+
+  // A counter near the limit, and a plain warning over it.
+  Widget.prototype.showLength = function () {
+    var length = this.input.value.trim().length;
+    if (length > MAX_MESSAGE_CHARS) {
+      this.setStatus(tooLong(length));
+      this.lengthShown = true;
+    } else if (length >= MAX_MESSAGE_CHARS * COUNTER_FROM) {
+      this.setStatus((MAX_MESSAGE_CHARS - length).toLocaleString("en-AU") + " characters left.");
+      this.lengthShown = true;
+    } else if (this.lengthShown) {
+      this.setStatus("");
+      this.lengthShown = false;
+    }
   };
 
   // Shows `shown` as the user's message and sends `payload` (a button's payload, or the text).
