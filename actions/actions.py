@@ -17,18 +17,16 @@ from rasa_sdk.types import DomainDict
 from bot import triage
 from bot.contract import level_rank
 from bot.knee_topic import mentions_knee
+from bot.redflags.screening import read_answer
 from bot.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
 SETTINGS = load_settings()
-FORM_QUESTIONS = (
-    "pain_location", "pain_triggers", "onset", "duration_weeks", "under_16",
-    *triage.SCREENING_QUESTIONS,
-)
 # Questions where "not sure" is an answer worth keeping (a safety question answered "not sure"
 # keeps the level at consultation or above); elsewhere "not sure" is the same as skipping.
-UNSURE_IS_AN_ANSWER = ("under_16", *triage.SCREENING_QUESTIONS)
+UNSURE_IS_AN_ANSWER = ("under_16", triage.MOOD_QUESTION, *triage.SCREENING_QUESTIONS)
+YES_NO_QUESTIONS = frozenset((triage.MOOD_QUESTION, *triage.SCREENING_QUESTIONS))
 BOOKABLE = level_rank("consultation")  # at or below: offer a running assessment
 # Entities that place a message on the knee: where on it, or what brings knee pain on. How long,
 # which side or how it started could be said of any body part.
@@ -40,7 +38,8 @@ def _latest_intent(tracker: Tracker) -> Optional[str]:
 
 
 class ValidateTriageForm(FormValidationAction):
-    """One question at a time, only what is still unknown; skip and "not sure" move on."""
+    """One question at a time, only what is still unknown, in the order bot.triage.interview_plan
+    gives for what is known (the emergency questions first); skip and "not sure" move on."""
 
     def name(self) -> Text:
         return "validate_triage_form"
@@ -49,7 +48,8 @@ class ValidateTriageForm(FormValidationAction):
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Text]:
         skipped = set(tracker.get_slot("skipped_questions") or [])
-        return [slot for slot in domain_slots if slot not in skipped]
+        plan = triage.interview_plan(tracker.slots)
+        return [slot for slot in plan if slot in domain_slots and slot not in skipped]
 
     async def get_extraction_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -57,6 +57,12 @@ class ValidateTriageForm(FormValidationAction):
         events = await super().get_extraction_events(dispatcher, tracker, domain)
         asked = tracker.get_slot("requested_slot")
         intent = _latest_intent(tracker)
+        filled = {e.get("name") for e in events if e.get("event") == "slot"}
+        if asked in YES_NO_QUESTIONS and asked not in filled and intent not in ("skip", "stop"):
+            # A typed answer the intents did not read as yes or no ("yeah, pretty flat lately")
+            answer = read_answer(tracker.latest_message.get("text") or "")
+            if answer is not None:
+                events.append(SlotSet(asked, answer))
         moves_on = intent == "skip" or (intent == "unsure" and asked not in UNSURE_IS_AN_ANSWER)
         if asked and moves_on:
             skipped = list(tracker.get_slot("skipped_questions") or [])

@@ -16,17 +16,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from bot.contract import RED_FLAG_MIN_LEVEL, highest_level, level_rank
-from bot.triage import SCREENING_QUESTIONS
+import re
+
+from bot.contract import RED_FLAG_MIN_LEVEL, SYMPTOM_INTENTS, highest_level, level_rank
+# Findings held with doubt ("maybe", "I think", a sign named for another body part, one net only):
+# not a red flag yet, not nothing either. The contract: ask one clarifying question, never guess
+# downwards.
+from bot.redflags.findings import CLARIFY_MODIFIERS
+# A clarifying answer is read like the answer to the safety question about the same code.
+from bot.triage import MOOD_QUESTION, QUESTION_FOR_CODE, SCREENING_QUESTIONS, TO_ASK_SLOT
 
 ESCALATION_PREFIX = "utter_red_flag_"
 CLARIFY_PREFIX = "utter_clarify_"
 CLARIFY_SLOT = "red_flag_to_clarify"
-# Findings held with doubt ("maybe", "I think", a sign named for another body part): not a red
-# flag yet, not nothing either. The contract: ask one clarifying question, never guess downwards.
-CLARIFY_MODIFIERS = frozenset({"uncertain", "other_site"})
-# A clarifying answer is read like the answer to the safety question about the same code.
-QUESTION_FOR_CODE = {code: question for question, code in SCREENING_QUESTIONS.items()}
+SIGNS_SLOT = "red_flag_signs"
+# After an escalation every message gets the instruction again, in short (or why it matters, when
+# asked): utter_escalated_<kind> / utter_escalated_why_<kind>.
+REMINDER_PREFIX = "utter_escalated_"
+# "Do I really have to go?", "can't it wait till tomorrow", "is it that serious", "I'm fine".
+ASKS_WHY = re.compile(
+    r"\b(?:why|really|have to|need to|do i (?:need|have)|must i|is it (?:that |really )?(?:serious|bad|urgent|necessary)"
+    r"|can'?t i (?:just )?wait|can it wait|(?:can|could) i (?:just )?wait|tomorrow|overreact\w*|over-react\w*"
+    r"|seriously|i'?m (?:fine|ok|okay|alright)|it'?s (?:fine|ok|okay|nothing)|don'?t want to go|rather not|waste of time)\b",
+    re.IGNORECASE,
+)
 FOLLOWUP_ACTION = "utter_red_flag_followup"
 NO_BOOKING_ACTION = "utter_emergency_no_booking"
 LISTEN = "action_listen"
@@ -48,6 +61,7 @@ class Turn:
     slots: Mapping[str, Any]
     active_loop: Optional[str]
     trigger_history: Sequence[str] = ()  # every pain_trigger entity value so far, in order
+    signs: Sequence[str] = ()  # red-flag signs this message asserts (the NLU component's red_flag_signs)
 
 
 @dataclass
@@ -81,19 +95,37 @@ def screening_answer_finding(turn: Turn) -> list[dict]:
 
 
 def contextual_findings(turn: Turn, detect) -> list[dict]:
-    """Findings that need the conversation's context: the answer to a safety question, and
-    symptoms that are red flags only in a child."""
+    """Findings that need the conversation's context: the answer to a safety question, symptoms
+    that are red flags only in a child, and signs that make a red flag only with signs said in
+    earlier messages (a hot knee, then a fever; a fall, then "I can't get up")."""
     question = turn.requested_slot if turn.requested_slot in SCREENING_QUESTIONS else None
     under_16 = turn.slots.get("under_16") == "yes" or _number(turn.slots.get("age"), 99) < 16
-    if not question and not under_16:
+    prior = [s for s in turn.slots.get(SIGNS_SLOT) or [] if isinstance(s, str)] if turn.signs else []
+    if not question and not under_16 and not prior:
         return []
     text = turn.text
     if text.startswith("/"):  # a button payload
         text = PAYLOAD_INTENT_AS_TEXT.get(turn.intent or "", "")
         if not text:
             return []
-    found = detect(text, question=question, patient_under_16=True if under_16 else None)
+    context = {"prior_signs": prior} if prior else {}
+    found = detect(text, question=question, patient_under_16=True if under_16 else None, **context)
     return [f.to_dict() if hasattr(f, "to_dict") else dict(f) for f in found]
+
+
+def reminder_action(slots: Mapping[str, Any], text: str) -> str:
+    """The short reminder after an escalation: what to do now, or why, when the person asks."""
+    codes = slots.get("red_flags") or []
+    level = slots.get("triage_level")
+    if "self_harm" in codes:
+        kind = "crisis"
+    elif level == "emergency_ambulance":
+        kind = "ambulance"
+    elif level_rank(level) >= level_rank("emergency"):
+        kind = "emergency"
+    else:
+        kind = "urgent"
+    return REMINDER_PREFIX + ("why_" if ASKS_WHY.search(text or "") else "") + kind
 
 
 def _number(value: Any, default: float) -> float:
@@ -148,6 +180,10 @@ def on_user_message(turn: Turn, detect) -> Decision:
     if merged_triggers != list(turn.slots.get("pain_triggers") or []):
         decision.slot_updates["pain_triggers"] = merged_triggers
 
+    known_signs = list(turn.slots.get(SIGNS_SLOT) or [])
+    if any(sign not in known_signs for sign in turn.signs):
+        decision.slot_updates[SIGNS_SLOT] = list(dict.fromkeys([*known_signs, *turn.signs]))
+
     pending = turn.slots.get(CLARIFY_SLOT)
     answer = []
     if pending in RED_FLAG_MIN_LEVEL:
@@ -175,10 +211,32 @@ def on_user_message(turn: Turn, detect) -> Decision:
         decision.findings = findings
         return decision
 
-    # Doubt gets one clarifying question. Inside the triage form the safety questions ask about
-    # the same signs, so the form is left to carry on.
+    # After an escalation the conversation stays escalated: every message gets the instruction
+    # again in short (or why, when asked), nothing offers booking or exercise, and the triage
+    # questions do not restart. The policy answers every turn itself from here.
+    if turn.slots.get("red_flags"):
+        decision.action = reminder_action(turn.slots, turn.text)
+        decision.stop_form = turn.active_loop is not None
+        return decision
+
+    # Doubt gets one clarifying question. Inside the triage form the code's own safety question
+    # asks it instead, next (again, if it was answered before the doubt came up).
     doubtful = clarify_codes([*turn.findings, *context])
-    if doubtful and turn.active_loop is None and not pending:
+    # A knee message starts the triage questions (data/rules/triage.yml): the doubt is asked
+    # there, first, rather than holding the questions back.
+    starts_questions = turn.active_loop is None and turn.intent in SYMPTOM_INTENTS
+    if doubtful and (turn.active_loop is not None or starts_questions):
+        to_ask = list(turn.slots.get(TO_ASK_SLOT) or [])
+        for code in sorted(doubtful, key=lambda c: -level_rank(RED_FLAG_MIN_LEVEL[c])):
+            question = MOOD_QUESTION if code == "self_harm" else QUESTION_FOR_CODE.get(code)
+            if code in to_ask or question is None or question == turn.requested_slot:
+                continue  # asked once already, or being answered now
+            to_ask.append(code)
+            if turn.slots.get(question) is not None:
+                decision.slot_updates[question] = None
+        if to_ask != list(turn.slots.get(TO_ASK_SLOT) or []):
+            decision.slot_updates[TO_ASK_SLOT] = to_ask
+    elif doubtful and not pending:
         code = max(doubtful, key=lambda c: level_rank(RED_FLAG_MIN_LEVEL[c]))
         decision.slot_updates[CLARIFY_SLOT] = code
         decision.action = CLARIFY_PREFIX + code
@@ -196,6 +254,7 @@ def after_action(latest_action: Optional[str], form_stopped_this_turn: bool) -> 
         return None
     if latest_action.startswith(ESCALATION_PREFIX) and latest_action != FOLLOWUP_ACTION:
         return FOLLOWUP_ACTION if form_stopped_this_turn else LISTEN
-    if latest_action in (FOLLOWUP_ACTION, NO_BOOKING_ACTION) or latest_action.startswith(CLARIFY_PREFIX):
+    if (latest_action in (FOLLOWUP_ACTION, NO_BOOKING_ACTION) or latest_action.startswith(CLARIFY_PREFIX)
+            or latest_action.startswith(REMINDER_PREFIX)):
         return LISTEN
     return None

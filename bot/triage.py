@@ -21,13 +21,37 @@ from typing import Mapping, Optional, Sequence
 
 from bot.contract import RED_FLAG_MIN_LEVEL, highest_level
 
+# The safety questions: each slot's "yes" is that red-flag code. Every code of the contract has
+# one, so before a triage level is given every code has been asked about in a way that fits what
+# is known (interview_plan). Their wording and the reasons for it: bot/redflags/rules/screening.yml.
 SCREENING_QUESTIONS: dict[str, str] = {
+    "screen_chest": "cardiorespiratory",
     "screen_heat_swelling_fever": "infection",
-    "screen_locking_giving_way": "locked_knee",
-    "screen_night_pain": "cancer_signs",
     "screen_calf": "dvt",
     "screen_numbness": "neurovascular",
+    "screen_weight_bearing": "fracture_or_dislocation",
+    "screen_pop_swelling": "acute_injury",
+    "screen_child_hip": "child_hip",
+    "screen_locking_giving_way": "locked_knee",
+    "screen_night_pain": "cancer_signs",
+    "screen_self_harm": "self_harm",
 }
+QUESTION_FOR_CODE: dict[str, str] = {code: question for question, code in SCREENING_QUESTIONS.items()}
+# Not a red flag: the two Whooley questions in one (down or hopeless, little interest or pleasure,
+# over the past month). "Yes" or "not sure" leads to the direct question about self-harm.
+MOOD_QUESTION = "screen_mood"
+# Asked first, of everyone, as healthdirect and NHS 111 do: the emergencies (000 or an emergency
+# department today) come before where it hurts.
+EMERGENCY_QUESTIONS: tuple[str, ...] = ("screen_chest", "screen_heat_swelling_fever", "screen_calf", "screen_numbness")
+# Codes the safety layer wants asked about next (a doubt from one net): slot of codes, kept by
+# TriageSafetyPolicy, read here.
+TO_ASK_SLOT = "red_flags_to_ask"
+# Every slot the triage questions can fill, in the domain's order (domain.yml lists them too).
+ALL_FORM_SLOTS: tuple[str, ...] = (
+    *EMERGENCY_QUESTIONS, "pain_location", "pain_triggers", "onset", "screen_weight_bearing",
+    "screen_pop_swelling", "duration_weeks", "under_16", "screen_child_hip", "screen_locking_giving_way",
+    "screen_night_pain", MOOD_QUESTION, "screen_self_harm",
+)
 
 # Where patellofemoral pain is felt, and what loads the joint behind the kneecap.
 PFP_LOCATIONS = frozenset({"around_kneecap", "behind_kneecap"})
@@ -128,14 +152,57 @@ def _non_urgent_reasons(record: TriageRecord) -> list[str]:
 
 def is_typical_pfp(record: TriageRecord) -> bool:
     """Pain around or behind the kneecap, gradual, loaded by stairs, squats, sitting or running,
-    with every safety question answered "no"."""
+    with every safety question the interview asks answered "no"."""
+    asked = [q for q in planned_questions(record) if q in SCREENING_QUESTIONS]
     return (
         not record.red_flags
         and record.pain_location in PFP_LOCATIONS
         and record.onset == "gradual"
         and bool(PFP_TRIGGERS.intersection(record.pain_triggers))
-        and len(record.screens) == len(SCREENING_QUESTIONS)
+        and all(record.screens.get(q) == "no" for q in asked)
         and all(answer == "no" for answer in record.screens.values())
+    )
+
+
+def planned_questions(record: TriageRecord, mood: Optional[str] = None, to_ask: Sequence[str] = ()) -> list[str]:
+    """The triage questions for what is known so far, in the order they are asked (the first one
+    not yet answered is next). The reasons for the order:
+    - the emergency questions first, for everyone (chest, a hot swollen knee, the calf, the foot);
+    - after an injury, weight bearing (Ottawa: four steps) and a knee or kneecap out of place as
+      soon as the injury is known, then a pop or swelling within hours;
+    - under 16, a limp or hip, groin or thigh pain (a slipped upper femoral epiphysis can show as
+      knee pain alone);
+    - locking and night pain, then mood (two Whooley questions in one), and only after a "yes" or
+      "not sure" to mood the direct question about self-harm. A parent answering for a child is
+      not asked about the child's mood: the doctor visit the summary recommends can ask that.
+    - a code either net was unsure about (`to_ask`) is asked before everything else."""
+    injury = record.onset == "sudden_injury"
+    # A doubt about self-harm is asked gently, as the mood question (the direct one follows a yes).
+    plan = [MOOD_QUESTION if c == "self_harm" else QUESTION_FOR_CODE[c] for c in to_ask if c in QUESTION_FOR_CODE]
+    plan += list(EMERGENCY_QUESTIONS)
+    if injury:
+        plan.append("screen_weight_bearing")
+    plan += ["pain_location", "pain_triggers", "onset"]
+    if injury:
+        plan += ["screen_weight_bearing", "screen_pop_swelling"]
+    plan += ["duration_weeks", "under_16"]
+    if record.is_child:
+        plan.append("screen_child_hip")
+    plan += ["screen_locking_giving_way", "screen_night_pain"]
+    if not record.is_child:
+        plan.append(MOOD_QUESTION)
+    if mood in ("yes", "unsure"):
+        plan.insert(plan.index(MOOD_QUESTION) + 1, "screen_self_harm")
+    return list(dict.fromkeys(plan))
+
+
+def interview_plan(slots: Mapping[str, object]) -> list[str]:
+    """`planned_questions` for the conversation's slots."""
+    mood = slots.get(MOOD_QUESTION)
+    to_ask = slots.get(TO_ASK_SLOT) or ()
+    return planned_questions(
+        TriageRecord.from_slots(slots), mood if isinstance(mood, str) else None,
+        [c for c in to_ask if isinstance(c, str)] if isinstance(to_ask, (list, tuple)) else (),
     )
 
 

@@ -89,6 +89,7 @@ class TriageSafetyPolicy(Policy):
             slots={name: slot.value for name, slot in tracker.slots.items()},
             active_loop=tracker.active_loop_name,
             trigger_history=_trigger_history(tracker),
+            signs=[sign for sign in parse.get("red_flag_signs") or [] if isinstance(sign, str)],
         )
         try:
             decision = safety.on_user_message(turn, _detect)

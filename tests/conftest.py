@@ -21,6 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import dev  # noqa: E402  (scripts/dev.py: the same commands ./dev run uses)
+from bot.triage import EMERGENCY_QUESTIONS  # noqa: E402  (after the path set-up above, like dev)
 
 
 def free_port() -> int:
@@ -64,10 +65,20 @@ class BotStack:
     def slots(self, sender: str) -> dict[str, Any]:
         return self.tracker(sender)["slots"]
 
+    def answer_the_emergency_questions(self, sender: str) -> list[dict]:
+        """After a first message about the knee: tap "No" to the emergency questions asked first
+        (chest, a hot swollen knee, the calf, the foot). The replies to the last tap: the first
+        routine question."""
+        replies: list[dict] = []
+        for _ in EMERGENCY_QUESTIONS:
+            replies = self.send("/deny", sender)
+        return replies
+
     def answer_up_to_the_safety_questions(self, sender: str) -> list[dict]:
-        """After a first message about the knee: tap the answers of a typical picture (around the
-        kneecap, came on slowly, 6 weeks, not under 16). The replies to the last tap: the first
-        safety question."""
+        """After a first message about the knee: "No" to the emergency questions, then the
+        answers of a typical picture (around the kneecap, came on slowly, 6 weeks, not under 16).
+        The replies to the last tap: the locking question."""
+        self.answer_the_emergency_questions(sender)
         self.send('/inform{"pain_location":"around_kneecap"}', sender)
         self.send('/inform{"onset":"gradual"}', sender)
         self.send('/inform{"duration_weeks":6}', sender)

@@ -52,7 +52,7 @@ async def run(action, tracker: Tracker):
 
 TYPICAL_SLOTS = {
     "pain_location": "around_kneecap", "pain_triggers": ["stairs", "sitting"], "onset": "gradual",
-    "duration_weeks": 6.0, "under_16": "no", **ALL_NO,
+    "duration_weeks": 6.0, "under_16": "no", "screen_mood": "no", **ALL_NO,
 }
 
 
@@ -112,11 +112,61 @@ async def validate(slots: dict, intent: str, requested: str, set_by_message=None
     return dispatcher, slot_events(events)
 
 
+EMERGENCY_NO = {q: "no" for q in actions.triage.EMERGENCY_QUESTIONS}
+
+
 async def test_skip_moves_to_the_next_question():
-    dispatcher, slots = await validate({}, "skip", "pain_location")
+    dispatcher, slots = await validate(EMERGENCY_NO, "skip", "pain_location")
     assert slots["skipped_questions"] == ["pain_location"]
     assert slots["requested_slot"] == "pain_triggers"
     assert dispatcher.messages[0]["response"] == "utter_skip_noted"
+
+
+async def test_the_emergency_questions_come_first_chest_first():
+    _, slots = await validate({}, "inform", None)
+    assert slots["requested_slot"] == "screen_chest"
+    _, slots = await validate({"screen_chest": "no"}, "deny", "screen_chest")
+    assert slots["requested_slot"] == "screen_heat_swelling_fever"
+    _, slots = await validate({**EMERGENCY_NO, "pain_location": "around_kneecap"}, "deny", "screen_numbness")
+    assert slots["requested_slot"] == "pain_triggers"  # then where and what, as before
+
+
+async def test_after_an_injury_weight_bearing_comes_with_the_emergencies_then_a_pop():
+    _, slots = await validate({"onset": "sudden_injury", **EMERGENCY_NO}, "deny", "screen_numbness")
+    assert slots["requested_slot"] == "screen_weight_bearing"  # Ottawa: four steps, before "where"
+    known = {"onset": "sudden_injury", **EMERGENCY_NO, "screen_weight_bearing": "no",
+             "pain_location": "inner_knee", "pain_triggers": ["walking"]}
+    _, slots = await validate(known, "deny", "screen_weight_bearing")
+    assert slots["requested_slot"] == "screen_pop_swelling"
+    # no injury: neither question is asked
+    _, slots = await validate({**TYPICAL_SLOTS, "screen_weight_bearing": None, "screen_pop_swelling": None},
+                              "deny", "screen_night_pain")
+    assert slots["requested_slot"] is None
+
+
+async def test_under_16_asks_about_a_limp_and_the_hip_and_not_about_mood():
+    known = {**TYPICAL_SLOTS, "under_16": "yes", "screen_child_hip": None, "screen_mood": None}
+    _, slots = await validate(known, "affirm", "under_16")
+    assert slots["requested_slot"] == "screen_child_hip"
+    _, slots = await validate({**known, "screen_child_hip": "no"}, "deny", "screen_child_hip")
+    assert slots["requested_slot"] is None  # a parent is not asked about the child's mood
+
+
+@pytest.mark.parametrize("mood,next_question", [("yes", "screen_self_harm"), ("unsure", "screen_self_harm"),
+                                                ("no", None)])
+async def test_a_low_mood_answer_leads_to_the_self_harm_question(mood, next_question):
+    known = {**TYPICAL_SLOTS, "screen_mood": mood, "screen_self_harm": None}
+    _, slots = await validate(known, {"yes": "affirm", "no": "deny", "unsure": "unsure"}[mood], "screen_mood")
+    assert slots["requested_slot"] == next_question
+
+
+async def test_a_code_one_net_was_unsure_about_is_asked_next():
+    known = {**EMERGENCY_NO, "pain_location": "around_kneecap", "screen_calf": None, "red_flags_to_ask": ["dvt"]}
+    _, slots = await validate(known, "inform", "pain_location")
+    assert slots["requested_slot"] == "screen_calf"
+    known = {**EMERGENCY_NO, "pain_location": "around_kneecap", "red_flags_to_ask": ["fracture_or_dislocation"]}
+    _, slots = await validate(known, "inform", "pain_location")
+    assert slots["requested_slot"] == "screen_weight_bearing"  # asked even with no injury known
 
 
 async def test_not_sure_about_a_safety_question_is_kept_as_an_answer():

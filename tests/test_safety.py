@@ -15,9 +15,9 @@ def finding(code, level=None, asserted=True, start=0, end=4, modifiers=()):
 
 
 def turn(text="hello", intent="knee_pain_general", findings=(), requested_slot=None, active_loop=None,
-         history=(), **slots):
+         history=(), signs=(), **slots):
     return safety.Turn(text=text, intent=intent, findings=list(findings), requested_slot=requested_slot,
-                       slots=slots, active_loop=active_loop, trigger_history=list(history))
+                       slots=slots, active_loop=active_loop, trigger_history=list(history), signs=list(signs))
 
 
 def test_a_red_flag_escalates_with_its_own_reply_and_level():
@@ -120,7 +120,7 @@ def test_what_follows_an_escalation(latest, stopped, expect):
 
 def test_a_doubtful_finding_gets_one_clarifying_question():
     doubtful = finding("neurovascular", asserted=False, modifiers=["uncertain"])
-    d = safety.on_user_message(turn(text="maybe a bit numb", findings=[doubtful]), detect)
+    d = safety.on_user_message(turn(text="maybe a bit numb", intent="inform", findings=[doubtful]), detect)
     assert d.action == "utter_clarify_neurovascular"
     assert d.slot_updates[safety.CLARIFY_SLOT] == "neurovascular"
     assert "red_flags" not in d.slot_updates
@@ -156,3 +156,57 @@ def test_on_a_tie_the_answered_questions_code_picks_the_reply():
     d = safety.on_user_message(turn(text="swollen and warm", intent="affirm", findings=both,
                                     requested_slot="screen_calf", active_loop="triage_form"), detect)
     assert d.action == "utter_red_flag_dvt"
+
+
+# ---- the conversation is the unit --------------------------------------------------------------
+
+
+def test_signs_are_remembered_and_joined_with_a_later_message():
+    first = safety.on_user_message(turn("my knee feels hot", signs=["hot", "knee_site"]), detect)
+    assert first.action is None and first.slot_updates["red_flag_signs"] == ["hot", "knee_site"]
+    later = safety.on_user_message(
+        turn("I've had a fever since last night", intent="inform", signs=["fever"],
+             red_flag_signs=["hot", "knee_site"]), detect)
+    assert later.action == "utter_red_flag_infection"
+    assert later.slot_updates["red_flags"] == ["infection"]
+    assert later.slot_updates["red_flag_signs"] == ["hot", "knee_site", "fever"]
+
+
+@pytest.mark.parametrize("slots,text,action", [
+    ({"red_flags": ["dvt"], "triage_level": "emergency"}, "should I stretch it?", "utter_escalated_emergency"),
+    ({"red_flags": ["dvt"], "triage_level": "emergency"}, "do I really have to go?", "utter_escalated_why_emergency"),
+    ({"red_flags": ["cardiorespiratory"], "triage_level": "emergency_ambulance"}, "ok", "utter_escalated_ambulance"),
+    ({"red_flags": ["locked_knee"], "triage_level": "consultation_24"}, "can I book?", "utter_escalated_urgent"),
+    ({"red_flags": ["locked_knee", "self_harm"], "triage_level": "emergency_ambulance"}, "idk",
+     "utter_escalated_crisis"),  # after a self-harm reply, every message gets a crisis-aware answer
+])
+def test_after_an_escalation_every_message_gets_the_instruction_again(slots, text, action):
+    d = safety.on_user_message(turn(text, intent="nlu_fallback", **slots), detect)
+    assert d.action == action
+    assert safety.after_action(action, False) == "action_listen"  # nothing else runs
+
+
+def test_a_new_red_flag_after_an_escalation_still_escalates():
+    d = safety.on_user_message(turn(findings=[finding("cardiorespiratory")], red_flags=["locked_knee"],
+                                    triage_level="consultation_24"), detect)
+    assert d.action == "utter_red_flag_cardiorespiratory"
+
+
+def test_a_doubt_during_the_questions_asks_that_codes_question_next():
+    doubt = finding("dvt", asserted=False, modifiers=["model_only"])
+    d = safety.on_user_message(turn(findings=[doubt], active_loop="triage_form", requested_slot="pain_location",
+                                    screen_calf="no"), detect)
+    assert d.action is None  # the form carries on ...
+    assert d.slot_updates["red_flags_to_ask"] == ["dvt"]  # ... with the calf question next
+    assert d.slot_updates["screen_calf"] is None  # asked again, though answered before
+    again = safety.on_user_message(turn(findings=[doubt], active_loop="triage_form", red_flags_to_ask=["dvt"]),
+                                   detect)
+    assert "red_flags_to_ask" not in again.slot_updates  # once per code
+
+
+def test_a_doubt_in_a_first_knee_message_goes_to_the_questions_and_elsewhere_gets_a_question():
+    doubt = finding("self_harm", asserted=False, modifiers=["model_only"])
+    d = safety.on_user_message(turn("knee is wrecking me", intent="knee_pain_general", findings=[doubt]), detect)
+    assert d.action is None and d.slot_updates["red_flags_to_ask"] == ["self_harm"]  # asked as the mood question
+    d = safety.on_user_message(turn("meh", intent="out_of_scope", findings=[doubt]), detect)
+    assert d.action == "utter_clarify_self_harm" and d.slot_updates["red_flag_to_clarify"] == "self_harm"

@@ -16,6 +16,28 @@ _CONTRAST = re.compile(r"\b(?:but|though|tho|although|except|apart from|only|jus
 _FILLER = re.compile(r"^(?:(?:um+|uh+|hmm+|well|oh|ah|err*|so|honestly|ok|okay)\b[\s,.!]*)*", re.IGNORECASE)
 
 
+def read_answer(text: str, rules: Optional[RuleSet] = None) -> Optional[str]:
+    """A typed answer to a yes/no question, as "yes", "no" or "unsure" ("yeah, pretty flat since I
+    stopped running" -> "yes"), or None when it is not plainly one of them."""
+    if rules is None:
+        from bot.redflags import pipeline
+
+        rules = pipeline.get()[1]
+    stripped = (text or "").strip()
+    lead = _FILLER.match(stripped)
+    answer = stripped[lead.end() if lead else 0:]
+    if not answer or answer.startswith("/"):
+        return None
+    unsure = rules.answers["unsure"].match(answer)
+    if unsure and unsure.group(0).strip("? "):
+        return "unsure"
+    if rules.answers["negative"].match(answer):
+        return "no" if _CONTRAST.search(answer) is None else None
+    if rules.answers["affirmative"].match(answer):
+        return "yes"
+    return None
+
+
 def screening_finding(text: str, question: Optional[str], mentions: list, rules: RuleSet) -> Optional[Finding]:
     """The finding an answer to screening question `question` makes, or None.
 
@@ -30,7 +52,9 @@ def screening_finding(text: str, question: Optional[str], mentions: list, rules:
     unsure = rules.answers["unsure"]
 
     def uncertain(match) -> Finding:
-        if spec.unsure_is_yes:  # "not sure" to chest pain or thoughts of self-harm: treat as yes
+        if spec.unsure_is_yes and match.group(0).strip("? ") and len(answer.split()) <= 8:
+            # "not sure" to chest pain or thoughts of self-harm: treat as yes. A question asked
+            # back ("why does the hip matter?") is not an unsure answer to them.
             return _answer_finding(spec.code, spec.id, "unsure_counts", text, offset + match.start(),
                                    offset + match.end(), ())
         return _answer_finding(

@@ -18,7 +18,7 @@ from bot.settings import load_settings  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
-SCREENS = 5  # the safety questions at the end of the triage questions
+SCREENS = 3  # locking, night pain, mood: what follows "under 16?" (the emergency questions came first)
 NAME, MOBILE, MOBILE_E164 = "Jordan Smith", "0491 570 156", "+61491570156"  # ACMA's number for fiction
 
 
@@ -175,7 +175,7 @@ def test_a_red_flag_in_the_middle_escalates_and_no_request_is_stored(bot):
     assert bot.slots(sender)["triage_level"] == "emergency_ambulance"
     # and booking is never offered again in this conversation
     replies = bot.send("/book_appointment", sender)
-    assert "urgent care first" in texts(replies) and "privacy policy" not in texts(replies)
+    assert "call 000 now" in texts(replies).lower() and "privacy policy" not in texts(replies)
     assert not active_loop(bot, sender)
     assert stored(bot, sender) == []
 

@@ -9,8 +9,9 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-ALL_SCREENS = ("screen_heat_swelling_fever", "screen_locking_giving_way", "screen_night_pain",
-               "screen_calf", "screen_numbness")
+# The questions after "under 16?" in a typical adult's interview: locking, night pain, mood (the
+# emergency questions came first).
+LATE_SCREENS = ("screen_locking_giving_way", "screen_night_pain", "screen_mood")
 
 
 def texts(replies: list[dict]) -> str:
@@ -31,14 +32,16 @@ def test_the_opening_says_what_the_bot_is_and_that_it_is_not_for_emergencies(bot
 def test_happy_path_from_first_message_to_summary_and_booking_offer(bot):
     sender = new_id()
     replies = bot.send("my knee hurts going down stairs", sender)
-    assert "Where on the knee" in texts(replies)  # the trigger is known: not asked again
+    assert "chest pain" in texts(replies)  # the emergency questions come first
     assert bot.slots(sender)["pain_triggers"] == ["stairs"]
+    replies = bot.answer_the_emergency_questions(sender)
+    assert "Where on the knee" in texts(replies)  # the trigger is known: not asked again
     bot.send('/inform{"pain_location":"around_kneecap"}', sender)
     replies = bot.send('/inform{"onset":"gradual"}', sender)
     assert "How long" in texts(replies)
     bot.send('/inform{"duration_weeks":6}', sender)
     bot.send("/deny", sender)  # not under 16
-    for _ in ALL_SCREENS[:-1]:
+    for _ in LATE_SCREENS[:-1]:
         bot.send("/deny", sender)
     replies = bot.send("/deny", sender)
     text = texts(replies)
@@ -54,8 +57,9 @@ def test_happy_path_from_first_message_to_summary_and_booking_offer(bot):
 def test_yes_typed_after_the_summary_and_after_an_answer_takes_the_offer(bot):
     sender = new_id()
     bot.send("my knee hurts going down stairs", sender)
+    bot.answer_the_emergency_questions(sender)
     for answer in ('/inform{"pain_location":"around_kneecap"}', '/inform{"onset":"gradual"}',
-                   '/inform{"duration_weeks":6}', "/deny", *["/deny"] * len(ALL_SCREENS)):
+                   '/inform{"duration_weeks":6}', "/deny", *["/deny"] * len(LATE_SCREENS)):
         replies = bot.send(answer, sender)
     assert "why the hip often matters" in texts(replies)
     text = texts(bot.send("yes please", sender))  # typed, as on SMS: no button to tap
@@ -79,6 +83,8 @@ def test_a_description_with_no_question_asked_starts_the_questions_and_keeps_wha
     replies = bot.send("left knee, behind the kneecap, for about a month", sender)
     text = texts(replies)
     assert "didn't quite get that" not in text
+    assert "chest pain" in text  # the emergency questions first
+    text = texts(bot.answer_the_emergency_questions(sender))
     assert "What brings the pain on" in text  # where and how long are known: not asked
     slots = bot.slots(sender)
     assert slots["pain_location"] == "behind_kneecap" and slots["side"] == "left"
@@ -96,6 +102,7 @@ def test_an_answer_with_no_question_asked_that_names_no_knee_is_not_taken_as_a_k
 def test_no_to_a_question_that_wants_a_choice_asks_it_again_and_no_to_a_safety_question_answers_it(bot):
     sender = new_id()
     bot.send("my knee hurts when i run", sender)
+    bot.answer_the_emergency_questions(sender)
     bot.send("around the kneecap", sender)
     text = texts(bot.send("no", sender))  # to "Did it come on slowly, or after an injury...?"
     assert "not sure which one you mean" in text and "How did it start" in text
@@ -123,7 +130,7 @@ def test_a_question_mid_form_is_answered_then_the_form_resumes(bot, question, an
         assert part in text
     for part in absent_parts:
         assert part not in text
-    assert "Where on the knee" in text  # the same question again
+    assert "chest pain" in text  # the same question again
     assert bot.tracker(sender)["active_loop"].get("name") == "triage_form"
 
 
@@ -147,22 +154,22 @@ def test_a_red_flag_mid_form_escalates_at_once_and_stops_the_form(bot):
     assert slots["triage_level"] == "emergency"
     assert slots["staff_review_needed"] is True
     assert not bot.tracker(sender)["active_loop"].get("name")
-    # never steered to booking afterwards
+    # never steered to booking afterwards: the instruction again, in short
     replies = bot.send("/book_appointment", sender)
-    assert "urgent care first" in texts(replies)
+    assert "emergency department now" in texts(replies)
+    assert not any(r.get("buttons") for r in replies)
     assert bot.slots(sender)["triage_level"] == "emergency"
 
 
 def test_yes_to_a_safety_question_escalates_and_no_raises_nothing(bot):
     sender = new_id()
-    bot.send("my knee hurts on stairs", sender)
-    replies = bot.answer_up_to_the_safety_questions(sender)
-    assert "hot, red or swollen" in texts(replies)
+    replies = bot.send("my knee hurts on stairs", sender)
+    assert "chest pain" in texts(replies)
     replies = bot.send("not at all", sender)
-    assert "lock" in texts(replies)
-    bot.send("no", sender)
+    assert "hot, red or swollen" in texts(replies)
+    replies = bot.send("no", sender)
+    assert "calf" in texts(replies)
     assert bot.slots(sender)["red_flags"] in (None, [])
-    bot.send("/deny", sender)  # night pain
     replies = bot.send("yeah it is swollen and warm", sender)  # the calf question
     assert "blood clot" in texts(replies)  # the calf question's own escalation
     assert "dvt" in bot.slots(sender)["red_flags"]
@@ -192,7 +199,7 @@ def test_red_flags_escalate_even_with_the_action_server_down(bot_stack):
 
 @pytest.mark.parametrize("message", [
     "", "   ", "🙂🦵😭", "<script>alert(1)</script>", "me duele la rodilla cuando subo escaleras",
-    "asdkjh qwoeiu zxmcnb", "knee " * 20000,
+    "asdkjh qwoeiu zxmcnb", "knee " * 1990,  # the longest message a channel takes whole (10,000 characters)
 ])
 def test_bad_input_gets_a_kind_reply_and_the_bot_keeps_going(bot, message):
     sender = new_id()
@@ -210,10 +217,10 @@ def test_another_language_gets_the_interpreter_line_and_the_questions_carry_on(b
     assert "VMO" not in text
     bot.send("my knee hurts on stairs", sender)
     text = texts(bot.send("tôi bị đau đầu gối khi chạy", sender))
-    assert "only chat in English" in text and "Where on the knee" in text  # the same question
+    assert "only chat in English" in text and "chest pain" in text  # the same question
     assert bot.tracker(sender)["active_loop"].get("name") == "triage_form"
     text = texts(bot.send("asdkjh qwoeiu zxmcnb", sender))
-    assert "Where on the knee" in text and "only help with knee pain" not in text
+    assert "chest pain" in text and "only help with knee pain" not in text
 
 
 def test_transcripts_are_kept_in_the_sql_tracker_store(bot):
