@@ -28,13 +28,16 @@ FINGERPRINT = ROOT / "models" / f"{MODEL_NAME}.fingerprint"
 # at run time), so changing bot/ code needs no retraining; but the classifiers learn from the
 # features TriageFactsFeaturizer makes out of the entity rules (one column per value), so a change
 # to those rules or that featurizer must retrain, or the model would read columns it never saw.
+# The same holds for the learned red-flag net, which reads the red-flag rules' facts (bot/redflags).
 TRAINING_INPUTS = (
     "config.yml",
     "domain.yml",
     "data",
     "bot/entity_patterns.yml",
     "bot/entities.py",
+    "bot/redflags",
     "components/triage_facts_featurizer.py",
+    "components/red_flags.py",
 )
 
 QUIET_ENV = {
@@ -358,10 +361,11 @@ def test(args: argparse.Namespace) -> int:
 def evaluate(args: argparse.Namespace) -> int:
     train()
     status = 0
-    for script in ("scripts/eval_nlu.py", "scripts/eval_red_flags.py"):
-        if (ROOT / script).exists():
-            say(f"python {script}")
-            status |= subprocess.run([sys.executable, script], cwd=ROOT, env=env()).returncode
+    blind = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "tests" / "vignettes" / "blind").glob("*.yml"))]
+    for script, *script_args in (("scripts/eval_nlu.py",), ("scripts/eval_red_flags.py",),
+                                 ("scripts/eval_red_flag_nets.py",), ("scripts/eval_blind.py", *blind)):
+        say(f"python {script} {' '.join(script_args)}".strip())
+        status |= subprocess.run([sys.executable, script, *script_args], cwd=ROOT, env=env()).returncode
     return status
 
 

@@ -62,6 +62,9 @@ class Thresholds:
     # nets disagree and the code gets its clarifying question, except for `rules_alone` codes.
     support: Mapping[str, float] = field(default_factory=dict)
     rules_alone: Tuple[str, ...] = ()
+    # code -> (level, words): the net's finding of that code takes the level when its sentence
+    # has one of the words (a neurovascular finding about a cold or blue foot is an emergency).
+    level_words: Mapping[str, Tuple[str, "re.Pattern[str]"]] = field(default_factory=dict)
 
 
 def load_thresholds(path: Path = SETTINGS_FILE) -> Thresholds:
@@ -82,10 +85,18 @@ def load_thresholds(path: Path = SETTINGS_FILE) -> Thresholds:
         if not 0 <= support[code] <= clarify[code] <= escalate[code] <= 1 or clarify[code] == 0:
             raise ValueError(f"{path.name}: code {code} needs 0 <= support <= clarify <= escalate <= 1, clarify > 0")
     rules_alone = tuple(data.get("rules_alone") or ())
-    unknown = (set(per_code) | set(rules_alone)) - set(RED_FLAG_CODES)
+    raw_levels = data.get("level_words") or {}
+    unknown = (set(per_code) | set(rules_alone) | set(raw_levels)) - set(RED_FLAG_CODES)
     if unknown:
         raise ValueError(f"{path.name}: unknown codes {sorted(unknown)}")
-    return Thresholds(escalate=escalate, clarify=clarify, support=support, rules_alone=rules_alone)
+    level_words = {}
+    for code, spec in raw_levels.items():
+        try:
+            level_words[code] = (str(spec["level"]), re.compile(spec["words"], re.IGNORECASE))
+        except (KeyError, TypeError, re.error) as error:
+            raise ValueError(f"{path.name}: level_words {code} needs a level and a valid words pattern") from error
+    return Thresholds(escalate=escalate, clarify=clarify, support=support, rules_alone=rules_alone,
+                      level_words=level_words)
 
 
 # ---- the corpus ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from bot.contract import RED_FLAG_MIN_LEVEL
+from bot.contract import RED_FLAG_MIN_LEVEL, highest_level
 from bot.redflags.detector import Analysis, analyse
 from bot.redflags.findings import MODEL_ONLY, NOT_BACKED, Finding, asserted_codes
 from bot.redflags.learned import LearnedModel, Thresholds, load_thresholds
@@ -81,8 +81,12 @@ def join(rule_findings: Sequence[Finding], scores: Mapping[str, float], threshol
         if code in ruled:
             continue
         score = scores.get(code, 0.0)
+        window = (best_window or {}).get(code, "")
+        level = RED_FLAG_MIN_LEVEL[code]
+        if code in thresholds.level_words and thresholds.level_words[code][1].search(window):
+            level = highest_level([level, thresholds.level_words[code][0]]) or level
         out.append(Finding(
-            code=code, level=RED_FLAG_MIN_LEVEL[code], matched=(best_window or {}).get(code, "")[:160],
+            code=code, level=level, matched=window[:160],
             start=0, end=0, modifiers=() if code in sure else (MODEL_ONLY,), asserted=code in sure,
             rule=f"{MODEL_RULE_PREFIX}{code}:{score:.2f}",
         ))

@@ -1,0 +1,77 @@
+"""How long red-flag detection takes per message: the rules alone, and both nets joined (what the
+bot runs on every message), with how much memory the learned net adds.
+
+    python scripts/bench_red_flags.py [--repeat 3]
+
+Messages: our vignettes, the blind batches and a spread of the NLU examples (short and long), plus
+one 10,000-character message (the longest any channel accepts). Prints median, 95th percentile
+and maximum in milliseconds.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from load_test import percentile  # noqa: E402  (path set above)
+
+
+def messages() -> List[str]:
+    from bot.redflags import learned
+
+    texts = [i["text"] for i in yaml.safe_load((ROOT / "tests" / "vignettes" / "red_flags.yml").read_text())
+             if isinstance(i, dict) and i.get("text")]
+    for path in sorted((ROOT / "tests" / "vignettes" / "blind").glob("*.yml")):
+        texts += [i["text"] for i in yaml.safe_load(path.read_text())]
+    everyday = learned.nlu_examples()
+    texts += everyday[:: max(1, len(everyday) // 300)]
+    return texts
+
+
+def timed(function, texts: List[str], repeat: int) -> List[float]:
+    took = []
+    for _ in range(repeat):
+        for text in texts:
+            started = time.perf_counter()
+            function(text)
+            took.append((time.perf_counter() - started) * 1000)
+    return took
+
+
+def report(name: str, ms: List[float]) -> None:
+    print(f"{name:34s} median {statistics.median(ms):6.2f} ms   p95 {percentile(ms, 95):6.2f} ms   "
+          f"max {max(ms):7.2f} ms   ({len(ms)} messages)")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    from bot.redflags import detect, learned, nets
+
+    detect("warm up")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model = learned.default_model()
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    nets.assess("warm up", model)
+    texts = messages()
+    report("rules alone", timed(detect, texts, args.repeat))
+    report("both nets joined (the bot)", timed(lambda t: nets.assess(t, model), texts, args.repeat))
+    long_text = ("My knee has been sore around the kneecap after runs and on the stairs. " * 150)[:9_950]
+    report("a 10,000-character message, joined", timed(lambda t: nets.assess(t, model), [long_text], 5))
+    print(f"learned net loaded: about {(after - before) / 1024:.0f} MB more resident memory")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

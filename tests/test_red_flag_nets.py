@@ -1,0 +1,140 @@
+"""The learned red-flag net (bot/redflags/learned.py) and how it is joined with the rules
+(bot/redflags/nets.py, thresholds in bot/redflags/learned.yml)."""
+from __future__ import annotations
+
+import pytest
+
+from bot.contract import RED_FLAG_CODES
+from bot.redflags import analyse, learned, nets
+from bot.redflags.findings import MODEL_ONLY, NOT_BACKED, Finding, asserted_codes, codes_to_clarify
+
+LIMITS = learned.Thresholds(
+    escalate={c: 0.8 for c in RED_FLAG_CODES}, clarify={c: 0.45 for c in RED_FLAG_CODES},
+    support={c: 0.1 for c in RED_FLAG_CODES}, rules_alone=("self_harm",),
+)
+
+
+def rule(code, asserted=True, modifiers=()):
+    return Finding(code=code, level="consultation_24", matched="w", start=0, end=1, modifiers=tuple(modifiers),
+                   asserted=asserted, rule="test")
+
+
+def scores(**given):
+    return {c: given.get(c, 0.0) for c in RED_FLAG_CODES}
+
+
+@pytest.mark.parametrize("rules,model,sure,doubt", [
+    ([rule("dvt")], scores(dvt=0.5), ["dvt"], []),  # both nets: escalate
+    ([rule("dvt")], scores(dvt=0.02), [], ["dvt"]),  # the net does not back the rule: ask
+    ([], scores(locked_knee=0.9), ["locked_knee"], []),  # the net sure on its own: escalate
+    ([], scores(locked_knee=0.6), [], ["locked_knee"]),  # the net unsure on its own: ask
+    ([], scores(locked_knee=0.3), [], []),  # too little: nothing
+    ([rule("infection", False, ["negated"])], scores(infection=0.95), [], []),  # "no fever": the rules' reading wins
+    ([rule("infection", False, ["animal"])], scores(infection=0.95), [], []),  # the dog's knee
+    ([rule("self_harm")], scores(self_harm=0.0), ["self_harm"], []),  # rules alone for self-harm
+    ([rule("self_harm", False, ["family"])], scores(self_harm=0.5), [], ["self_harm"]),  # never silence
+])
+def test_the_nets_are_joined_for_recall_and_a_disagreement_is_a_question(rules, model, sure, doubt):
+    assert nets.decide(rules, model, LIMITS) == (sure, doubt)
+
+
+def test_join_keeps_both_verdicts_for_staff():
+    joined = nets.join([rule("dvt")], scores(dvt=0.02, cancer_signs=0.9), LIMITS, {"cancer_signs": "wakes me at night"})
+    dvt = next(f for f in joined if f.code == "dvt")
+    assert dvt.asserted is False and NOT_BACKED in dvt.modifiers and dvt.rule == "test"
+    cancer = next(f for f in joined if f.code == "cancer_signs")
+    assert cancer.asserted and cancer.rule == "model.cancer_signs:0.90" and cancer.matched == "wakes me at night"
+    assert asserted_codes(joined) == ["cancer_signs"] and codes_to_clarify(joined) == ["dvt"]
+    joined = nets.join([], scores(child_hip=0.5), LIMITS)
+    assert joined[0].modifiers == (MODEL_ONLY,) and codes_to_clarify(joined) == ["child_hip"]
+
+
+def test_the_thresholds_file_is_checked(tmp_path):
+    path = tmp_path / "learned.yml"
+    path.write_text("default: {escalate: 0.3, clarify: 0.5, support: 0.1}\n")
+    with pytest.raises(ValueError, match="clarify <= escalate"):
+        learned.load_thresholds(path)
+    path.write_text("default: {escalate: 0.8, clarify: 0.5, support: 0.1}\ncodes: {heart: {escalate: 0.9}}\n")
+    with pytest.raises(ValueError, match="unknown codes"):
+        learned.load_thresholds(path)
+    limits = learned.load_thresholds()  # the real file
+    assert set(limits.escalate) == set(RED_FLAG_CODES) and set(limits.rules_alone) <= set(RED_FLAG_CODES)
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    corpus = [
+        learned.Example("my calf is swollen and hot since the flight", ("dvt",)),
+        learned.Example("calf went puffy and red after surgery", ("dvt",)),
+        learned.Example("big fat calf after the plane, it aches", ("dvt",)),
+        learned.Example("no calf pain at all, just the knee", ()),
+        learned.Example("my knee aches on the stairs", ()),
+        learned.Example("sore after sitting at my desk", ()),
+        learned.Example("i want to end it all", ("self_harm",)),
+        learned.Example("thinking about not being here anymore", ("self_harm",)),
+        learned.Example("this hill is killing me lol", ()),
+    ]
+    return learned.train(corpus)
+
+
+def test_a_trained_net_saves_as_plain_arrays_and_loads_the_same(tmp_path, small_model):
+    path = tmp_path / "net.npz"
+    small_model.save(path)
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as data:  # no pickled objects: loading runs no code
+        assert set(data.files) >= {"coef", "idf", "word_terms"}
+    loaded = learned.LearnedModel.load(path)
+    for text in ["my calf is swollen after flying", "knee hurts on stairs", ""]:
+        assert loaded.scores(text) == small_model.scores(text)
+
+
+def test_a_flag_buried_in_a_long_story_is_scored_sentence_by_sentence(small_model):
+    story = "My knee aches on the stairs and after sitting at my desk, and the hill is hard. " * 20
+    alone = small_model.scores("my calf is swollen and hot since the flight")["dvt"]
+    buried = small_model.scores(story + "My calf is swollen and hot since the flight.")["dvt"]
+    assert buried == pytest.approx(alone, abs=0.02)  # the story does not dilute it
+    assert small_model.scores(story)["dvt"] < alone
+
+
+def test_the_corpus_reader_names_a_bad_item(tmp_path):
+    (tmp_path / "w.yml").write_text("red_flag_corpus:\n  - {text: 'ok', codes: [heart]}\n")
+    with pytest.raises(ValueError, match="item 1: unknown codes"):
+        learned.read_corpus(tmp_path)
+
+
+# ---- the rules' side: signs remembered across messages, whose symptom it is -------------------
+
+
+def test_signs_from_earlier_messages_combine_with_a_new_one():
+    first = analyse("my knee feels hot to touch")
+    assert {"hot", "knee_site"} <= set(first.signs) and not asserted_codes(first.findings)
+    later = analyse("and I've had a fever since last night", prior_signs=first.signs)
+    assert asserted_codes(later.findings) == ["infection"]
+    # earlier signs alone never fire again: that combination was judged when they came
+    again = analyse("ok thanks", prior_signs=["hot", "swollen", "knee_site"])
+    assert asserted_codes(again.findings) == []
+
+
+def test_a_fall_earlier_and_cannot_bear_weight_later_is_a_fracture():
+    later = analyse("still can't put any weight on it", prior_signs=analyse("I slipped down the stairs").signs)
+    assert "fracture_or_dislocation" in asserted_codes(later.findings)
+
+
+@pytest.mark.parametrize("text", [
+    "my dog's knee is hot and swollen",
+    "our kelpie can't put weight on his back leg after he fell",
+])
+def test_an_animals_symptoms_are_not_the_patients(text):
+    result = analyse(text)
+    assert asserted_codes(result.findings) == []
+    assert any("animal" in f.modifiers for f in result.findings)
+
+
+def test_another_adults_symptom_is_theirs_when_the_writer_turns_to_their_own_knee():
+    result = analyse("my friend's knee is red and hot and she's got a fever. me, just stiffness on stairs")
+    assert asserted_codes(result.findings) == []
+    assert any("other_person" in f.modifiers for f in result.findings)
+    # a child is always the person asked for; so is an adult the writer does not turn away from
+    assert asserted_codes(analyse("my son's knee is red and hot and he has a fever, mine is just sore").findings)
+    assert asserted_codes(analyse("my wife can't put weight on her leg after she fell").findings)
