@@ -138,3 +138,28 @@ def test_another_adults_symptom_is_theirs_when_the_writer_turns_to_their_own_kne
     # a child is always the person asked for; so is an adult the writer does not turn away from
     assert asserted_codes(analyse("my son's knee is red and hot and he has a fever, mine is just sore").findings)
     assert asserted_codes(analyse("my wife can't put weight on her leg after she fell").findings)
+
+
+def test_the_scored_blind_batches_stay_caught():
+    """Batches 7 and 8 were scored once at first sight (README); from then on they guard against a
+    change that loses what the release catches. Both nets joined, as the bot runs them."""
+    from pathlib import Path
+
+    import yaml
+
+    model = learned.default_model()
+    items = []
+    for path in sorted((Path(__file__).parent / "vignettes" / "blind").glob("*.yml")):
+        items += yaml.safe_load(path.read_text())
+    need = found = quiet = flagged = 0
+    for item in items:
+        codes = asserted_codes(nets.assess(item["text"], model).findings)
+        if item["codes"]:
+            need += len(item["codes"])
+            found += sum(code in codes for code in item["codes"])
+        else:
+            quiet += 1
+            flagged += bool(codes)
+    assert need >= 240 and quiet >= 120
+    assert found / need >= 0.95  # 236/240 at first sight (119 + 117)
+    assert flagged / quiet <= 0.10  # 11/120 at first sight (8 + 3)
