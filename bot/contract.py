@@ -29,6 +29,10 @@ RED_FLAG_MIN_LEVEL: dict[str, str] = {
     "child_hip": "consultation_24",
 }
 RED_FLAG_CODES: tuple[str, ...] = tuple(RED_FLAG_MIN_LEVEL)
+# A red-flag finding's `rule` names what found it: a reviewed rule's id, or, for the learned net
+# (bot/redflags/learned.py), this prefix, the code and the score ("model.dvt:0.93"). Staff filter
+# and the review tool label findings by it.
+MODEL_RULE_PREFIX = "model."
 
 PAIN_TRIGGERS: tuple[str, ...] = (
     "stairs", "sitting", "squatting", "kneeling", "running", "jumping", "hills", "walking", "cycling",

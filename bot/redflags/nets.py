@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from bot.contract import RED_FLAG_MIN_LEVEL, highest_level
+from bot.contract import MODEL_RULE_PREFIX, RED_FLAG_MIN_LEVEL, highest_level
 from bot.redflags.detector import Analysis, analyse
 from bot.redflags.findings import MODEL_ONLY, NOT_BACKED, Finding, asserted_codes
 from bot.redflags.learned import LearnedModel, Thresholds, load_thresholds
 
-MODEL_RULE_PREFIX = "model."
 
 
 @dataclass

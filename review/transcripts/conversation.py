@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Optional
 
-from bot.contract import TRIAGE_LEVELS, level_rank
+from bot.contract import MODEL_RULE_PREFIX, TRIAGE_LEVELS, level_rank
 
 from .stores import EventRow
 
@@ -166,6 +166,15 @@ class Finding:
     modifiers: list[str]
     asserted: bool
     rule: str
+
+    @property
+    def caught_by(self) -> str:
+        """Which red-flag net found it (bot/redflags/nets.py): the rules, or the learned net with
+        its score ("the learned net, 0.93")."""
+        if self.rule.startswith(MODEL_RULE_PREFIX):
+            score = self.rule.rpartition(":")[2]
+            return f"the learned net, {score}" if score else "the learned net"
+        return "the rules" if self.rule else ""
 
     @property
     def label(self) -> str:

@@ -118,6 +118,8 @@ def clinic_conversations(base: Optional[float] = None) -> list[Conversation]:
         .user(hot, "knee_pain_general", 0.81, red_flags=(
             finding("infection", "hot, red and swollen", hot.index("hot"), "emergency"),
             finding("infection", "fever", hot.index("fever"), "emergency"),
+            finding("cancer_signs", "my knee is hot, red and swollen", 0, "consultation_24", asserted=False,
+                    modifiers=("model_only",), rule="model.cancer_signs:0.52"),
         ))
         .slot("red_flags", ["infection"]).slot("triage_level", "emergency").slot("staff_review_needed", True)
         .action("action_escalate")

@@ -47,6 +47,14 @@ def test_each_turn_shows_nlu_findings_replies_and_slots(clinic, clinician, clien
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT', html)
 
 
+def test_each_finding_says_which_red_flag_net_found_it(clinic, clinician, client_for):
+    html = page(client_for(clinician), "conv-infection")
+    findings = re.findall(r'<li class="(?:not-)?asserted">(.*?)</li>', html, re.S)
+    assert sum("found by the rules" in f for f in findings) == 2
+    [learned] = [f for f in findings if "found by the learned net" in f]
+    assert "cancer_signs" in learned and "the learned net, 0.52" in learned and "not counted" in learned
+
+
 def test_fallback_and_low_confidence_are_marked(clinic, clinician, client_for):
     html = page(client_for(clinician), "conv-fallback")
     assert "fallback: the bot did not understand" in html
