@@ -163,3 +163,12 @@ def test_the_scored_blind_batches_stay_caught():
     assert need >= 240 and quiet >= 120
     assert found / need >= 0.95  # 236/240 at first sight (119 + 117)
     assert flagged / quiet <= 0.10  # 11/120 at first sight (8 + 3)
+
+
+@pytest.mark.parametrize("text,code", [
+    ("For my husband: he had prostate cancer treated in 2019, now his knee aches at night", "cancer_signs"),
+    ("Hi, I'm writing for my mum. She can't put any weight on her leg since she fell", "fracture_or_dislocation"),
+])
+def test_a_message_written_for_someone_is_about_the_person_asked_for_not_family_history(text, code):
+    assert code in asserted_codes(analyse(text).findings)
+    assert asserted_codes(analyse("my dad had prostate cancer years ago, my knee aches").findings) == []

@@ -232,6 +232,10 @@ class _Context:
         self.sites = sites
         self.text = text
         self.gates: Dict[str, FrozenSet[str]] = {c.name: c.gates for c in rules.gating_classes}
+        cues = rules.persons
+        # "For my husband: he had prostate cancer..." - the relative is the person asked for, so
+        # their symptoms and history are not family history (persons.yml: proxy).
+        self.proxy = bool(cues is not None and cues.proxy is not None and cues.proxy.search(text[:200]))
 
     def other_site(self, mention: Mention, code: str) -> bool:
         """True when the mention's sentence is about another body part for this code."""
@@ -276,6 +280,8 @@ class _Context:
 
     def modifiers_for(self, mention: Mention, code: str) -> Tuple[str, ...]:
         names = set(mention.modifiers)
+        if self.proxy:
+            names.discard("family")
         if self.other_site(mention, code):
             names.add(OTHER_SITE)
         if code not in ("cardiorespiratory", "self_harm"):

@@ -72,6 +72,7 @@ class PersonCues:
     animal_words: Optional["re.Pattern[str]"] = None
     asked_for: Optional["re.Pattern[str]"] = None
     self_instead: Optional["re.Pattern[str]"] = None
+    proxy: Optional["re.Pattern[str]"] = None
 
 
 @dataclass(frozen=True)
@@ -352,6 +353,7 @@ def _load_persons() -> PersonCues:
             asked_for=re.compile(rf"(?<![\w'])(?:{raw['asked_for']})(?:'s)?(?![\w'])", re.IGNORECASE)
             if raw.get("asked_for") else None,
             self_instead=re.compile(raw["self_instead"], re.IGNORECASE) if raw.get("self_instead") else None,
+            proxy=re.compile(raw["proxy"], re.IGNORECASE) if raw.get("proxy") else None,
         )
     except re.error as error:
         raise RuleFileError(f"{where}: bad regular expression: {error}") from error
