@@ -275,3 +275,20 @@ def test_open_widget_has_no_serious_accessibility_violations(site, open_page, vi
         if v["impact"] in ("serious", "critical")
     ]
     assert serious == [], results.generate_report()
+
+
+def test_a_long_message_shows_a_counter_and_one_too_long_is_kept_not_cut(site, open_page):
+    page = open_page(site.web_url)
+    open_chat(page)
+    box = page.locator(f"{WIDGET} .uc-input")
+    status = page.locator(f"{WIDGET} .uc-status")
+    near = "my knee aches on the stairs. " * 330  # about 9,600 characters
+    box.fill(near)
+    box.dispatch_event("input")
+    expect(status).to_contain_text("characters left")
+    too_long = near + "x" * 1000
+    box.fill(too_long)
+    page.press(f"{WIDGET} .uc-input", "Enter")
+    expect(status).to_contain_text("Please split it")
+    assert box.input_value() == too_long  # nothing cut, nothing sent
+    assert texts(page, USER_ROWS) == []
