@@ -117,7 +117,7 @@ KEY_FACTS = {
         r"a physio can check this for you",
     ],
     "utter_answer_why_hip": [
-        r"hip often plays a big part", r"side and back of the hip", r"thigh bone drop",
+        r"hip can play a part", r"side and back of the hip", r"thigh bone drop",
         r"turn in", r"one leg", r"drives the knee in", r"kneecap to the outside",
     ],
     "utter_answer_rest": [
@@ -132,7 +132,8 @@ KEY_FACTS = {
         r"vmo", r"did not back this up", r"hip and knee exercises together",
         r"better than knee exercises alone",
     ],
-    "utter_answer_recovery_time": [r"8 to 12 weeks", r"full program"],
+    # Collins 2018 / Lankhorst 2016: many still have pain years later; no 8-to-12-week promise
+    "utter_answer_recovery_time": [r"most people get better", r"full program", r"a year or more later"],
     "utter_answer_treatment_evidence": [
         r"exercise is the main treatment", r"hip and knee exercises done together",
         r"better than knee exercises alone", r"rest alone", r"no exercise", r"just the vmo",
@@ -163,10 +164,12 @@ FORBIDDEN = {
     r"\byou are suffering\b": "diagnosing",
     r"\bdiagnos": "the bot does not diagnose",
     r"\bdefinitely\b": "no certainty the bot cannot have",
-    r"almost never (is |the )?(the )?knee": "overstatement: the hip often plays a big part",
-    r"\balways the hip\b": "overstatement: the hip often plays a big part",
-    r"hip problem": "overstatement: the hip often plays a big part",
+    r"almost never (is |the )?(the )?knee": "overstatement: the hip can play a part",
+    r"\balways the hip\b": "overstatement: the hip can play a part",
+    r"hip problem": "overstatement: the hip can play a part",
     r"\bcure[sd]?\b": "no promise of a cure",
+    r"8 to 12 weeks|pain-free running in": "overstatement: many still have pain a year or more later",
+    r"often plays a big part": "overstatement: hip weakness has not been shown to come first",
 }
 
 
