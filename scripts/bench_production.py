@@ -46,9 +46,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import dev  # noqa: E402
 import load_test  # noqa: E402
 from faults.production_stack import (  # noqa: E402
-    READY_LINE, REDIS_HOST, REDIS_PORT, create_database, database_url, drop_database, free_port,
-    process_tree_rss_mb,
+    READY_LINE, create_database, database_url, drop_database, free_port, local_services, process_tree_rss_mb,
 )
+from faults import production_stack  # noqa: E402  (its REDIS_* point at the throwaway servers)
 
 LEVELS_FULL = ((1, 20), (10, 10), (50, 6))  # (concurrent conversations, turns each)
 LEVELS_QUICK = ((1, 10), (10, 6))
@@ -166,7 +166,7 @@ def production_env(actions_port: int, database: str, workers: int) -> dict:
     settings = dev.production_env(actions_port=actions_port, environ={})
     url = database_url(database)
     settings.update({"TRACKER_DB_URL": url, "BOOKING_DB_URL": url, "REVIEW_DB_URL": url,
-                     "REDIS_HOST": REDIS_HOST, "REDIS_PORT": str(REDIS_PORT),
+                     "REDIS_HOST": production_stack.REDIS_HOST, "REDIS_PORT": str(production_stack.REDIS_PORT),
                      "REDIS_KEY_PREFIX": "bench" + database.rsplit("_", 1)[-1],
                      "SANIC_WORKERS": str(workers), "RASA_TELEMETRY_ENABLED": "false"})
     return dev.env(**settings)
@@ -306,6 +306,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     databases: list[str] = []
     results: dict[str, ConfigResult] = {}
     training: dict[str, float] = {}
+    services = local_services()
+    services.__enter__()  # throwaway PostgreSQL and Redis, removed at the end
     try:
         model = dev.train()
         print("  training the bare `rasa init` bot", flush=True)
@@ -339,6 +341,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             except Exception:  # noqa: BLE001
                 pass
         shutil.rmtree(folder, ignore_errors=True)
+        services.__exit__(None, None, None)
 
     print()
     print(table(list(results.values()), levels))

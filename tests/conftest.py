@@ -184,3 +184,19 @@ def make_component(default_model_storage, default_execution_context):
                                 Resource(component.__name__), default_execution_context)
 
     return create
+
+
+@pytest.fixture(scope="session")
+def local_postgres():
+    """A throwaway PostgreSQL for the session (scripts/faults/local_services.py: the installed
+    binaries, a temporary folder, a free port), removed at the end. The machine's own PostgreSQL
+    is never touched."""
+    from faults.local_services import LocalPostgres, missing
+
+    if missing():
+        pytest.skip(missing())
+    postgres = LocalPostgres().start()
+    try:
+        yield postgres
+    finally:
+        postgres.stop()

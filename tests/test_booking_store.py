@@ -10,19 +10,7 @@ import sqlalchemy as sa
 
 from bot.booking.store import BookingRequest, BookingStore, new_request
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 NOW = datetime(2025, 3, 4, 22, 30, tzinfo=timezone.utc)
-
-
-def _postgres_reachable() -> bool:
-    try:
-        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except Exception:
-        return False
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -33,8 +21,7 @@ def store(request, tmp_path):
         yield store
         store.dispose()
         return
-    if not _postgres_reachable():
-        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
+    PG_URL = request.getfixturevalue("local_postgres").admin_url  # noqa: N806 - was a module constant
     schema = f"test_booking_{uuid.uuid4().hex[:12]}"
     engine = sa.create_engine(PG_URL, future=True)
     with engine.begin() as conn:

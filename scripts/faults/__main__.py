@@ -4,7 +4,7 @@
 
 Runs, in this order: hostile requests, the action server stopping, PostgreSQL restarting under
 load, one database refusing connections for longer than the retry budget, Redis stopping.
-PostgreSQL and Redis are running again at the end, whatever happens.
+PostgreSQL and Redis are throwaway servers of its own (faults/local_services.py), removed at the end.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from faults import action_server, hostile_requests, postgres_restart, redis_stop  # noqa: E402
-from faults.production_stack import ProductionStack, ensure_postgres_running, start_redis  # noqa: E402
+from faults.production_stack import ProductionStack, local_services  # noqa: E402
 
 
 def main() -> int:
@@ -26,20 +26,16 @@ def main() -> int:
     args = parser.parse_args()
     started = time.monotonic()
     results = []
-    try:
-        with ProductionStack(workers=args.workers, extra_env=hostile_requests.CHANNELS_ON) as stack:
-            print(f"production stack up ({args.workers} workers) in {time.monotonic() - started:.0f} s", flush=True)
-            for run in (lambda: hostile_requests.check(stack, args.examples),
-                        lambda: action_server.check(stack),
-                        lambda: postgres_restart.check(stack, args.conversations),
-                        lambda: postgres_restart.check_long_outage(stack),
-                        lambda: redis_stop.check(stack)):
-                result = run()
-                results.append(result)
-                print(result.summary(), flush=True)
-    finally:
-        ensure_postgres_running()
-        start_redis()
+    with local_services(), ProductionStack(workers=args.workers, extra_env=hostile_requests.CHANNELS_ON) as stack:
+        print(f"production stack up ({args.workers} workers) in {time.monotonic() - started:.0f} s", flush=True)
+        for run in (lambda: hostile_requests.check(stack, args.examples),
+                    lambda: action_server.check(stack),
+                    lambda: postgres_restart.check(stack, args.conversations),
+                    lambda: postgres_restart.check_long_outage(stack),
+                    lambda: redis_stop.check(stack)):
+            result = run()
+            results.append(result)
+            print(result.summary(), flush=True)
     print(f"{sum(r.ok for r in results)}/{len(results)} fault checks passed in {time.monotonic() - started:.0f} s")
     return 0 if results and all(r.ok for r in results) else 1
 

@@ -8,8 +8,9 @@ developer's `upwell` database.
     with ProductionStack(workers=2) as stack:
         stack.send("sender-1", "my knee hurts on stairs")
 
-Also here: restarting PostgreSQL and stopping/starting Redis on this machine (the fault scripts
-need them), each leaving the service running again whatever happens.
+PostgreSQL and Redis are throwaway servers of their own (local_services.py: the installed
+binaries, a temporary folder, free ports), started by `local_services()`; the restarts and
+outages the fault scripts need happen to those, never to a server this code did not start.
 """
 from __future__ import annotations
 
@@ -33,9 +34,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 import dev  # noqa: E402  (the commands ./dev run uses)
 
-ADMIN_DB_URL = os.environ.get("PRODUCTION_TEST_ADMIN_DB_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_HOST = os.environ.get("PRODUCTION_TEST_REDIS_HOST", "127.0.0.1")
-REDIS_PORT = int(os.environ.get("PRODUCTION_TEST_REDIS_PORT", "6379"))
+from faults.local_services import LocalServices  # noqa: E402
+from faults.local_services import missing as binaries_missing  # noqa: E402
+
+# Set by local_services(): the throwaway servers every stack, database and fault here uses.
+ADMIN_DB_URL = ""
+REDIS_HOST = "127.0.0.1"
+REDIS_PORT = 0
+_LOCAL: Optional[LocalServices] = None
 READY_LINE = b"Rasa server is up and running."
 START_SECONDS = float(os.environ.get("PRODUCTION_TEST_START_SECONDS", "420"))
 
@@ -98,20 +104,36 @@ def wait_for_postgres(seconds: float):
             time.sleep(0.5)
 
 
-# --- PostgreSQL and Redis on this machine -------------------------------------------------
+# --- throwaway PostgreSQL and Redis ---------------------------------------------------------
 
-def _pg_cluster() -> list[str]:
-    versions = sorted(os.listdir("/etc/postgresql"))
-    return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main"]
+class local_services:  # noqa: N801 - used as a context manager, like open()
+    """Starts throwaway PostgreSQL and Redis servers and points this module at them."""
+
+    def __enter__(self) -> LocalServices:
+        global ADMIN_DB_URL, REDIS_HOST, REDIS_PORT, _LOCAL
+        self.services = LocalServices().__enter__()
+        _LOCAL = self.services
+        ADMIN_DB_URL, REDIS_HOST, REDIS_PORT = self.services.admin_url, self.services.redis_host, self.services.redis_port
+        return self.services
+
+    def __exit__(self, *exc: object) -> None:
+        global _LOCAL
+        _LOCAL = None
+        self.services.close()
+
+
+def _local() -> LocalServices:
+    if _LOCAL is None:
+        raise RuntimeError("Start the throwaway servers first: `with local_services(): ...`")
+    return _LOCAL
 
 
 def restart_postgres() -> float:
-    """Restarts the local PostgreSQL cluster (fast shutdown: open connections are cut, as in a
+    """Restarts the throwaway PostgreSQL (fast shutdown: open connections are cut, as in a
     fail-over); seconds until it accepts connections again."""
     started = time.monotonic()
     try:
-        subprocess.run([*_pg_cluster(), "restart", "--", "-m", "fast"], check=True, timeout=120,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _local().postgres.restart()
     finally:
         ensure_postgres_running()
     wait_for_postgres(60).close()
@@ -119,20 +141,13 @@ def restart_postgres() -> float:
 
 
 def ensure_postgres_running() -> None:
-    status = subprocess.run([*_pg_cluster(), "status"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if status.returncode != 0:
-        subprocess.run([*_pg_cluster(), "start"], check=False, timeout=120)
+    if _LOCAL is not None:
+        _LOCAL.postgres.ensure_running()
 
 
 def services_missing() -> str:
-    """Why the machine's PostgreSQL or Redis cannot be used, or "" when both answer."""
-    try:
-        wait_for_postgres(5).close()
-    except Exception as error:  # noqa: BLE001 - any reason means "not usable here"
-        return f"PostgreSQL is not reachable ({type(error).__name__})"
-    if not redis_ping():
-        return "Redis is not reachable"
-    return ""
+    """Why throwaway PostgreSQL and Redis servers cannot be started here, or ""."""
+    return binaries_missing()
 
 
 def redis_ping() -> bool:
@@ -145,26 +160,14 @@ def redis_ping() -> bool:
 
 
 def stop_redis() -> None:
-    subprocess.run(["redis-cli", "-h", REDIS_HOST, "-p", str(REDIS_PORT), "shutdown", "nosave"],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
-    deadline = time.monotonic() + 30
-    while redis_ping() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    """An outage of the throwaway Redis."""
+    _local().redis.stop()
 
 
 def start_redis() -> None:
-    """Starts Redis as this machine runs it (no persistence) unless it already answers."""
-    if redis_ping():
-        return
-    subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1",
-                    "--port", str(REDIS_PORT), "--save", "", "--appendonly", "no",
-                    "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"],
-                   check=False, timeout=30, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not redis_ping():
-        if time.monotonic() > deadline:
-            raise RuntimeError("Redis did not start again; see /var/log/redis/ci.log")
-        time.sleep(0.2)
+    """The throwaway Redis back (same port), unless it already answers."""
+    if _LOCAL is not None and not redis_ping():
+        _LOCAL.redis.start()
 
 
 # --- the stack ------------------------------------------------------------------------------

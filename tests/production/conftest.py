@@ -1,10 +1,9 @@
-"""The production shape (endpoints.production.yml) against this machine's real PostgreSQL and
-Redis: one stack for the whole session (two Sanic workers, the action server on its own, every
-messaging channel switched on with made-up credentials), in a fresh database that is dropped at
-the end, under its own Redis key prefix. scripts/faults/ holds the checks; the tests here run
-them and assert what a patient or the clinic would notice.
-
-Tests that restart PostgreSQL or stop Redis leave both running again, whatever happens."""
+"""The production shape (endpoints.production.yml) against real PostgreSQL and Redis servers that
+the tests start themselves (scripts/faults/local_services.py: the installed binaries, a temporary
+folder, free ports) and remove at the end: one stack for the whole session (two Sanic workers,
+the action server on its own, every messaging channel switched on with made-up credentials).
+scripts/faults/ holds the checks; the tests here run them and assert what a patient or the clinic
+would notice. The machine's own PostgreSQL and Redis are never touched."""
 from __future__ import annotations
 
 import sys
@@ -16,9 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from faults import hostile_requests  # noqa: E402
-from faults.production_stack import (  # noqa: E402
-    ProductionStack, ensure_postgres_running, services_missing, start_redis,
-)
+from faults.production_stack import ProductionStack, local_services, services_missing  # noqa: E402
 
 
 def pytest_configure(config):
@@ -26,10 +23,17 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="session")
-def production_stack(tmp_path_factory):
+def services():
+    """Throwaway PostgreSQL and Redis for the whole session."""
     missing = services_missing()
     if missing:
-        pytest.skip(f"{missing}: the production tests need the machine's PostgreSQL and Redis")
+        pytest.skip(f"{missing}: the production tests start their own PostgreSQL and Redis")
+    with local_services() as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def production_stack(services, tmp_path_factory):
     import dev
 
     model = dev.train()
@@ -40,5 +44,3 @@ def production_stack(tmp_path_factory):
         yield stack
     finally:
         stack.close()
-        ensure_postgres_running()
-        start_redis()

@@ -1,4 +1,4 @@
-"""Faults against the production shape on this machine's PostgreSQL and Redis (scripts/faults/):
+"""Faults against the production shape on throwaway PostgreSQL and Redis servers of the tests' own (scripts/faults/):
 each test asserts what a patient would notice, with the script's findings as the message."""
 from __future__ import annotations
 

@@ -15,18 +15,13 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from components.durable_tracker_store import DurableSQLTrackerStore, TrackerStoreUnavailable
 from faults.postgres_restart import refuse_connections
-from faults.production_stack import (
-    _admin_connection, create_database, database_url, drop_database, services_missing,
-)
+from faults.production_stack import _admin_connection, create_database, database_url, drop_database
 
 pytestmark = pytest.mark.production
 
 
 @pytest.fixture
-def database():
-    missing = services_missing()
-    if missing:
-        pytest.skip(missing)
+def database(services):  # the session's throwaway PostgreSQL (conftest.py)
     name = create_database("upwell_store")
     try:
         yield name

@@ -14,15 +14,18 @@ from transcripts.models import ConversationSummary
 from transcripts.stores import tracker_engine
 
 psycopg2 = pytest.importorskip("psycopg2")
-SERVER = dict(host="127.0.0.1", port=5432, user="postgres")
 
 
 @pytest.fixture
-def postgres_tracker(db):
-    try:
-        admin = psycopg2.connect(dbname="postgres", connect_timeout=3, **SERVER)
-    except psycopg2.OperationalError:
-        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+def server(local_postgres):
+    """The session's throwaway PostgreSQL (tests/conftest.py), never the machine's."""
+    return dict(host="127.0.0.1", port=local_postgres.port, user="postgres")
+
+
+@pytest.fixture
+def postgres_tracker(db, server):
+    SERVER = server  # noqa: N806 - the same name the fixture had as a module constant
+    admin = psycopg2.connect(dbname="postgres", connect_timeout=10, **SERVER)
     admin.autocommit = True
     name = f"review_test_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cursor:
@@ -30,7 +33,7 @@ def postgres_tracker(db):
     from rasa.core.tracker_store import SQLTrackerStore
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    store = SQLTrackerStore(dialect="postgresql", host="127.0.0.1", port=5432, db=name, username="postgres")
+    store = SQLTrackerStore(dialect="postgresql", host="127.0.0.1", port=SERVER["port"], db=name, username="postgres")
     old = Script("pg-old", start=1_600_000_000).user("old knee pain", "knee_pain_general").done()
 
     async def save_all() -> None:
@@ -40,7 +43,7 @@ def postgres_tracker(db):
 
     asyncio.run(save_all())
     store.engine.dispose()
-    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    url = f"postgresql://postgres@127.0.0.1:{SERVER['port']}/{name}"
     try:
         with override_settings(TRACKER_DB_URL=url):
             yield url
