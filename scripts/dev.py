@@ -73,12 +73,24 @@ def training_fingerprint() -> str:
 
 def prepare() -> None:
     """Everything the bot needs that the project builds itself."""
-    (ROOT / "var").mkdir(exist_ok=True)
+    secure_var()
     from bot import spacy_model
 
     if not (spacy_model.DEFAULT_PATH / "meta.json").exists():
         say("Building the spaCy pipeline (blank English + lookup lemmas) in var/spacy")
         subprocess.run([sys.executable, "-m", "bot.spacy_model"], cwd=ROOT, env=env(), check=True)
+
+
+def secure_var() -> None:
+    """var/ holds transcripts, booking requests (names, phones) and staff sessions: 0700, and its
+    databases and secrets 0600, also when an older checkout made them readable by everyone.
+    (./dev also sets umask 077, so what the servers create later is private too.)"""
+    var = ROOT / "var"
+    var.mkdir(exist_ok=True)
+    var.chmod(0o700)
+    for path in var.iterdir():
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o600)
 
 
 def train(force: bool = False) -> Path:

@@ -120,3 +120,16 @@ def test_the_bot_understands_phrases_written_blind():
         if intent["name"] != item["intent"]:
             wrong.append(f"{item['text']!r}: {item['intent']} -> {intent['name']} {intent['confidence']:.2f}")
     assert len(items) - len(wrong) >= BLIND_TARGET * len(items), "\n".join(wrong)
+
+
+def test_var_holds_patient_data_readable_by_this_user_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(dev, "ROOT", tmp_path)
+    (tmp_path / "var").mkdir(mode=0o755)
+    leaky = tmp_path / "var" / "tracker.db"
+    leaky.write_text("")
+    leaky.chmod(0o644)  # as an older checkout left it
+    dev.secure_var()
+    assert (tmp_path / "var").stat().st_mode & 0o777 == 0o700
+    assert leaky.stat().st_mode & 0o777 == 0o600
+    # and ./dev runs everything under umask 077, so files the servers create later are private
+    assert "umask 077" in (ROOT / "dev").read_text().split("ensure_venv\n", 1)[0]
