@@ -30,5 +30,8 @@ RUN python -m bot.spacy_model \
  && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin upwell
 USER 10001:10001
 EXPOSE 5055
-# ACTION_SERVER_SANIC_WORKERS (rasa_sdk) gives one container several workers.
-CMD ["python", "-m", "rasa_sdk", "--actions", "actions", "--port", "5055"]
+# actions/server.py: rasa_sdk's app that serves only calls carrying ACTION_SERVER_TOKEN (set it
+# from a secret). Inside the container it listens on every interface of the container's own
+# network (ACTION_SERVER_HOST); publish no port: only the Rasa server should reach it.
+ENV ACTION_SERVER_HOST=0.0.0.0
+CMD ["python", "-m", "actions.server", "--port", "5055"]

@@ -49,6 +49,8 @@ QUIET_ENV = {
 
 def env(**extra: str) -> dict:
     merged = {**os.environ, **QUIET_ENV, **extra}
+    # The Rasa server sends it (endpoints.yml) and the action server checks it (actions/server.py)
+    merged.setdefault("ACTION_SERVER_TOKEN", action_server_token())
     merged["PATH"] = f"{VENV_BIN}{os.pathsep}{merged.get('PATH', '')}"
     merged["PYTHONPATH"] = str(ROOT)
     return merged
@@ -128,6 +130,20 @@ def wait_for(url: str, seconds: float, proc: Optional[subprocess.Popen] = None) 
     return False
 
 
+def action_server_token() -> str:
+    """The secret shared by the Rasa server and the action server: ACTION_SERVER_TOKEN, or one
+    made for this machine and kept in var/ (readable by this user only)."""
+    token = os.environ.get("ACTION_SERVER_TOKEN")
+    if token:
+        return token
+    path = ROOT / "var" / "action-server-token"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def api_token() -> str:
     """The Rasa HTTP API is only ever on with a token: RASA_API_TOKEN, or one made for this
     machine and kept in var/ (readable by this user only)."""
@@ -175,7 +191,8 @@ def service_commands(rasa_port=5005, actions_port=5055, web_port=8080, review_po
         endpoints = PRODUCTION_ENDPOINTS
     credentials = PRODUCTION_CREDENTIALS if production else "credentials.yml"
     commands = [
-        ("action server", [rasa, "run", "actions", "--port", str(actions_port), "--actions", "actions"],
+        # loopback only, and every call must carry ACTION_SERVER_TOKEN (actions/server.py)
+        ("action server", [py, "-m", "actions.server", "--port", str(actions_port), "--host", "127.0.0.1"],
          f"http://127.0.0.1:{actions_port}/health"),
         # The web chat channel checks socket origins itself, from ALLOWED_ORIGINS.
         ("Rasa server", ["env", f"ALLOWED_ORIGINS={allowed_origins(web_port)}",
@@ -225,6 +242,7 @@ def production_env(actions_port: int = 5055, environ: Optional[dict] = None) -> 
         "REDIS_PASSWORD": "",
         "REDIS_KEY_PREFIX": "upwell",
         "ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook",
+        "ACTION_SERVER_TOKEN": action_server_token(),
         "SANIC_WORKERS": "2",
         # Rasa's listen backlog (default 100): at 200 patients connecting at once the kernel
         # dropped connections (connection errors in the 200 x 10 load run).
