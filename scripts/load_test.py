@@ -39,17 +39,19 @@ import aiohttp
 # What patients with knee pain type, one script a patient (any turn past the end of a script
 # takes the next question from FOLLOW_UPS). Written for load, not taken from any evaluation
 # set; none raises a red flag, so conversations run the whole triage form.
+# Each answers the four emergency questions that come first ("no" x4), then the routine ones.
+_NO4 = ("no", "no", "no", "no")
 TRIAGE_SCRIPTS: tuple[tuple[str, ...], ...] = (
-    ("hi", "my knee hurts when I go down stairs", "around the kneecap", "it came on slowly",
-     "about six weeks", "no", "no", "no", "no", "no", "no"),
-    ("hello there", "my knee aches after sitting through a long movie", "behind the kneecap",
-     "gradually over a couple of months", "two months", "no I'm 34", "no", "no", "no", "no", "no"),
-    ("I get pain at the front of my knee when I run", "around the kneecap", "slowly",
-     "about 3 weeks", "no", "no", "no", "nope", "no", "no", "what is runner's knee?"),
-    ("knee pain when squatting at the gym", "just below the kneecap", "it built up slowly",
-     "a month or so", "no", "no swelling", "no", "no", "no", "no", "thanks"),
-    ("hey", "running downhill makes my knee sore", "front of the knee", "over time",
-     "eight weeks", "no", "no", "no", "no", "no", "why do you look at the hip?"),
+    ("hi", "my knee hurts when I go down stairs", *_NO4, "around the kneecap", "it came on slowly",
+     "about six weeks", "no", "no", "no", "no"),
+    ("hello there", "my knee aches after sitting through a long movie", *_NO4, "behind the kneecap",
+     "gradually over a couple of months", "two months", "no I'm 34", "no", "no", "no"),
+    ("I get pain at the front of my knee when I run", *_NO4, "around the kneecap", "slowly",
+     "about 3 weeks", "no", "no", "nope", "no", "what is runner's knee?"),
+    ("knee pain when squatting at the gym", "no", "no swelling", "no", "no", "just below the kneecap",
+     "it built up slowly", "a month or so", "no", "no", "no", "no", "thanks"),
+    ("hey", "running downhill makes my knee sore", *_NO4, "front of the knee", "over time",
+     "eight weeks", "no", "no", "no", "no", "why do you look at the hip?"),
 )
 FOLLOW_UPS = ("what is runner's knee?", "why do you check the hip?", "should I rest?",
               "do knee braces help?", "thanks", "ok")

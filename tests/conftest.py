@@ -122,7 +122,7 @@ def bot_stack(tmp_path_factory) -> BotStack:
     rasa_port, actions_port, web_port = free_port(), free_port(), free_port()
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
-        '  headers:\n    X-Action-Token: "${ACTION_SERVER_TOKEN}"\n'
+        '  headers:\n    X-Action-Token: ${ACTION_SERVER_TOKEN}\n'
         f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{tracker_db}"\n'
         'lock_store:\n  type: "in_memory"\n'
         "event_broker:\n  type: components.alert_broker.StaffAlertBroker\n"

@@ -123,6 +123,15 @@ def test_a_bad_config_key_is_named(tmp_path):
 
 def test_doubt_outside_a_form_gets_a_clarifying_question_from_the_domain(policy):
     doubtful = {**finding("dvt", asserted=False), "modifiers": ["uncertain"]}
-    prediction = policy.predict_action_probabilities(tracker_with(user("maybe my calf", red_flags=[doubtful])), DOMAIN)
+    message = user("maybe my calf", intent="inform", red_flags=[doubtful])
+    prediction = policy.predict_action_probabilities(tracker_with(message), DOMAIN)
     assert predicted(prediction) == "utter_clarify_dvt"
     assert slot_events(prediction)["red_flag_to_clarify"] == "dvt"
+
+
+def test_doubt_in_a_knee_message_is_asked_first_in_the_triage_questions(policy):
+    doubtful = {**finding("dvt", asserted=False), "modifiers": ["model_only"]}
+    message = user("my calf is a bit funny and my knee hurts", red_flags=[doubtful])
+    prediction = policy.predict_action_probabilities(tracker_with(message), DOMAIN)
+    assert predicted(prediction) != "utter_clarify_dvt"  # the questions start, the calf one first
+    assert slot_events(prediction)["red_flags_to_ask"] == ["dvt"]

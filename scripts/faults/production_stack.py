@@ -440,8 +440,11 @@ class Conversation:
 
 
 def start_triage(conversation: "Conversation") -> Optional[str]:
-    """Opens a conversation and starts the triage questions; a problem, or None."""
-    for text in ("hi", "my knee hurts when I go down stairs"):
+    """Opens a conversation and starts the triage questions, answering "no" to the emergency
+    questions that come first, so the 'where does it hurt' question waits; a problem, or None."""
+    from bot.triage import EMERGENCY_QUESTIONS
+
+    for text in ("hi", "my knee hurts when I go down stairs", *["no"] * len(EMERGENCY_QUESTIONS)):
         status, replies = conversation.say(text)
         if status != 200 or not replies.strip():
             return f"{text!r} got {status} {replies[:120]!r} before the fault"

@@ -71,8 +71,10 @@ def test_real_bot_conversation_quick_reply_reload_and_red_flag(live_web_url, ope
     screenshot(page, "e2e-desktop-1-knee-reply")
 
     rows = page.locator(BOT_ROWS).count()
-    choice = page.locator(QUICK_REPLIES).first
+    # the first question is the chest-pain safety check: tap "No" (a "Yes" is an emergency)
+    choice = page.locator(QUICK_REPLIES).nth(1)
     title = choice.inner_text()
+    assert title == "No"
     choice.click()
     expect(page.locator(USER_ROWS).last).to_contain_text(title)
     wait_for_more_bot_rows(page, rows)
