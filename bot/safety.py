@@ -13,10 +13,9 @@ server needed) before every action the bot takes, and this module decides:
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
-
-import re
 
 from bot.contract import RED_FLAG_MIN_LEVEL, SYMPTOM_INTENTS, highest_level, level_rank
 # Findings held with doubt ("maybe", "I think", a sign named for another body part, one net only):

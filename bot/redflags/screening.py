@@ -16,13 +16,24 @@ _CONTRAST = re.compile(r"\b(?:but|though|tho|although|except|apart from|only|jus
 _FILLER = re.compile(r"^(?:(?:um+|uh+|hmm+|well|oh|ah|err*|so|honestly|ok|okay)\b[\s,.!]*)*", re.IGNORECASE)
 
 
+_RULES: Optional[RuleSet] = None
+
+
+def _answer_rules() -> RuleSet:
+    """The rule files alone (no spaCy pipeline): the action server reads answers with them."""
+    global _RULES
+    if _RULES is None:
+        from bot.redflags.rules import load_rules
+
+        _RULES = load_rules()
+    return _RULES
+
+
 def read_answer(text: str, rules: Optional[RuleSet] = None) -> Optional[str]:
     """A typed answer to a yes/no question, as "yes", "no" or "unsure" ("yeah, pretty flat since I
     stopped running" -> "yes"), or None when it is not plainly one of them."""
     if rules is None:
-        from bot.redflags import pipeline
-
-        rules = pipeline.get()[1]
+        rules = _answer_rules()
     stripped = (text or "").strip()
     lead = _FILLER.match(stripped)
     answer = stripped[lead.end() if lead else 0:]
