@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -92,14 +93,10 @@ def join(rule_findings: Sequence[Finding], scores: Mapping[str, float], threshol
     return out
 
 
-_THRESHOLDS: Optional[Thresholds] = None
-
-
+@functools.lru_cache(maxsize=1)
 def thresholds() -> Thresholds:
-    global _THRESHOLDS
-    if _THRESHOLDS is None:
-        _THRESHOLDS = load_thresholds()
-    return _THRESHOLDS
+    """learned.yml, read once."""
+    return load_thresholds()
 
 
 def assess(text: str, model: Optional[LearnedModel], *, question: Optional[str] = None,

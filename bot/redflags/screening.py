@@ -5,6 +5,7 @@ is a finding marked "uncertain" (not asserted: the bot asks again, never guesses
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Optional, Tuple
 
@@ -16,17 +17,12 @@ _CONTRAST = re.compile(r"\b(?:but|though|tho|although|except|apart from|only|jus
 _FILLER = re.compile(r"^(?:(?:um+|uh+|hmm+|well|oh|ah|err*|so|honestly|ok|okay)\b[\s,.!]*)*", re.IGNORECASE)
 
 
-_RULES: Optional[RuleSet] = None
-
-
+@functools.lru_cache(maxsize=1)
 def _answer_rules() -> RuleSet:
     """The rule files alone (no spaCy pipeline): the action server reads answers with them."""
-    global _RULES
-    if _RULES is None:
-        from bot.redflags.rules import load_rules
+    from bot.redflags.rules import load_rules
 
-        _RULES = load_rules()
-    return _RULES
+    return load_rules()
 
 
 def read_answer(text: str, rules: Optional[RuleSet] = None) -> Optional[str]:
