@@ -197,6 +197,9 @@ def service_commands(rasa_port=5005, actions_port=5055, web_port=8080, review_po
         # The web chat channel checks socket origins itself, from ALLOWED_ORIGINS.
         ("Rasa server", ["env", f"ALLOWED_ORIGINS={allowed_origins(web_port)}",
                          rasa, "run", "--model", str(model), "--port", str(rasa_port),
+                         # one machine: loopback only (a container or proxy sets the production
+                         # profile, which listens where its network puts it)
+                         *([] if production else ["--interface", "127.0.0.1"]),
                          "--endpoints", endpoints, "--credentials", credentials,
                          *api_flags(production),
                          "--cors", *allowed_origins(web_port).split(",")],

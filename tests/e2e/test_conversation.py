@@ -232,3 +232,16 @@ def test_transcripts_are_kept_in_the_sql_tracker_store(bot):
         ).fetchall()
     assert ("user", "pain_after_sitting") in rows or any(t == "user" for t, _ in rows)
     assert any(t == "bot" for t, _ in rows)
+
+
+def test_the_default_profile_listens_on_loopback_only(bot):
+    """./dev run on one machine: the Rasa server and the action server are reachable from this
+    machine only (the action server also wants its secret)."""
+    import subprocess
+    from urllib.parse import urlparse
+
+    for url in (bot.rasa_url, bot.actions_url):
+        port = urlparse(url).port
+        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
+        local = {line.split()[3] for line in listening.splitlines() if line.strip()}
+        assert local == {f"127.0.0.1:{port}"}, f"{url} listens on {local}"

@@ -95,6 +95,7 @@ def test_the_default_profile_is_unchanged(clean_env):
     command = dict((name, command) for name, command, _ in dev.service_commands())["Rasa server"]
     assert command[command.index("--endpoints") + 1] == "endpoints.yml"
     assert command[command.index("--credentials") + 1] == "credentials.yml"
+    assert command[command.index("--interface") + 1] == "127.0.0.1"  # development servers on loopback
     assert "--enable-api" in command and flag(command, "--auth-token") == dev.api_token()
 
 
