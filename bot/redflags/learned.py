@@ -25,7 +25,6 @@ import numpy as np
 import yaml
 
 from bot.contract import RED_FLAG_CODES
-from bot.redflags.text import normalise
 
 if TYPE_CHECKING:
     from bot.redflags.detector import Analysis
@@ -137,11 +136,6 @@ def training_digest() -> str:
 # ---- text and windows ---------------------------------------------------------------------------
 
 
-def prepare(text: str) -> str:
-    clean, _, _ = normalise(text if isinstance(text, str) else "")
-    return clean.lower().strip()
-
-
 def window_spans(clean: str) -> List[Tuple[int, int]]:
     """The whole message, then each sentence and each pair of neighbouring sentences, as spans of
     the clean text."""
@@ -159,11 +153,6 @@ def window_spans(clean: str) -> List[Tuple[int, int]]:
     if len(sentences) > 1:
         spans += sentences + [(a[0], b[1]) for a, b in zip(sentences, sentences[1:])]
     return spans[:_MAX_WINDOWS]
-
-
-def windows(text: str) -> List[str]:
-    clean = prepare(text)
-    return [clean[a:b].strip() for a, b in window_spans(clean)]
 
 
 def _facts_in(facts: Sequence[Tuple[int, str]], start: int, end: int) -> str:

@@ -115,7 +115,3 @@ def assess(text: str, model: Optional[LearnedModel], *, question: Optional[str] 
     verdict.model_codes = [c for c, p in scores.items() if p >= limits.escalate[c]]
     verdict.model_doubt = decide(analysis.findings, scores, limits)[1]
     return verdict
-
-
-def finding_dicts(findings: Sequence[Finding]) -> List[Mapping[str, Any]]:
-    return [f.to_dict() for f in findings]
