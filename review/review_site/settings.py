@@ -13,6 +13,9 @@ local default (the house style): the tool runs on a laptop with no configuration
     REVIEW_DEBUG       "1" for Django's debug pages (never with real patient data)
     REVIEW_TIME_ZONE   the clinic's time zone for dates on screen (default Australia/Sydney)
     REVIEW_LOW_CONFIDENCE  intent confidence below which a message counts as low confidence (0.6)
+    REVIEW_PROXY_COUNT  reverse proxies in front of the tool that append X-Forwarded-For (default
+                       0: the client address is the connection's own, and the header is ignored)
+    REVIEW_SYNC_SECONDS  how often `manage.py serve` indexes new tracker events in the background (5)
 """
 from __future__ import annotations
 
@@ -130,6 +133,9 @@ QUEUE_PAGE_SIZE = 25
 # Events the queue page indexes per request before showing the page; a backlog larger than
 # this is left to `manage.py sync_transcripts` so the page stays quick.
 SYNC_EVENTS_PER_REQUEST = 5000
+# `manage.py serve` (what ./dev run starts) indexes new events this often in a background
+# thread, so a new conversation reaches the queue without a page load or a hand-run sync.
+SYNC_EVERY_SECONDS = float(os.environ.get("REVIEW_SYNC_SECONDS", "5"))
 # How long a missing event id is waited for (a PostgreSQL transaction still in flight can
 # commit a lower id after a higher one is visible).
 SYNC_GAP_WAIT_SECONDS = 120
@@ -146,8 +152,22 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "queue"
 LOGOUT_REDIRECT_URL = "login"
-LOGIN_FAILURE_LIMIT = 5  # failed sign-ins for one user name within LOGIN_FAILURE_WINDOW
+# Sign-in throttling (transcripts/signin.py), all counted over LOGIN_FAILURE_WINDOW:
+# - one user name from one client address: LOGIN_FAILURE_LIMIT failures, then that pair waits;
+# - one client address, whatever names it tries: LOGIN_ADDRESS_FAILURE_LIMIT (a clinic behind one
+#   address has room for several people's typos);
+# - one user name from everywhere: LOGIN_NAME_FAILURE_LIMIT, against guessing spread over many
+#   addresses. It is above what one address can reach for one name (LOGIN_FAILURE_LIMIT), so
+#   failures from one other place never lock the right person out, and a browser that has signed
+#   in as that name before (a signed cookie kept LOGIN_KNOWN_BROWSER_DAYS) is never held by it.
+LOGIN_FAILURE_LIMIT = 5
+LOGIN_ADDRESS_FAILURE_LIMIT = 20
+LOGIN_NAME_FAILURE_LIMIT = 30
 LOGIN_FAILURE_WINDOW = 15 * 60
+LOGIN_KNOWN_BROWSER_DAYS = 90
+# Reverse proxies in front of the tool, each appending the address it saw to X-Forwarded-For;
+# with 0 the header is ignored (anyone can write it).
+PROXY_COUNT = int(os.environ.get("REVIEW_PROXY_COUNT", "0"))
 SESSION_COOKIE_AGE = 8 * 60 * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

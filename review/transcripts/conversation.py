@@ -24,8 +24,14 @@ RECORD_SLOTS = (
 )
 URGENT_RANK = level_rank("consultation_24")
 PREVIEW_CHARS = 200
-# The metadata key channels/twilio.py (FROM_METADATA_KEY) puts an SMS or WhatsApp number under.
+# The metadata key channels/twilio.py (FROM_METADATA_KEY) puts an SMS or WhatsApp number under,
+# and that channel's name (SignedTwilioInput.name(), the event's input_channel). Metadata is
+# partly written by whoever sends a message (the website widget and the REST channel pass the
+# sender's own), so the number is believed only on a message the Twilio channel took in: that
+# channel sets the key itself, after checking Twilio's signature. (Not imported: the review
+# tool's image has no Rasa; a test checks the two names match.)
 TWILIO_FROM_KEY = "twilio_from"
+TWILIO_CHANNEL = "twilio"
 # What patients wrote is kept for search up to this many characters a conversation.
 SEARCH_TEXT_CHARS = 20_000
 
@@ -205,6 +211,7 @@ class UserMessage:
     language_from: str = ""
     # The number an SMS or WhatsApp message came from (channels/twilio.py puts it in the
     # message's metadata; the conversation id is a pseudonym so that it can go in alerts).
+    # Empty for a message any other channel took in, whatever its metadata says.
     reply_to: str = ""
     # The two intent classifiers' first choices, DIET's then the regression's, when they differed
     # (components/intent_ensemble.py: the average of their confidences decided); empty otherwise.
@@ -296,6 +303,8 @@ def _split_votes(parse_data: dict) -> list[dict]:
 
 
 def _reply_to(payload: dict) -> str:
+    if payload.get("input_channel") != TWILIO_CHANNEL:
+        return ""
     metadata = payload.get("metadata")
     value = metadata.get(TWILIO_FROM_KEY) if isinstance(metadata, dict) else None
     return str(value)[:64] if value else ""

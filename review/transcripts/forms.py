@@ -1,21 +1,22 @@
 """Forms: every value from a request is validated here before it reaches a query."""
 from __future__ import annotations
 
-import hashlib
 import re
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
-from django.core.cache import cache
-from django.core.validators import RegexValidator
+from django.core.exceptions import BadRequest
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db.models import Q, QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from bot.contract import ALL_INTENTS, RED_FLAG_CODES, TRIAGE_LEVELS
 
+from . import signin
 from .models import ConversationText, StaffMember
 
 INTENT_NAME = RegexValidator(
@@ -34,36 +35,82 @@ BOOKING_CHOICES = [
 REVIEWED_CHOICES = [("", "Any"), ("no", "Not reviewed"), ("yes", "Reviewed")]
 
 
+# Ids a request names: the tracker store's sender_id column is 255 characters; database row ids
+# are 64-bit. Anything outside is refused with 400 before it reaches a query.
+MAX_CONVERSATION_ID_CHARS = 255
+MAX_ROW_ID = 2**63 - 1
+# Dates a filter accepts: the clinic has no conversations outside these, and dates near the
+# calendar's ends cannot be turned into times in every time zone.
+EARLIEST_FILTER_DATE = date(2000, 1, 1)
+LATEST_FILTER_DATE = date(2099, 12, 31)
+DATE_RANGE_MESSAGE = "Enter a date between 2000 and 2099."
+
+
+class InvalidInput(BadRequest):
+    """A request the tool cannot act on: answered 400 with this plain message (views.bad_request)."""
+
+
+def text_param(value: object, max_chars: int, what: str) -> str:
+    """A free-text value from a request, as typed; 400 when no stored value could match it
+    (too long, or a NUL character, which PostgreSQL cannot hold)."""
+    text = value if isinstance(value, str) else ""
+    if len(text) > max_chars:
+        raise InvalidInput(f"{what} is at most {max_chars} characters.")
+    if "\x00" in text:
+        raise InvalidInput(f"{what} cannot contain a NUL character.")
+    return text
+
+
+def conversation_id_from(value: object) -> str:
+    """A conversation id from a request: 404 when missing (no such conversation), 400 when no
+    conversation could have it. Every printable character is allowed, as the channels allow."""
+    conversation_id = text_param(value, MAX_CONVERSATION_ID_CHARS, "A conversation id")
+    if not conversation_id:
+        raise Http404("No such conversation.")
+    return conversation_id
+
+
+def row_id_from(value: int, what: str) -> int:
+    """A database row id from a URL: 400 above what a 64-bit id can be."""
+    if value > MAX_ROW_ID:
+        raise InvalidInput(f"No {what} has a number that large.")
+    return value
+
+
 class ThrottledAuthenticationForm(AuthenticationForm):
-    """Django's sign-in form, refusing a user name after repeated failures for a while."""
+    """Django's sign-in form, refusing for a while after repeated failures (signin.py: by name
+    and address together, by address, and by name from everywhere)."""
 
     error_messages = {
         **AuthenticationForm.error_messages,
         "throttled": "Too many failed sign-ins. Wait 15 minutes and try again, or ask an administrator.",
     }
 
-    @staticmethod
-    def _failure_key(username: str) -> str:
-        return "sign-in-failures:" + hashlib.sha256(username.strip().lower().encode()).hexdigest()
-
     def clean(self):
         username = self.cleaned_data.get("username") or ""
-        key = self._failure_key(username)
-        if cache.get(key, 0) >= settings.LOGIN_FAILURE_LIMIT:
+        if signin.is_refused(self.request, username):
             raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
         try:
             cleaned = super().clean()
         except forms.ValidationError:
-            cache.set(key, cache.get(key, 0) + 1, settings.LOGIN_FAILURE_WINDOW)
+            signin.record_failure(self.request, username)
             raise
-        cache.delete(key)
+        signin.record_success(self.request, username)
         return cleaned
 
 
 class QueueFilterForm(forms.Form):
     q = forms.CharField(label="Search what patients wrote", required=False, max_length=200)
-    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[MinValueValidator(EARLIEST_FILTER_DATE, DATE_RANGE_MESSAGE),
+                    MaxValueValidator(LATEST_FILTER_DATE, DATE_RANGE_MESSAGE)],
+    )
+    date_to = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[MinValueValidator(EARLIEST_FILTER_DATE, DATE_RANGE_MESSAGE),
+                    MaxValueValidator(LATEST_FILTER_DATE, DATE_RANGE_MESSAGE)],
+    )
     level = forms.ChoiceField(label="Triage level", required=False, choices=LEVEL_CHOICES)
     red_flag = forms.ChoiceField(label="Red flag", required=False, choices=FLAG_CHOICES)
     channel = forms.ChoiceField(label="Channel", required=False, choices=[("", "Any channel")])
@@ -80,8 +127,9 @@ class QueueFilterForm(forms.Form):
         self.fields["channel"].choices = [("", "Any channel")] + [(c, c) for c in channels]
 
     def filter(self, queryset: QuerySet) -> QuerySet:
-        """Apply every valid filter; an invalid one is shown as an error and ignored."""
-        self.is_valid()
+        """Apply the filters. A form with errors filters nothing: the views answer 400 for it."""
+        if self.is_bound and not self.is_valid():
+            return queryset.none()
         data = getattr(self, "cleaned_data", {})
         if data.get("q"):
             matching = ConversationText.objects.filter(text__contains=data["q"].strip().lower())
@@ -130,7 +178,7 @@ class NoteForm(forms.Form):
 
 
 class CorrectionForm(forms.Form):
-    event_id = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    event_id = forms.IntegerField(min_value=1, max_value=MAX_ROW_ID, widget=forms.HiddenInput)
     intent = forms.CharField(
         label="Correct intent", max_length=100, validators=[INTENT_NAME],
         widget=forms.TextInput(attrs={"list": "intent-names", "autocomplete": "off"}),

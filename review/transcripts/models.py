@@ -158,3 +158,18 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+
+class SignInFailure(models.Model):
+    """One failed sign-in (transcripts/signin.py): keyed hashes of the user name and the client
+    address, never either as typed. Rows older than the throttling window are deleted."""
+
+    name = models.CharField(max_length=40)
+    address = models.CharField(max_length=40)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["name", "at"], name="signin_failure_name"),
+            models.Index(fields=["address", "at"], name="signin_failure_address"),
+        ]

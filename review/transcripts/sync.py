@@ -7,6 +7,7 @@ bookmark with a compare-and-set, so two processes syncing at once cannot count a
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,7 +15,7 @@ from typing import Iterable, Optional
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import Case, IntegerField, Q, Value, When
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -301,3 +302,28 @@ def sync_index(
         result.behind = reader.max_event_id() > (state.last_event_id if state else 0)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def follow(every: float, stop: Optional[threading.Event] = None, report=None, batch_size: int = 2000) -> None:
+    """Keep the index current: sync, wait `every` seconds, again, until `stop` is set.
+
+    A round that fails (a database restarting, say) is logged by its error's class only and the
+    next round tries again: the index must not stop following because of one bad moment."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            result = sync_index(batch_size=batch_size)
+            if report is not None:
+                report(result)
+        except Exception as error:  # noqa: BLE001 - any failure: log its class, try next round
+            logger.warning("index sync round failed: %s", type(error).__name__)
+        finally:
+            close_old_connections()
+        stop.wait(every)
+
+
+def start_background_sync(every: float) -> threading.Thread:
+    """`follow` in a daemon thread of this process (manage.py serve); it ends with the process."""
+    thread = threading.Thread(target=follow, args=(every,), name="transcript-index-sync", daemon=True)
+    thread.start()
+    return thread

@@ -7,7 +7,8 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import SetPasswordForm
 from django.core.cache import cache
 from django.core.paginator import Paginator
@@ -16,13 +17,15 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import audit
+from . import audit, signin
 from .conversation import build_turns, triage_record
 from .exports import csv_rows, nlu_yaml, transcript_pdf
 from .forms import (
-    KNOWN_INTENTS, CorrectionForm, NoteForm, QueueFilterForm, StaffCreateForm, StaffEditForm, TagForm,
+    KNOWN_INTENTS, CorrectionForm, InvalidInput, NoteForm, QueueFilterForm, StaffCreateForm, StaffEditForm,
+    TagForm, ThrottledAuthenticationForm, conversation_id_from, row_id_from, text_param,
 )
 from .models import (
     AuditEvent, ConversationSummary, ConversationTag, IntentCorrection, Note, ReviewEvent, StaffMember, Tag,
@@ -69,6 +72,9 @@ def _booking_view(row: dict) -> dict:
 def queue(request: HttpRequest) -> HttpResponse:
     sync = sync_index(max_events=settings.SYNC_EVENTS_PER_REQUEST)
     form = QueueFilterForm(request.GET or None, channels=_channels())
+    # Filters that were not understood show no list at all (400): a list with one filter
+    # dropped would look like an answer to the question asked.
+    invalid = form.is_bound and not form.is_valid()
     conversations = form.filter(ConversationSummary.objects.all()).order_by("-priority", "-last_event_at", "-id")
     if getattr(form, "cleaned_data", {}).get("q"):
         # A text search scans every conversation's text: do it once, in queue order, and page
@@ -93,8 +99,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     return render(request, "review/queue.html", {
         "form": form, "page": page, "rows": rows, "sync": sync, "query": query.urlencode(),
-        "intent_names": KNOWN_INTENTS, "low_confidence": settings.LOW_CONFIDENCE,
-    })
+        "intent_names": KNOWN_INTENTS, "low_confidence": settings.LOW_CONFIDENCE, "invalid": invalid,
+    }, status=400 if invalid else 200)
 
 
 @require_GET
@@ -102,6 +108,9 @@ def queue(request: HttpRequest) -> HttpResponse:
 def export_queue_csv(request: HttpRequest) -> StreamingHttpResponse:
     sync_index(max_events=settings.SYNC_EVENTS_PER_REQUEST)
     form = QueueFilterForm(request.GET or None, channels=_channels())
+    if form.is_bound and not form.is_valid():
+        raise InvalidInput("Some filters were not understood, so nothing was exported. "
+                           "Go back to the queue, fix the filters and download again.")
     conversations = form.filter(ConversationSummary.objects.all()).order_by("-priority", "-last_event_at", "-id")
     exported_ids = list(conversations.values_list("conversation_id", flat=True))
     audit.record_many(request.user, "export_csv", exported_ids)
@@ -144,10 +153,9 @@ def export_queue_csv(request: HttpRequest) -> StreamingHttpResponse:
 # One conversation
 
 def _conversation_id(request: HttpRequest) -> str:
-    conversation_id = (request.GET.get("id") if request.method == "GET" else request.POST.get("conversation_id")) or ""
-    if not conversation_id or len(conversation_id) > 255:
-        raise Http404("No such conversation.")
-    return conversation_id
+    return conversation_id_from(
+        request.GET.get("id") if request.method == "GET" else request.POST.get("conversation_id")
+    )
 
 
 def _events_or_404(conversation_id: str) -> list:
@@ -355,7 +363,7 @@ def bookings(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_required
 def handle_booking(request: HttpRequest) -> HttpResponse:
-    request_id = (request.POST.get("request_id") or "")[:64]
+    request_id = text_param(request.POST.get("request_id"), 64, "A request id")
     store = BookingStore()
     row = store.get(request_id) if request_id else None
     if row is None:
@@ -390,7 +398,7 @@ def users(request: HttpRequest) -> HttpResponse:
 
 @admin_required
 def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
-    person = get_object_or_404(get_user_model(), pk=user_id)
+    person = get_object_or_404(get_user_model(), pk=row_id_from(user_id, "account"))
     staff, _ = StaffMember.objects.get_or_create(user=person)
     edit_form = StaffEditForm(
         request.POST if request.POST.get("form") == "edit" else None,
@@ -423,8 +431,8 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
 @admin_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     entries = AuditEvent.objects.all()
-    username = (request.GET.get("user") or "")[:150]
-    conversation_id = (request.GET.get("conversation") or "")[:255]
+    username = text_param(request.GET.get("user"), 150, "A user name")
+    conversation_id = text_param(request.GET.get("conversation"), 255, "A conversation id")
     if username:
         entries = entries.filter(username=username)
     if conversation_id:
@@ -435,3 +443,40 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     return render(request, "review/audit.html", {
         "page": page, "username": username, "conversation": conversation_id, "query": query.urlencode(),
     })
+
+
+# ---------------------------------------------------------------------------------------------
+# Signing in and out, and plain answers to requests the tool cannot act on
+
+class SignInView(auth_views.LoginView):
+    """Django's sign-in page with the throttled form; a browser that signs in is remembered for
+    that name (signin.py: the name-wide limit never holds it)."""
+
+    authentication_form = ThrottledAuthenticationForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)
+        signin.remember_browser(self.request, response, form.get_user().get_username())
+        return response
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def sign_out(request: HttpRequest) -> HttpResponse:
+    """Signing out is a POST (CSRF-checked), so a link or an image on another page cannot sign
+    anyone out; GET shows the button."""
+    if request.method == "POST":
+        logout(request)
+        return redirect(settings.LOGOUT_REDIRECT_URL)
+    if not request.user.is_authenticated:
+        return redirect(settings.LOGIN_URL)
+    return render(request, "registration/sign_out.html")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """400 with a plain message: ours (InvalidInput) as written, anything else in general words."""
+    message = str(exception) if isinstance(exception, InvalidInput) else (
+        "The request could not be understood. Go back to the queue and try again."
+    )
+    return render(request, "400.html", {"message": message}, status=400)

@@ -140,9 +140,10 @@ def test_reading_a_missing_store_creates_nothing(db, stores, clinician, client_f
 def test_injection_in_filters_is_just_a_search(clinic, clinician, client_for):
     client = client_for(clinician)
     response = client.get("/", {"q": "' OR '1'='1", "date_from": "2020-01-01'; --", "level": "x' OR 1=1 --"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     html = response.content.decode()
-    assert "No conversations match." in html
     assert "were not understood" in html  # the bad date and level are refused, not run
+    assert 'href="/conversation/' not in html  # and no list stands in for the one asked for
+    assert "No conversations match." in client.get("/", {"q": "' OR '1'='1"}).content.decode()
     # The SQL-looking message is found as text, like any other.
     assert "conv-sqli" in client.get("/", {"q": "drop table events"}).content.decode()

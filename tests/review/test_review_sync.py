@@ -133,3 +133,108 @@ def test_a_request_stored_before_its_conversation_is_indexed_still_flags_it(db, 
     assert 'href="/conversation/?id=b"' in html
     assert (summary("b").booking_kinds, summary("b").booking_status) == (",callback,", "pending")
     assert summary("a").booking_kinds == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Kept current in the background by what ./dev run starts
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _review_tool_command(port: int, production: bool) -> list[str]:
+    import sys
+    from pathlib import Path
+
+    scripts = str(Path(__file__).resolve().parents[2] / "scripts")
+    if scripts not in sys.path:
+        sys.path.insert(0, scripts)
+    import dev
+
+    return dict((name, command) for name, command, _ in dev.service_commands(
+        review_port=port, production=production))["staff review tool"]
+
+
+def test_a_new_conversation_reaches_the_queue_with_nobody_syncing_by_hand(tmp_path):
+    """The review tool as ./dev run starts it (both profiles) indexes new conversations itself:
+    no page is loaded and no sync is run, yet the red-flag conversation heads the queue."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    port = _free_port()
+    command = _review_tool_command(port, production=False)
+    assert command == _review_tool_command(port, production=True)
+    review_db, tracker_db = tmp_path / "review.db", tmp_path / "transcripts.db"
+    env = {**os.environ, "PYTHONPATH": str(root), "REVIEW_SECRET_KEY": "test-key-background-sync",
+           "REVIEW_DB_URL": f"sqlite:///{review_db}", "TRACKER_DB_URL": f"sqlite:///{tracker_db}",
+           "BOOKING_DB_URL": f"sqlite:///{tmp_path / 'clinic.db'}", "REVIEW_SYNC_SECONDS": "0.5"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    subprocess.run([sys.executable, "review/manage.py", "migrate", "--noinput", "-v", "0"], cwd=root, env=env,
+                   check=True, timeout=300)
+    log = tmp_path / "review.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # the sign-in page (it indexes nothing) says the server is up
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=5).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, log.read_text()
+                time.sleep(0.3)
+        # The bot stores a conversation after the tool started (the store did not even exist).
+        emergency = (Script("conv-background", start=time.time() - 60)
+                     .user("my calf is swollen and hot", "knee_pain_general")
+                     .slot("red_flags", ["dvt"]).slot("triage_level", "emergency").done())
+        build_tracker_db(tracker_db, [emergency])
+        queue: list = []
+        deadline = time.monotonic() + 30
+        while not queue:
+            assert time.monotonic() < deadline and server.poll() is None, log.read_text()
+            time.sleep(0.3)
+            with sqlite3.connect(review_db) as connection:
+                queue = connection.execute(
+                    "SELECT conversation_id, triage_level FROM transcripts_conversationsummary "
+                    "ORDER BY priority DESC, last_event_at DESC, id DESC").fetchall()
+        assert queue[0] == ("conv-background", "emergency")
+        assert server.poll() is None, "the server keeps serving"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_the_background_sync_carries_on_after_a_failed_round(db, stores):
+    """A database restarting under the sync loses one round, not the following of the store."""
+    import threading
+
+    from django.db import OperationalError
+
+    from transcripts import sync
+
+    tracker_path, _ = stores
+    build_tracker_db(tracker_path, [Script("a", start=1_780_000_000).user("x", "greet").done()])
+    stop = threading.Event()
+    calls = []
+    real_sync_index = sync.sync_index
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        stop.set()
+        return real_sync_index(*args, **kwargs)
+
+    with mock.patch.object(sync, "sync_index", side_effect=flaky):
+        sync.follow(0, stop)
+    assert len(calls) == 2 and summary("a").user_message_count == 1

@@ -214,3 +214,27 @@ def test_a_message_the_two_classifiers_disagreed_on_says_so(db, stores, clinicia
     assert ("the two classifiers disagreed: DIET said book_appointment 0.55, the regression out_of_scope "
             "0.81; the average of their confidences decided") in html
     assert html.count("classifiers disagreed") == 1, "not where they agreed"
+
+
+def test_a_number_in_metadata_is_shown_only_for_messages_the_twilio_channel_took_in(
+        db, stores, clinician, client_for):
+    # The website widget and the REST channel pass on metadata the sender wrote: a caller could
+    # put any number under twilio_from. Only the Twilio channel sets it itself (after checking
+    # Twilio's signature), so only there is it the patient's number.
+    from channels.twilio import FROM_METADATA_KEY, SignedTwilioInput
+    from review_fixtures import Script, build_tracker_db
+
+    from transcripts.conversation import TWILIO_CHANNEL, TWILIO_FROM_KEY
+
+    assert (TWILIO_CHANNEL, TWILIO_FROM_KEY) == (SignedTwilioInput.name(), FROM_METADATA_KEY)
+    planted = {FROM_METADATA_KEY: "+61499999999"}
+    conversations = [
+        Script(f"conv-{channel}").user("please call me", "request_human", channel=channel, metadata=planted)
+        .bot("Sure.").done()
+        for channel in ("rest", "socketio", "telegram", "facebook", "")
+    ]
+    build_tracker_db(stores[0], conversations)
+    client = client_for(clinician)
+    for conversation in conversations:
+        html = page(client, conversation.sender_id)
+        assert "+61499999999" not in html and "tel:" not in html and "number (from their messages)" not in html

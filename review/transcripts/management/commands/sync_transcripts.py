@@ -1,16 +1,16 @@
 """Bring the conversation index up to date with the tracker store (all new events at once).
 
-The queue page indexes a few thousand new events per request by itself; run this after a
-restore, a large import, or with --watch as a companion process to keep the page instant.
+`manage.py serve` (what ./dev run starts) keeps the index current in the background by itself,
+and the queue page indexes a few thousand new events per request; run this after a restore, a
+large import, or with --watch as a companion process beside a server that does not (gunicorn).
 """
 from __future__ import annotations
 
-import time
-
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from transcripts.models import ConversationSummary, ConversationText, SyncState
-from transcripts.sync import sync_index
+from transcripts.sync import follow, sync_index
 
 
 class Command(BaseCommand):
@@ -19,8 +19,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--rebuild", action="store_true",
                             help="forget the index and read every event again (staff data is kept)")
-        parser.add_argument("--watch", type=float, metavar="SECONDS", default=0,
-                            help="keep running, syncing every SECONDS")
+        parser.add_argument("--watch", type=float, metavar="SECONDS", nargs="?", default=0,
+                            const=settings.SYNC_EVERY_SECONDS,
+                            help="keep running, syncing every SECONDS (default REVIEW_SYNC_SECONDS)")
         parser.add_argument("--batch-size", type=int, default=20000)
 
     def handle(self, *args, rebuild: bool, watch: float, batch_size: int, **options) -> None:
@@ -28,12 +29,14 @@ class Command(BaseCommand):
             ConversationSummary.objects.all().delete()
             ConversationText.objects.all().delete()
             SyncState.objects.all().delete()
-        while True:
-            result = sync_index(batch_size=batch_size)
-            self.stdout.write(
-                f"Indexed {result.events} events in {result.conversations} conversation updates "
-                f"in {result.seconds:.2f} s."
-            )
-            if not watch:
-                break
-            time.sleep(watch)
+        if watch:
+            # Until stopped; only rounds that found something are reported.
+            follow(watch, batch_size=batch_size, report=lambda result: result.events and self._report(result))
+            return
+        self._report(sync_index(batch_size=batch_size))
+
+    def _report(self, result) -> None:
+        self.stdout.write(
+            f"Indexed {result.events} events in {result.conversations} conversation updates "
+            f"in {result.seconds:.2f} s."
+        )
