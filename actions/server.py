@@ -18,7 +18,6 @@ import argparse
 import hmac
 import logging
 import os
-from typing import Optional
 
 from sanic import Sanic, response
 from sanic.request import Request
@@ -52,7 +51,7 @@ def create_app(token: str, action_package: str = "actions") -> Sanic:
     return app
 
 
-def main(argv: Optional[list] = None) -> None:
+def main(argv: list | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=5055)
     parser.add_argument("--host", default=os.environ.get("ACTION_SERVER_HOST", "127.0.0.1"))

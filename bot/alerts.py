@@ -22,10 +22,11 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, TypeGuard
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -61,7 +62,7 @@ class StaffAlert:
         return uuid.uuid5(uuid.NAMESPACE_URL, f"upwell-alert:{self.conversation_id}:{self.triage_level}").hex
 
 
-def is_alert_level(level: Optional[str]) -> bool:
+def is_alert_level(level: str | None) -> TypeGuard[str]:
     return level_rank(level) >= level_rank(ALERT_MIN_LEVEL)
 
 
@@ -79,7 +80,7 @@ def safe_red_flags(value: Any) -> tuple[str, ...]:
 
 @dataclass
 class _Conversation:
-    level: Optional[str] = None
+    level: str | None = None
     red_flags: set = field(default_factory=set)
     alerted_rank: int = -1
 
@@ -92,7 +93,7 @@ class AlertWatcher:
     """
 
     def __init__(self, max_conversations: int = 10_000) -> None:
-        self._conversations: "OrderedDict[str, _Conversation]" = OrderedDict()
+        self._conversations: OrderedDict[str, _Conversation] = OrderedDict()
         self.max_conversations = max_conversations
 
     def _state(self, conversation_id: str) -> _Conversation:
@@ -102,7 +103,7 @@ class AlertWatcher:
             self._conversations.popitem(last=False)
         return state
 
-    def observe(self, event: Mapping[str, Any]) -> Optional[str]:
+    def observe(self, event: Mapping[str, Any]) -> str | None:
         conversation_id = event.get("sender_id")
         if not conversation_id:
             return None
@@ -123,7 +124,7 @@ class AlertWatcher:
                 return conversation_id
         return None
 
-    def alert_for(self, conversation_id: str, now: Optional[datetime] = None) -> Optional[StaffAlert]:
+    def alert_for(self, conversation_id: str, now: datetime | None = None) -> StaffAlert | None:
         state = self._conversations.get(conversation_id)
         if state is None or not is_alert_level(state.level):
             return None
@@ -185,12 +186,12 @@ def send_email(settings: Settings, alert: StaffAlert, timeout: float = 10.0) -> 
             if settings.alert_smtp_user:
                 client.login(settings.alert_smtp_user, settings.alert_smtp_password)
             client.send_message(alert_email(settings, alert))
-    except smtplib.SMTPAuthenticationError:
-        raise SendError("smtp_auth_refused")
+    except smtplib.SMTPAuthenticationError as error:
+        raise SendError("smtp_auth_refused") from error
     except smtplib.SMTPException as error:
-        raise SendError(f"smtp_{type(error).__name__}")
+        raise SendError(f"smtp_{type(error).__name__}") from error
     except (OSError, ssl.SSLError) as error:
-        raise SendError(f"smtp_{type(error).__name__}")
+        raise SendError(f"smtp_{type(error).__name__}") from error
 
 
 def send_webhook(settings: Settings, alert: StaffAlert, timeout: float = 10.0) -> None:
@@ -201,7 +202,7 @@ def send_webhook(settings: Settings, alert: StaffAlert, timeout: float = 10.0) -
                                     alert_payload(settings, alert), idempotency_key=alert.key,
                                     event="staff_alert", timeout=timeout)
     except requests.RequestException as error:
-        raise SendError(f"webhook_{type(error).__name__}")
+        raise SendError(f"webhook_{type(error).__name__}") from error
     if not (200 <= response.status_code < 300 or response.status_code == 409):
         raise SendError(f"webhook_http_{response.status_code}")
 
@@ -238,7 +239,7 @@ def staff_alerts_table(metadata: sa.MetaData) -> sa.Table:
 class AlertLedger:
     """Which alerts were raised. Shared by every server process through the clinic database."""
 
-    def __init__(self, url: str, schema: Optional[str] = None) -> None:
+    def __init__(self, url: str, schema: str | None = None) -> None:
         self.engine = make_engine(url)
         self.metadata = sa.MetaData(schema=schema)
         self.table = staff_alerts_table(self.metadata)
@@ -267,7 +268,7 @@ class AlertLedger:
         return True
 
     def record(self, alert: StaffAlert, status: str, channels_sent: Iterable[str],
-               last_error: Optional[str] = None) -> None:
+               last_error: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(self.table.update().where(self.table.c.id == alert.key).values(
                 status=status, channels_sent=",".join(sorted(channels_sent)),
@@ -302,8 +303,8 @@ class AlertDispatcher:
     def __init__(
         self,
         settings: Settings,
-        ledger: Optional[AlertLedger] = None,
-        channels: Optional[Mapping[str, Callable[[Settings, StaffAlert], None]]] = None,
+        ledger: AlertLedger | None = None,
+        channels: Mapping[str, Callable[[Settings, StaffAlert], None]] | None = None,
         retry_delays: tuple[float, ...] = (2.0, 10.0),
         max_queue: int = 1000,
     ) -> None:
@@ -311,12 +312,12 @@ class AlertDispatcher:
         self.ledger = ledger
         self.channels = dict(channels) if channels is not None else configured_channels(settings)
         self.retry_delays = retry_delays
-        self._queue: "queue.Queue[Optional[tuple[StaffAlert, set[str], bool]]]" = queue.Queue(max_queue)
-        self._thread: Optional[threading.Thread] = None
+        self._queue: queue.Queue[tuple[StaffAlert, set[str], bool] | None] = queue.Queue(max_queue)
+        self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._claimed_here: set[tuple[str, str]] = set()  # dedupe when the ledger is unavailable
 
-    def start(self, resume: bool = True) -> "AlertDispatcher":
+    def start(self, resume: bool = True) -> AlertDispatcher:
         """Start the sending thread, first queueing recent alerts a stopped process left unsent."""
         if self._thread is None or not self._thread.is_alive():
             if resume:

@@ -5,7 +5,7 @@ without changing the contract everywhere.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 # Lowest urgency first, so list position is the order of urgency.
 TRIAGE_LEVELS: tuple[str, ...] = (
@@ -68,14 +68,14 @@ LANGUAGE_INTENTS: tuple[str, ...] = ("other_language",)
 ALL_INTENTS: tuple[str, ...] = MINIMUM_INTENTS + FORM_INTENTS + CLINIC_INTENTS + LANGUAGE_INTENTS
 
 
-def level_rank(level: Optional[str]) -> int:
+def level_rank(level: str | None) -> int:
     """Position of a level in the order of urgency; -1 for no level yet."""
     return TRIAGE_LEVELS.index(level) if level in TRIAGE_LEVELS else -1
 
 
-def highest_level(levels: Iterable[Optional[str]]) -> Optional[str]:
+def highest_level(levels: Iterable[str | None]) -> str | None:
     """The most urgent of the given levels (None when none is a level)."""
-    best: Optional[str] = None
+    best: str | None = None
     for level in levels:
         if level_rank(level) > level_rank(best):
             best = level

@@ -22,7 +22,7 @@ pain_on_stairs), else knee_pain_general, which starts the triage questions.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 from bot.contract import QUESTION_INTENTS, SYMPTOM_INTENTS
 
@@ -74,7 +74,7 @@ def mentions_knee(text: str) -> bool:
 def knee_topic_intent(
     text: str, pain_triggers: Iterable[str], location_words: Sequence[str] = (),
     ranked: Sequence[str] = (),
-) -> Optional[str]:
+) -> str | None:
     """The intent a declined message should have instead, or None to leave it declined.
 
     location_words: the words of the message that the entity rules read as a place on the knee.

@@ -27,7 +27,6 @@ import json
 import re
 import unicodedata
 from pathlib import Path
-from typing import FrozenSet, Optional, Tuple
 
 from bot.knee_topic import mentions_knee
 
@@ -45,7 +44,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
 @functools.lru_cache(maxsize=1)
-def _english() -> Tuple[FrozenSet[str], FrozenSet[str]]:
+def _english() -> tuple[frozenset[str], frozenset[str]]:
     """(words that count as English, words common enough that they prove nothing)."""
     import spacy_lookups_data
     from spacy.lang.en.stop_words import STOP_WORDS
@@ -59,7 +58,7 @@ def _english() -> Tuple[FrozenSet[str], FrozenSet[str]]:
 
 
 @functools.lru_cache(maxsize=1)
-def _stop_words() -> Tuple[Tuple[str, FrozenSet[str]], ...]:
+def _stop_words() -> tuple[tuple[str, frozenset[str]], ...]:
     """Each language's stop words that are not common English."""
     import spacy
 
@@ -69,6 +68,8 @@ def _stop_words() -> Tuple[Tuple[str, FrozenSet[str]], ...]:
         # Only the word-list file: importing spacy.lang.<code> builds the whole language (seconds).
         path = Path(spacy.__file__).parent / "lang" / code / "stop_words.py"
         spec = importlib.util.spec_from_file_location(f"_stop_words_{code}", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"spaCy has no stop words for {code!r} at {path}")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         lists.append((code, frozenset(w for w in module.STOP_WORDS if w not in common and " " not in w)))
@@ -80,9 +81,9 @@ def warm_up() -> None:
     _stop_words()
 
 
-def _script(text: str) -> Optional[str]:
+def _script(text: str) -> str | None:
     """The script of most of the letters when it is not Latin ("cjk", "arabic", "greek"...)."""
-    scripts = {}
+    scripts: dict[str, int] = {}
     for char in text:
         if char.isalpha():
             name = unicodedata.name(char, "").split(" ")[0].lower()
@@ -103,7 +104,7 @@ def english_share(tokens) -> float:
     return sum(1 for w in tokens if w in known) / len(tokens) if tokens else 0.0
 
 
-def other_language(text: str) -> Optional[str]:
+def other_language(text: str) -> str | None:
     """A language or script code when the message is plainly not English, else None.
 
     Latin script: at least three words, and small words of one other language: two or more,

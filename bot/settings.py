@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -135,8 +135,8 @@ def parse_clinic_hours(text: str) -> tuple[OpeningPeriod, ...]:
     for part in filter(None, (p.strip() for p in text.split(";"))):
         try:
             days_text, times_text = part.split(None, 1)
-        except ValueError:
-            raise ValueError(f"CLINIC_HOURS: {part!r} needs days then times, like 'mon-fri 07:00-19:00'")
+        except ValueError as error:
+            raise ValueError(f"CLINIC_HOURS: {part!r} needs days then times, like 'mon-fri 07:00-19:00'") from error
         days = _parse_days(days_text.lower())
         for span in times_text.split(","):
             match = _HOURS_RANGE.match(span.strip())
@@ -200,8 +200,8 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
             return default
         try:
             value = float(raw)
-        except ValueError:
-            raise ValueError(f"{key} must be a number, not {raw!r}")
+        except ValueError as error:
+            raise ValueError(f"{key} must be a number, not {raw!r}") from error
         if value < minimum:
             raise ValueError(f"{key} must be at least {minimum}")
         return value
@@ -212,8 +212,8 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
     timezone = text("CLINIC_TIMEZONE", "Australia/Melbourne")
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"CLINIC_TIMEZONE: {timezone!r} is not a known time zone")
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"CLINIC_TIMEZONE: {timezone!r} is not a known time zone") from error
 
     hours_text = text("CLINIC_HOURS", DEFAULT_HOURS)
     clinic_name = text("CLINIC_NAME", "Upwell Health")

@@ -14,7 +14,7 @@ hint about the expected format appended.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Text
+from typing import Any
 
 import jsonschema
 from rasa.core.actions.action import RemoteAction
@@ -29,7 +29,7 @@ _VALIDATOR = _VALIDATOR_CLASS(_SCHEMA)
 RASA_VALIDATE = RemoteAction._validate_action_result
 
 
-def validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
+def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     """Rasa's `_validate_action_result` with the validator built once."""
     error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(result))
     if error is None:

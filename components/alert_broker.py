@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from asyncio import AbstractEventLoop
-from typing import Any, Dict, Optional, Text
+from typing import Any, Optional
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
@@ -52,11 +52,11 @@ class StaffAlertBroker(EventBroker):
     @classmethod
     async def from_endpoint_config(
         cls, broker_config: EndpointConfig, event_loop: Optional[AbstractEventLoop] = None
-    ) -> "StaffAlertBroker":
+    ) -> StaffAlertBroker:
         # All settings come from the environment (bot/settings.py), like the rest of the bot.
         return cls()
 
-    def publish(self, event: Dict[Text, Any]) -> None:
+    def publish(self, event: dict[str, Any]) -> None:
         if self.dispatcher is None:
             return
         try:

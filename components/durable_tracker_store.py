@@ -41,7 +41,8 @@ import json
 import logging
 import os
 import time
-from typing import Any, Awaitable, Callable, Dict, Iterable, Optional, Text, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Optional, TypeVar
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
@@ -81,7 +82,7 @@ class TrackerStoreUnavailable(BaseException):
         self.cause_name = type(cause).__name__
 
 
-def retry_budget_seconds(environ: Dict[str, str] = os.environ) -> float:
+def retry_budget_seconds(environ: Mapping[str, str] = os.environ) -> float:
     raw = environ.get("TRACKER_STORE_RETRY_SECONDS", "").strip()
     if not raw:
         return DEFAULT_RETRY_SECONDS
@@ -100,7 +101,7 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, sa_exc.DBAPIError) and bool(error.connection_invalidated)
 
 
-def durable_engine_kwargs(url: Any) -> Dict[str, Any]:
+def durable_engine_kwargs(url: Any) -> dict[str, Any]:
     """Rasa's engine settings (pool size, PostgreSQL schema) plus pre-ping and timeouts."""
     kwargs = create_engine_kwargs(url)
     kwargs["pool_pre_ping"] = True
@@ -115,6 +116,8 @@ def durable_engine_kwargs(url: Any) -> Dict[str, Any]:
 
 class DurableSQLTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` that retries transient database errors and never fails silently."""
+
+    engine: Any  # SQLAlchemy's Engine: Rasa's first, rebuilt below (SQLAlchemy 1.4 has no types)
 
     def __init__(self, *args: Any, retry_seconds: Optional[float] = None, **kwargs: Any) -> None:
         # Rasa's constructor waits (blocking, at start-up only) until the database answers and
@@ -135,7 +138,7 @@ class DurableSQLTrackerStore(SQLTrackerStore):
             tries += 1
             try:
                 result = await attempt()
-            except Exception as error:  # noqa: BLE001 - sorted into transient or not below
+            except Exception as error:  # any error: sorted into transient or not below
                 if not is_transient(error):
                     raise
                 if time.monotonic() + backoff > deadline:
@@ -152,7 +155,7 @@ class DurableSQLTrackerStore(SQLTrackerStore):
                             operation, sender_id, tries)
             return result
 
-    async def _retrieve(self, sender_id: Text,
+    async def _retrieve(self, sender_id: str,
                         fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         parent = super()._retrieve
         return await self._with_retries(
@@ -191,6 +194,6 @@ class DurableSQLTrackerStore(SQLTrackerStore):
 
         await self._with_retries("save", tracker.sender_id, attempt)
 
-    async def keys(self) -> Iterable[Text]:
+    async def keys(self) -> Iterable[str]:
         parent = super().keys
         return await self._with_retries("keys", None, parent)

@@ -24,7 +24,7 @@ intents, and a classifier after it would learn from those.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -32,7 +32,11 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import (
-    INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 
@@ -49,7 +53,7 @@ def _import_skops_keeping_log_level() -> None:
     root = logging.getLogger()
     level = root.level
     try:
-        import skops.io  # noqa: F401
+        import skops.io  # noqa: F401  (imported for its side effect: see the docstring)
     finally:
         root.setLevel(level)
 
@@ -62,20 +66,20 @@ SET_ASIDE_KEY = "intent_ranking_set_aside"
 VOTES_KEY = "intent_votes"
 
 
-def _ranking(message: Message) -> List[Dict[str, Any]]:
+def _ranking(message: Message) -> list[dict[str, Any]]:
     ranking = message.get(INTENT_RANKING_KEY) or []
     if not ranking and message.get(INTENT):
         ranking = [message.get(INTENT)]
     return [dict(r) for r in ranking if isinstance(r, dict) and r.get(INTENT_NAME_KEY)]
 
 
-def combine(first: List[Dict[str, Any]], second: List[Dict[str, Any]],
-            length: int = 10) -> List[Dict[str, Any]]:
+def combine(first: list[dict[str, Any]], second: list[dict[str, Any]],
+            length: int = 10) -> list[dict[str, Any]]:
     """Each intent with the mean of its confidences in the two rankings, best first.
 
     Ties keep the first ranking's order (the first classifier wins a draw)."""
-    best: Dict[str, float] = {}  # the mean confidence so far
-    order: Dict[str, int] = {}
+    best: dict[str, float] = {}  # the mean confidence so far
+    order: dict[str, int] = {}
     for ranking in (first, second):
         for entry in ranking:
             name = entry[INTENT_NAME_KEY]
@@ -90,14 +94,14 @@ class _Untrained(GraphComponent):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "_Untrained":
+    ) -> _Untrained:
         return cls(config)
 
-    def __init__(self, config: Optional[Dict[Text, Any]] = None) -> None:
+    def __init__(self, config: Optional[dict[str, Any]] = None) -> None:
         self._config = {**self.get_default_config(), **(config or {})}
 
 
@@ -105,7 +109,7 @@ class _Untrained(GraphComponent):
 class SetAsideIntentRanking(_Untrained):
     """Keeps the intent ranking so far for CombineIntentRankings (not part of the parse data)."""
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             message.set(SET_ASIDE_KEY, _ranking(message))
         return messages
@@ -116,10 +120,10 @@ class CombineIntentRankings(_Untrained):
     """The set-aside ranking and the current one, averaged: the two classifiers vote."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {"ranking_length": 10}
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             first = message.get(SET_ASIDE_KEY)
             if first is None:
@@ -146,8 +150,8 @@ class VotingLogisticRegression(LogisticRegressionClassifier):
     """
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "VotingLogisticRegression":
+    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> VotingLogisticRegression:
         # Rasa's load returns an untrained classifier, saying so only at debug level, when the
         # saved file is missing or skops finds types it does not trust in it.
         component = super().load(config, model_storage, resource, execution_context, **kwargs)
@@ -160,7 +164,7 @@ class VotingLogisticRegression(LogisticRegressionClassifier):
     def is_trained(self) -> bool:
         return hasattr(self.clf, "classes_")
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         # Untrained, scikit-learn would raise on every message: no reply at all for anyone.
         if not self.is_trained:
             return messages

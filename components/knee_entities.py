@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import pathlib
-from typing import Any, Dict, List, Optional, Text, Type
+from typing import Any, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -47,12 +47,12 @@ class KneeEntityExtractor(GraphComponent, EntityExtractorMixin):
     """Finds the triage facts in a message with readable rules; needs no training."""
 
     @classmethod
-    def required_components(cls) -> List[Type]:
+    def required_components(cls) -> list[type]:
         """Reads the raw text only: no tokenizer or featurizer is needed before it."""
         return []
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             # which entity types to add to messages (all of ENTITY_TYPES by default)
             "entities": list(ENTITY_TYPES),
@@ -63,21 +63,21 @@ class KneeEntityExtractor(GraphComponent, EntityExtractorMixin):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> KneeEntityExtractor:
         return cls(config)
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         self._validate(config)
         self._entities = frozenset(config["entities"])
         self._rules_key = None if config["patterns_file"] is None else str(config["patterns_file"])
         self._rules = rules_from(self._rules_key)
 
     @classmethod
-    def _validate(cls, config: Dict[Text, Any]) -> None:
+    def _validate(cls, config: dict[str, Any]) -> None:
         known = cls.get_default_config()
         unknown = sorted(set(config) - set(known))
         if unknown:
@@ -97,7 +97,7 @@ class KneeEntityExtractor(GraphComponent, EntityExtractorMixin):
                 f"KneeEntityExtractor: config key 'patterns_file' names no file: {path!r}."
             )
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         """Appends the entities found in each message's text to those already there."""
         for message in messages:
             text = message.get(TEXT)

@@ -13,14 +13,19 @@ classifier gave and that the knee rule changed it.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import (
-    ENTITIES, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT,
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 
@@ -34,17 +39,17 @@ class KneeTopicRescue(GraphComponent):
     """Turns a declined message that is about the knee into a knee intent."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {"confidence": 0.6}
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "KneeTopicRescue":
+    ) -> KneeTopicRescue:
         confidence = config.get("confidence", 0.6)
         if not isinstance(confidence, (int, float)) or not 0 < confidence <= 1:
             raise ValueError(f"KneeTopicRescue: 'confidence' must be a number in (0, 1], not {confidence!r}.")
@@ -53,7 +58,7 @@ class KneeTopicRescue(GraphComponent):
     def __init__(self, confidence: float) -> None:
         self._confidence = confidence
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             self._rescue(message)
         return messages

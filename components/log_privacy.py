@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Any, Dict
+from typing import Any
 
 import structlog
 
@@ -32,7 +32,7 @@ def _processor_name(processor: Any) -> str:
     return getattr(processor, "__name__", None) or type(processor).__name__
 
 
-def scrub_exceptions(_logger: Any, _method: str, event_dict: Dict[str, Any]) -> Dict[str, Any]:
+def scrub_exceptions(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """structlog processor: no locals, no exception messages, no interpolator payload noise."""
     if event_dict.get("event") == _INTERPOLATOR_EVENT and str(event_dict.get("response", "")).startswith("/"):
         raise structlog.DropEvent

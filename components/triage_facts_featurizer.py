@@ -20,7 +20,7 @@ runs them only when there is nothing to take.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text, Type
+from typing import Any
 
 import numpy as np
 import scipy.sparse
@@ -42,13 +42,13 @@ from components.knee_entities import RULES_FOUND_KEY, rules_from
 NUMBER_FACTS = ("duration_weeks", "age")
 
 
-def feature_names(rules: KneeEntityRules) -> List[str]:
+def feature_names(rules: KneeEntityRules) -> list[str]:
     """One name for each value the rules can give, in a fixed order ("pain_trigger=stairs")."""
     names = [f"{entity}={value}" for entity, values in rules.rules["entities"].items() for value in values]
     return names + list(NUMBER_FACTS)
 
 
-def feature_name(entity: Dict[str, Any]) -> str:
+def feature_name(entity: dict[str, Any]) -> str:
     if entity["entity"] in NUMBER_FACTS:
         return entity["entity"]
     return f"{entity['entity']}={entity['value']}"
@@ -59,24 +59,24 @@ class TriageFactsFeaturizer(SparseFeaturizer, GraphComponent):
     """Sparse features from the rule-based triage facts; needs no training."""
 
     @classmethod
-    def required_components(cls) -> List[Type]:
+    def required_components(cls) -> list[type]:
         return [Tokenizer]
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {**SparseFeaturizer.get_default_config(), "patterns_file": None}
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "TriageFactsFeaturizer":
+    ) -> TriageFactsFeaturizer:
         return cls(config, execution_context.node_name or "triage_facts")
 
-    def __init__(self, config: Dict[Text, Any], name: Text = "triage_facts") -> None:
+    def __init__(self, config: dict[str, Any], name: str = "triage_facts") -> None:
         super().__init__(name, {**self.get_default_config(), **config})
         path = self._config["patterns_file"]
         self._rules_key = None if path is None else str(path)
@@ -84,7 +84,7 @@ class TriageFactsFeaturizer(SparseFeaturizer, GraphComponent):
         self._index = {feature: i for i, feature in enumerate(feature_names(self._rules))}
 
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
+    def validate_config(cls, config: dict[str, Any]) -> None:
         unknown = sorted(set(config) - set(cls.get_default_config()))
         if unknown:
             raise ValueError(f"TriageFactsFeaturizer: unknown config key {unknown[0]!r}.")
@@ -94,12 +94,12 @@ class TriageFactsFeaturizer(SparseFeaturizer, GraphComponent):
             self._featurize(example)
         return training_data
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             self._featurize(message)
         return messages
 
-    def _facts(self, message: Message, text: str) -> List[Dict[str, Any]]:
+    def _facts(self, message: Message, text: str) -> list[dict[str, Any]]:
         """The facts the rules find in the message's text that have a feature."""
         rules_key, found_in, found = message.get(RULES_FOUND_KEY) or (None, None, None)
         if found is None or rules_key != self._rules_key or found_in != text:

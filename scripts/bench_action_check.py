@@ -15,14 +15,15 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def typical_answer() -> Dict[str, Any]:
+def typical_answer() -> dict[str, Any]:
     """A triage form turn: the answer taken, the next question asked with buttons."""
     from rasa_sdk.events import SlotSet
     from rasa_sdk.executor import CollectingDispatcher
@@ -38,7 +39,7 @@ def typical_answer() -> Dict[str, Any]:
     return {"events": events, "responses": dispatcher.messages}
 
 
-def time_calls(check: Callable[[Any, Dict[str, Any]], bool], answer: Dict[str, Any], repeats: int) -> List[float]:
+def time_calls(check: Callable[[Any, dict[str, Any]], bool], answer: dict[str, Any], repeats: int) -> list[float]:
     from rasa.core.actions.action import RemoteAction
 
     action = RemoteAction("validate_triage_form", None)
@@ -51,7 +52,7 @@ def time_calls(check: Callable[[Any, Dict[str, Any]], bool], answer: Dict[str, A
     return took
 
 
-def main(argv: List[str] = None) -> int:
+def main(argv: list[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args(argv)

@@ -16,14 +16,14 @@ import logging
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def sample_texts(count: int) -> List[str]:
+def sample_texts(count: int) -> list[str]:
     """Every k-th example of data/nlu, so all intents and lengths are in the sample."""
     from rasa.shared.nlu.training_data.loading import load_data
 
@@ -32,8 +32,8 @@ def sample_texts(count: int) -> List[str]:
     return texts[::step][:count]
 
 
-def time_parses(agent, texts: Sequence[str]) -> List[float]:
-    async def run() -> List[float]:
+def time_parses(agent, texts: Sequence[str]) -> list[float]:
+    async def run() -> list[float]:
         took = []
         for text in texts:
             started = time.perf_counter()
@@ -51,7 +51,7 @@ def summary(label: str, took: Sequence[float]) -> str:
     return f"{label:<32} median {statistics.median(took):6.2f} ms   p95 {percentile(took, 95):6.2f} ms"
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "triage.tar.gz")
     parser.add_argument("--messages", type=int, default=300)

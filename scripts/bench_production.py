@@ -39,16 +39,21 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-import dev  # noqa: E402
-import load_test  # noqa: E402
-from faults.production_stack import (  # noqa: E402
-    READY_LINE, create_database, database_url, drop_database, free_port, local_services, process_tree_rss_mb,
-)
+import dev  # noqa: E402  (after the sys.path set-up above)
+import load_test  # noqa: E402  (after the sys.path set-up above)
 from faults import production_stack  # noqa: E402  (its REDIS_* point at the throwaway servers)
+from faults.production_stack import (  # noqa: E402  (after the sys.path set-up above)
+    READY_LINE,
+    create_database,
+    database_url,
+    drop_database,
+    free_port,
+    local_services,
+    process_tree_rss_mb,
+)
 
 LEVELS_FULL = ((1, 20), (10, 10), (50, 6))  # (concurrent conversations, turns each)
 LEVELS_QUICK = ((1, 10), (10, 6))
@@ -73,10 +78,10 @@ class ConfigResult:
     startup_seconds: float = 0.0
     peak_rss_mb: float = 0.0
     levels: list = field(default_factory=list)
-    big_run: Optional[dict] = None
+    big_run: dict | None = None
     error: str = ""
 
-    def level(self, conversations: int) -> Optional[LevelResult]:
+    def level(self, conversations: int) -> LevelResult | None:
         return next((lv for lv in self.levels if lv.conversations == conversations), None)
 
 
@@ -133,7 +138,7 @@ class Target:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
-def measure(target: Target, levels, scripts, db_url: Optional[str], big_run: bool) -> ConfigResult:
+def measure(target: Target, levels, scripts, db_url: str | None, big_run: bool) -> ConfigResult:
     result = ConfigResult(target.name, target.workers)
     try:
         result.startup_seconds = target.start()
@@ -152,7 +157,7 @@ def measure(target: Target, levels, scripts, db_url: Optional[str], big_run: boo
             result.big_run = asdict(report)
             print("    " + report.summary().replace("\n", "\n    "), flush=True)
         result.peak_rss_mb = target.peak_rss_mb
-    except Exception as error:  # noqa: BLE001 - one failed configuration must not hide the others
+    except Exception as error:  # one failed configuration must not hide the others
         result.error = f"{type(error).__name__}: {error}"
         print(f"    {target.name} failed: {result.error}", flush=True)
     finally:
@@ -172,7 +177,7 @@ def production_env(actions_port: int, database: str, workers: int) -> dict:
     return dev.env(**settings)
 
 
-def triage_target(name: str, production: bool, workers: int, database: Optional[str], folder: Path,
+def triage_target(name: str, production: bool, workers: int, database: str | None, folder: Path,
                   model: Path) -> Target:
     rasa_port, actions_port = free_port(), free_port()
     if production:
@@ -193,7 +198,7 @@ def triage_target(name: str, production: bool, workers: int, database: Optional[
     return Target(name, commands, env, ROOT, workers, folder)
 
 
-def bare_target(name: str, bot: Path, production: bool, database: Optional[str], folder: Path) -> Target:
+def bare_target(name: str, bot: Path, production: bool, database: str | None, folder: Path) -> Target:
     rasa = str(dev.VENV_BIN / "rasa")
     port = free_port()
     command = [rasa, "run", "--model", str(bot / "models"), "--port", str(port)]
@@ -293,7 +298,7 @@ def targets(results: dict[str, ConfigResult], full: bool) -> list[str]:
     return lines
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="every configuration, 50 conversations, training "
                         "times and 200 x 10 conversations (about 30 minutes on 2 cores)")
@@ -318,11 +323,15 @@ def main(argv: Optional[list[str]] = None) -> int:
 
         plan = [("bare default", lambda: bare_target("bare default", bare_bot, False, None, folder), True)]
         if args.full:
-            plan.append(("bare production", lambda: bare_target("bare production", bare_bot, True, new_db(), folder), True))
-        plan.append(("triage default", lambda: triage_target("triage default", False, 1, None, folder, model), False))
+            plan.append(("bare production",
+                         lambda: bare_target("bare production", bare_bot, True, new_db(), folder), True))
+        plan.append(("triage default",
+                     lambda: triage_target("triage default", False, 1, None, folder, model), False))
         if args.full:
-            plan.append(("triage prod 1w", lambda: triage_target("triage prod 1w", True, 1, new_db(), folder, model), False))
-        plan.append(("triage prod 2w", lambda: triage_target("triage prod 2w", True, 2, new_db(), folder, model), False))
+            plan.append(("triage prod 1w",
+                         lambda: triage_target("triage prod 1w", True, 1, new_db(), folder, model), False))
+        plan.append(("triage prod 2w",
+                     lambda: triage_target("triage prod 2w", True, 2, new_db(), folder, model), False))
 
         def new_db() -> str:
             databases.append(create_database("upwell_bench"))
@@ -338,7 +347,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         for database in databases:
             try:
                 drop_database(database)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
         shutil.rmtree(folder, ignore_errors=True)
         services.__exit__(None, None, None)

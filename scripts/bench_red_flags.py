@@ -15,7 +15,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
 
 import yaml
 
@@ -26,7 +25,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from load_test import percentile  # noqa: E402  (path set above)
 
 
-def messages() -> List[str]:
+def messages() -> list[str]:
     from bot.redflags import learned
 
     texts = [i["text"] for i in yaml.safe_load((ROOT / "tests" / "vignettes" / "red_flags.yml").read_text())
@@ -38,7 +37,7 @@ def messages() -> List[str]:
     return texts
 
 
-def timed(function, texts: List[str], repeat: int) -> List[float]:
+def timed(function, texts: list[str], repeat: int) -> list[float]:
     took = []
     for _ in range(repeat):
         for text in texts:
@@ -48,12 +47,12 @@ def timed(function, texts: List[str], repeat: int) -> List[float]:
     return took
 
 
-def report(name: str, ms: List[float]) -> None:
+def report(name: str, ms: list[float]) -> None:
     print(f"{name:34s} median {statistics.median(ms):6.2f} ms   p95 {percentile(ms, 95):6.2f} ms   "
           f"max {max(ms):7.2f} ms   ({len(ms)} messages)")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)

@@ -68,7 +68,8 @@ def _event_templates() -> list[tuple[float, list[tuple[str, str, str, str]]]]:
     fallback = start + [
         user("asdf __N__ qwer", "nlu_fallback", 0.22), ActionExecuted("action_default_fallback"),
         BotUttered("Sorry, I didn't get that."), listen,
-        user("my knee gets sore after running __N__ km, mostly on hills, and it aches for a day after", "pain_when_running", 0.58),
+        user("my knee gets sore after running __N__ km, mostly on hills, and it aches for a day after",
+             "pain_when_running", 0.58),
         SlotSet("pain_triggers", ["running"]), SlotSet("triage_level", "self_care"),
         BotUttered("Here is some advice for running."), listen,
     ]
@@ -191,7 +192,6 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
     from django.test import Client
-
     from transcripts.models import StaffMember
     from transcripts.sync import sync_index
 
@@ -225,7 +225,8 @@ def main() -> int:
             (conversation_ids[0],)).fetchall()
         sender = f"new-{time.perf_counter_ns()}"
         connection.executemany(
-            "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             [(sender, t, time.time(), i, a, d) for t, _, i, a, d in template])
         connection.commit()
         connection.close()

@@ -9,6 +9,7 @@ import fcntl
 import hashlib
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -16,7 +17,6 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -116,7 +116,7 @@ def train(force: bool = False) -> Path:
         return MODEL
 
 
-def wait_for(url: str, seconds: float, proc: Optional[subprocess.Popen] = None) -> bool:
+def wait_for(url: str, seconds: float, proc: subprocess.Popen | None = None) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -212,7 +212,9 @@ def service_commands(rasa_port=5005, actions_port=5055, web_port=8080, review_po
                                             *(["--websocket-only"] if production else [])],
                          f"http://127.0.0.1:{web_port}/"))
     if (ROOT / "review" / "manage.py").exists():
-        commands.append(("staff review tool", [py, "review/manage.py", "runserver", "--noreload",
+        # `serve`: Django's server (no auto-reload) plus a background thread that keeps the
+        # conversation index current (REVIEW_SYNC_SECONDS), so nobody runs a sync by hand.
+        commands.append(("staff review tool", [py, "review/manage.py", "serve",
                                                 f"127.0.0.1:{review_port}"],
                          f"http://127.0.0.1:{review_port}/"))
     return commands
@@ -224,13 +226,13 @@ PRODUCTION_CREDENTIALS = "deploy/credentials.production.yml"
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 
 
-def production_requested(args: Optional[argparse.Namespace] = None) -> bool:
+def production_requested(args: argparse.Namespace | None = None) -> bool:
     """`./dev run --production`, or RASA_PROFILE=production in the environment."""
     return bool(getattr(args, "production", False)) or \
         os.environ.get("RASA_PROFILE", "").strip().lower() == "production"
 
 
-def production_env(actions_port: int = 5055, environ: Optional[dict] = None) -> dict:
+def production_env(actions_port: int = 5055, environ: dict | None = None) -> dict:
     """Every variable endpoints.production.yml and the services read, with defaults for this
     machine (local PostgreSQL and Redis); a variable already set in the environment wins."""
     environ = os.environ if environ is None else environ
@@ -257,7 +259,7 @@ def production_env(actions_port: int = 5055, environ: Optional[dict] = None) -> 
     return merged
 
 
-def prepare_production(settings: dict) -> Optional[str]:
+def prepare_production(settings: dict) -> str | None:
     """Checks PostgreSQL and Redis answer and creates missing PostgreSQL databases; a plain
     sentence saying what to do when something is missing, else None."""
     import psycopg2
@@ -286,7 +288,8 @@ def prepare_production(settings: dict) -> Optional[str]:
             say(f"Created the PostgreSQL database {url.database}")
         except psycopg2.Error as error:
             if "already exists" not in str(error):
-                return f"Could not create the database {url.database} for {name} ({type(error).__name__}); create it, then try again."
+                return (f"Could not create the database {url.database} for {name} ({type(error).__name__}); "
+                        "create it, then try again.")
     try:
         redis.Redis(host=settings["REDIS_HOST"], port=int(settings["REDIS_PORT"]),
                     password=settings["REDIS_PASSWORD"] or None, socket_timeout=5).ping()
@@ -383,12 +386,57 @@ def ensure_browser() -> None:
         say("chromium is not installed: browser tests will be skipped (install it: apt-get install chromium)")
 
 
+# The tiers tests/conftest.py marks tests with (registered in pyproject.toml). `./dev test --fast`
+# leaves out every test in one of them: nothing is trained, no server or browser is started.
+SLOW_TIERS = ("model", "servers", "browser", "production")
+
+
+def lint() -> int:
+    """ruff, then mypy, on the paths pyproject.toml gives them; the first that fails stops."""
+    for name, command in (("ruff check", [str(VENV_BIN / "ruff"), "check"]),
+                          ("mypy", [str(VENV_BIN / "mypy")])):
+        say(name)
+        status = subprocess.run(command, cwd=ROOT, env=env()).returncode
+        if status:
+            say(f"{name} found problems (above; its settings: pyproject.toml). No tests were run.")
+            return status
+    return 0
+
+
+def fast_selection(pytest_args: list[str]) -> list[str]:
+    """The pytest arguments for --fast: the caller's own -m expression, if any, and no tier."""
+    leave_out = " and ".join(f"not {tier}" for tier in SLOW_TIERS)
+    kept: list[str] = []
+    chosen = ""
+    rest = iter(pytest_args)
+    for arg in rest:
+        if arg == "-m":
+            chosen = next(rest, "")
+        elif arg.startswith("-m"):
+            chosen = arg[2:].lstrip("=")
+        else:
+            kept.append(arg)
+    return [*kept, "-m", f"({chosen}) and {leave_out}" if chosen else leave_out]
+
+
 def test(args: argparse.Namespace) -> int:
-    train()
-    ensure_browser()
-    command = [sys.executable, "-m", "pytest", *args.pytest_args]
-    say("Running every test: " + " ".join(command[2:]))
-    return subprocess.run(command, cwd=ROOT, env=env()).returncode
+    fast = "--fast" in args.pytest_args
+    pytest_args = [arg for arg in args.pytest_args if arg != "--fast"]
+    status = lint()
+    if status:
+        return status
+    if fast:
+        prepare()  # the spaCy pipeline the entity rules read; no training
+        pytest_args = fast_selection(pytest_args)
+    else:
+        train()
+        ensure_browser()
+    command = [sys.executable, "-m", "pytest", *pytest_args]
+    say(("Running the fast tests: " if fast else "Running every test: ") + shlex.join(command[2:]))
+    started = time.monotonic()
+    status = subprocess.run(command, cwd=ROOT, env=env()).returncode
+    say(f"Tests took {time.monotonic() - started:.0f} s")
+    return status
 
 
 def evaluate(args: argparse.Namespace) -> int:

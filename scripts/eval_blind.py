@@ -13,7 +13,6 @@ import argparse
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Optional
 
 import yaml
 
@@ -27,7 +26,7 @@ from bot.redflags.findings import Finding, asserted_codes, codes_to_clarify  # n
 MODES = ("rules", "model", "joined")
 
 
-def verdict_codes(verdict: nets.Verdict, rules_only: List[Finding], mode: str):
+def verdict_codes(verdict: nets.Verdict, rules_only: list[Finding], mode: str):
     """What each net alone, and both joined, would do with a message: codes escalated, codes
     asked about, and the level reached."""
     if mode == "rules":
@@ -44,8 +43,8 @@ def verdict_codes(verdict: nets.Verdict, rules_only: List[Finding], mode: str):
     return sure, codes_to_clarify(findings), level
 
 
-def score(items: List[dict], model, show_texts: bool) -> Dict[str, dict]:
-    results: Dict[str, dict] = {}
+def score(items: list[dict], model, show_texts: bool) -> dict[str, dict]:
+    results: dict[str, dict] = {}
     verdicts = [nets.assess(item["text"], model) for item in items]
     rules = [analyse(item["text"]).findings for item in items]
     for mode in MODES:
@@ -54,7 +53,7 @@ def score(items: List[dict], model, show_texts: bool) -> Dict[str, dict]:
         need, found, asked, level_ok, flagged, quiet, rf = Counter(), Counter(), Counter(), 0, 0, 0, 0
         quiet_kinds: Counter = Counter()
         lines = []
-        for item, verdict, rule_findings in zip(items, verdicts, rules):
+        for item, verdict, rule_findings in zip(items, verdicts, rules, strict=True):
             sure, doubt, level = verdict_codes(verdict, rule_findings, mode)
             codes = list(item.get("codes") or [])
             if codes:
@@ -79,7 +78,7 @@ def score(items: List[dict], model, show_texts: bool) -> Dict[str, dict]:
     return results
 
 
-def print_results(results: Dict[str, dict]) -> None:
+def print_results(results: dict[str, dict]) -> None:
     modes = list(results)
     print(f"{'code':26s}" + "".join(f"{m:>16s}" for m in modes) + "   (joined: + asked)")
     for code in RED_FLAG_CODES:
@@ -100,13 +99,13 @@ def print_results(results: Dict[str, dict]) -> None:
             print(line)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("batches", nargs="+", type=Path)
     parser.add_argument("--show-texts", action="store_true")
     parser.add_argument("--rules-only", action="store_true", help="score without the learned net")
     args = parser.parse_args(argv)
-    items: List[dict] = []
+    items: list[dict] = []
     for path in args.batches:
         items += [i for i in yaml.safe_load(path.read_text()) or [] if isinstance(i, dict) and i.get("text")]
     model = None if args.rules_only else learned.default_model()

@@ -37,15 +37,16 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.contract import QUESTION_INTENTS, SYMPTOM_INTENTS  # noqa: E402
+from bot.contract import QUESTION_INTENTS, SYMPTOM_INTENTS  # noqa: E402  (after the sys.path set-up above)
 
 EXTERNAL_DIR = ROOT.parent / "shared" / "eval"
 BLIND_INTENTS = ROOT / "tests" / "vignettes" / "intents_blind.yml"
@@ -57,14 +58,14 @@ F1_TARGET = 0.95
 ENGAGED_TARGET = 0.90
 
 
-def rasa_command(*args: str) -> List[str]:
+def rasa_command(*args: str) -> list[str]:
     """`rasa ...` with the interpreter running this script (the project's venv)."""
     return [sys.executable, "-m", "rasa", *args]
 
 
 # --- (a) cross-validation ---------------------------------------------------------------
 
-def cross_validate(folds: int, config: Path, nlu: Path, out: Path) -> Tuple[dict, list, list]:
+def cross_validate(folds: int, config: Path, nlu: Path, out: Path) -> tuple[dict, list, list]:
     """Rasa's cross-validation: its intent report, wrong predictions and right ones."""
     out.mkdir(parents=True, exist_ok=True)
     command = rasa_command(
@@ -85,7 +86,7 @@ def cross_validate(folds: int, config: Path, nlu: Path, out: Path) -> Tuple[dict
     return report, errors, successes
 
 
-def print_intent_report(report: Dict[str, Any], errors: Sequence[dict], top: int = 15) -> float:
+def print_intent_report(report: dict[str, Any], errors: Sequence[dict], top: int = 15) -> float:
     """Per-intent table and top confusions; returns the weighted-average F1."""
     intents = sorted(k for k, v in report.items() if isinstance(v, dict) and "f1-score" in v
                      and k not in ("macro avg", "weighted avg", "micro avg"))
@@ -111,7 +112,7 @@ def print_intent_report(report: Dict[str, Any], errors: Sequence[dict], top: int
     return float(report.get("weighted avg", {}).get("f1-score", 0.0))
 
 
-def fallback_threshold(config: Path) -> Optional[float]:
+def fallback_threshold(config: Path) -> float | None:
     for component in (yaml.safe_load(config.read_text()) or {}).get("pipeline", []):
         if component.get("name") == "FallbackClassifier":
             return float(component.get("threshold", 0.3))
@@ -139,7 +140,7 @@ def print_as_deployed(errors: Sequence[dict], successes: Sequence[dict], thresho
 
 # --- (b) the external held-out set -------------------------------------------------------
 
-def latest_model(models_dir: Path) -> Optional[Path]:
+def latest_model(models_dir: Path) -> Path | None:
     models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     return models[-1] if models else None
 
@@ -156,7 +157,7 @@ def train_nlu_model(config: Path, nlu: Path, out: Path) -> Path:
     return model
 
 
-def load_external(directory: Path) -> List[dict]:
+def load_external(directory: Path) -> list[dict]:
     items = []
     for path in sorted(directory.glob("*.yml")):
         for item in yaml.safe_load(path.read_text()) or []:
@@ -165,7 +166,7 @@ def load_external(directory: Path) -> List[dict]:
     return items
 
 
-async def parse_all(model: Path, texts: Sequence[str]) -> List[dict]:
+async def parse_all(model: Path, texts: Sequence[str]) -> list[dict]:
     from rasa.core.agent import Agent
     from rasa.utils.log_utils import configure_structlog
 
@@ -178,13 +179,13 @@ async def parse_all(model: Path, texts: Sequence[str]) -> List[dict]:
     return [await agent.parse_message(text) for text in texts]
 
 
-def external_check(items: Sequence[dict], parsed: Sequence[dict], show_misses: bool) -> Dict[str, float]:
+def external_check(items: Sequence[dict], parsed: Sequence[dict], show_misses: bool) -> dict[str, float]:
     """Print the shares and misses of the parsed external phrases; return the shares."""
-    by_expect: Dict[str, List[Tuple[dict, dict]]] = collections.defaultdict(list)
-    for item, result in zip(items, parsed):
+    by_expect: dict[str, list[tuple[dict, dict]]] = collections.defaultdict(list)
+    for item, result in zip(items, parsed, strict=True):
         by_expect[item["expect"]].append((item, result))
 
-    shares: Dict[str, float] = {}
+    shares: dict[str, float] = {}
     for expect, wanted, label in (
         ("knee", ENGAGED_INTENTS, "knee phrases engaged (symptom, question or inform intent)"),
         ("other", DECLINED_INTENTS, "other phrases declined (out_of_scope, nlu_fallback or ask_clinic_info)"),
@@ -222,9 +223,9 @@ def external_check(items: Sequence[dict], parsed: Sequence[dict], show_misses: b
 
 def blind_check(items: Sequence[dict], parsed: Sequence[dict]) -> None:
     """Print the share of the parsed blind intent set that is right, per intent, and every miss."""
-    per_intent: Dict[str, List[int]] = collections.defaultdict(lambda: [0, 0])
+    per_intent: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
     misses = []
-    for item, result in zip(items, parsed):
+    for item, result in zip(items, parsed, strict=True):
         got, want = result["intent"]["name"], item["intent"]
         per_intent[want][0] += 1
         if got == want:
@@ -240,7 +241,7 @@ def blind_check(items: Sequence[dict], parsed: Sequence[dict]) -> None:
 
 # --- command line -------------------------------------------------------------------------
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--config", type=Path, default=ROOT / "config.yml")

@@ -18,16 +18,16 @@ import statistics
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, List, Optional
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.contract import RED_FLAG_CODES  # noqa: E402
-from bot.redflags import asserted_codes, codes_to_clarify, detect  # noqa: E402
+from bot.contract import RED_FLAG_CODES  # noqa: E402  (after the sys.path set-up above)
+from bot.redflags import asserted_codes, codes_to_clarify, detect  # noqa: E402  (after the sys.path set-up above)
 
 VIGNETTES = REPO / "tests" / "vignettes" / "red_flags.yml"
 EXTERNAL_DIR = REPO.parent / "shared" / "eval"
@@ -47,16 +47,16 @@ class Report:
         self.quiet_items = 0
         self.quiet_items_flagged = 0
         self.by_kind = defaultdict(lambda: [0, 0])  # kind -> [items, flagged]
-        self.misses: List[str] = []
-        self.false_alarms: List[str] = []
+        self.misses: list[str] = []
+        self.false_alarms: list[str] = []
         self.other_items = 0
         self.other_any_flag = 0
-        self.other_knee_flag: List[str] = []
-        self.knee_flagged: List[str] = []
+        self.other_knee_flag: list[str] = []
+        self.knee_flagged: list[str] = []
         self.knee_items = 0
-        self.allowed_flags: List[str] = []
+        self.allowed_flags: list[str] = []
         self.clarify_items = 0
-        self.seconds: List[float] = []
+        self.seconds: list[float] = []
 
     def timed_detect(self, item: dict):
         start = time.perf_counter()
@@ -171,7 +171,7 @@ class Report:
                 print(f"  {title}: {line}")
 
 
-def load_items(path: Path) -> List[dict]:
+def load_items(path: Path) -> list[dict]:
     with path.open(encoding="utf-8") as handle:
         items = yaml.safe_load(handle) or []
     return [item for item in items if isinstance(item, dict) and "expect" in item]
@@ -189,7 +189,7 @@ def huge_input_seconds() -> float:
     return seconds
 
 
-def evaluate(external_dir: Optional[Path], quiet: bool, huge_limit: float = HUGE_LIMIT_SECONDS) -> bool:
+def evaluate(external_dir: Path | None, quiet: bool, huge_limit: float = HUGE_LIMIT_SECONDS) -> bool:
     detect("warm up")  # build the pipeline outside the timings
     reports = []
     ours = Report(f"our vignettes ({VIGNETTES.relative_to(REPO)})")
@@ -233,7 +233,7 @@ def evaluate(external_dir: Optional[Path], quiet: bool, huge_limit: float = HUGE
     return all(ok for _, ok in results)
 
 
-def main(argv: Optional[Iterable[str]] = None) -> int:
+def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--external-dir", type=Path, default=EXTERNAL_DIR)
     parser.add_argument("--quiet", action="store_true", help="leave out informational lists")

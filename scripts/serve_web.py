@@ -14,7 +14,6 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -72,9 +71,7 @@ def make_app(
 ) -> web.Application:
     """The web app: the page, its stylesheet, the widget files and a generated config.js."""
     config = widget_config(rasa_url, clinic_phone, storage, websocket_only)
-    config_js = "window.UpwellChatConfig = {};\n".format(
-        json.dumps(config, indent=2)
-    ).replace("</", "<\\/")
+    config_js = f"window.UpwellChatConfig = {json.dumps(config, indent=2)};\n".replace("</", "<\\/")
     csp = content_security_policy(rasa_url)
 
     @web.middleware
@@ -112,7 +109,7 @@ def make_app(
     return app
 
 
-def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default=os.environ.get("WEB_HOST", "127.0.0.1"),
                         help="interface to listen on (default 127.0.0.1)")
@@ -131,7 +128,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = make_app(args.rasa_url, clinic_phone=args.clinic_phone, storage=args.storage,

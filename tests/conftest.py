@@ -1,153 +1,27 @@
-"""Shared fixtures. `bot_stack` starts the real product on free local ports: the trained model in
-a Rasa server (REST and socket.io channels, HTTP API with a token), the action server over real
-HTTP, the web chat page, and an SQLite tracker store in a temporary folder."""
+"""Shared fixtures. `bot_stack` starts the real product on free local ports (scripts/stack.py): the
+trained model in a Rasa server, the action server over real HTTP, the web chat page, and an SQLite
+tracker store in a temporary folder."""
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
+import functools
+import inspect
+import re
 import sys
-import time
-import urllib.request
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Iterator
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-import dev  # noqa: E402  (scripts/dev.py: the same commands ./dev run uses)
-from bot.triage import EMERGENCY_QUESTIONS  # noqa: E402  (after the path set-up above, like dev)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class BotStack:
-    rasa_url: str
-    actions_url: str
-    web_url: Optional[str]
-    token: str
-    tracker_db: Path
-    booking_db: Optional[Path] = None  # the booking store the action server writes (SQLite)
-    env: dict = field(default_factory=dict)  # extra environment for every process of the stack
-    procs: dict = field(default_factory=dict)
-    commands: dict = field(default_factory=dict)
-    logs: Path = Path(".")
-
-    def send(self, text: str, sender: Optional[str] = None, metadata: Optional[dict] = None) -> list[dict]:
-        """Post one message to the REST channel; the bot's replies."""
-        body = {"sender": sender or uuid.uuid4().hex, "message": text}
-        if metadata:
-            body["metadata"] = metadata
-        request = urllib.request.Request(
-            f"{self.rasa_url}/webhooks/rest/webhook", data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read())
-
-    def tracker(self, sender: str) -> dict:
-        request = urllib.request.Request(
-            f"{self.rasa_url}/conversations/{sender}/tracker?token={self.token}"
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
-
-    def slots(self, sender: str) -> dict[str, Any]:
-        return self.tracker(sender)["slots"]
-
-    def answer_the_emergency_questions(self, sender: str) -> list[dict]:
-        """After a first message about the knee: tap "No" to the emergency questions asked first
-        (chest, a hot swollen knee, the calf, the foot). The replies to the last tap: the first
-        routine question."""
-        replies: list[dict] = []
-        for _ in EMERGENCY_QUESTIONS:
-            replies = self.send("/deny", sender)
-        return replies
-
-    def answer_up_to_the_safety_questions(self, sender: str) -> list[dict]:
-        """After a first message about the knee: "No" to the emergency questions, then the
-        answers of a typical picture (around the kneecap, came on slowly, 6 weeks, not under 16).
-        The replies to the last tap: the locking question."""
-        self.answer_the_emergency_questions(sender)
-        self.send('/inform{"pain_location":"around_kneecap"}', sender)
-        self.send('/inform{"onset":"gradual"}', sender)
-        self.send('/inform{"duration_weeks":6}', sender)
-        return self.send("/deny", sender)  # not under 16
-
-    def _start(self, name: str) -> None:
-        command, ready = self.commands[name]
-        log = open(self.logs / f"{name.replace(' ', '_')}.log", "ab")
-        proc = subprocess.Popen(command, cwd=ROOT, env=dev.env(**self.env), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        self.procs[name] = proc
-        if not dev.wait_for(ready, 240, proc):
-            raise RuntimeError(f"{name} did not start; log: {log.name}\n" + Path(log.name).read_text()[-3000:])
-
-    def stop(self, name: str) -> None:
-        proc = self.procs.pop(name, None)
-        if proc and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-    def start(self, name: str) -> None:
-        if name not in self.procs:
-            self._start(name)
-
-    def close(self) -> None:
-        for name in list(self.procs)[::-1]:
-            self.stop(name)
+import dev  # noqa: E402,F401  (scripts/dev.py: the same commands ./dev run uses; tests import it from here)
+from stack import BotStack, free_port, running_stack  # noqa: E402,F401  (scripts/stack.py, after the path set-up)
 
 
 @pytest.fixture(scope="session")
-def bot_stack(tmp_path_factory) -> BotStack:
-    model = dev.train()
-    folder = tmp_path_factory.mktemp("stack")
-    tracker_db = folder / "transcripts.db"
-    booking_db = folder / "clinic.db"  # never the developer's var/clinic.db
-    endpoints = folder / "endpoints.yml"
-    rasa_port, actions_port, web_port = free_port(), free_port(), free_port()
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
-        '  headers:\n    X-Action-Token: ${ACTION_SERVER_TOKEN}\n'
-        f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{tracker_db}"\n'
-        'lock_store:\n  type: "in_memory"\n'
-        "event_broker:\n  type: components.alert_broker.StaffAlertBroker\n"
-    )
-    commands = {
-        name: (command, ready)
-        for name, command, ready in dev.service_commands(
-            rasa_port=rasa_port, actions_port=actions_port, web_port=web_port,
-            review_port=free_port(), endpoints=str(endpoints), model=model,
-        )
-        if name != "staff review tool"
-    }
-    stack = BotStack(
-        rasa_url=f"http://127.0.0.1:{rasa_port}",
-        actions_url=f"http://127.0.0.1:{actions_port}",
-        web_url=f"http://127.0.0.1:{web_port}" if "web chat page" in commands else None,
-        token=dev.api_token(), tracker_db=tracker_db, commands=commands, logs=folder,
-        booking_db=booking_db, env={"BOOKING_DB_URL": f"sqlite:///{booking_db}"},
-    )
-    try:
-        for name in commands:
-            stack.start(name)
+def bot_stack(tmp_path_factory) -> Iterator[BotStack]:
+    with running_stack(tmp_path_factory.mktemp("stack")) as stack:
         yield stack
-    finally:
-        stack.close()
 
 
 @pytest.fixture
@@ -201,3 +75,80 @@ def local_postgres():
         yield postgres
     finally:
         postgres.stop()
+
+
+# --- Test tiers ---------------------------------------------------------------------------------
+# Each test is marked here, when it is collected, with what it needs (markers: pyproject.toml), so
+# no test file has to remember. `./dev test --fast` runs the tests that need none of them.
+#   model       the trained model: the bot fixtures, a test that calls dev.train() / Agent.load(), or
+#               trains or loads the learned red-flag net on the repository's corpus (as rasa train does)
+#   servers     real servers: the bot stack, PostgreSQL or Redis (local_postgres, scripts/faults)
+#   browser     Playwright and Debian's chromium
+#   production  everything in tests/production
+# A fixture counts by where it is defined (the channel tests have a fake `bot` of their own), also
+# when a test or one of its fixtures asks for it by name (request.getfixturevalue). A fixture
+# parametrized over databases (the booking `store`) needs a server only for its PostgreSQL or
+# Redis params.
+TIER_FIXTURES = {
+    ("tests/conftest.py", "bot_stack"): ("model", "servers"),
+    ("tests/conftest.py", "bot"): ("model", "servers"),
+    ("tests/conftest.py", "local_postgres"): ("servers",),
+    ("tests/production/conftest.py", "services"): ("servers",),
+    ("tests/production/conftest.py", "production_stack"): ("model", "servers"),
+    ("tests/browser/conftest.py", "browser"): ("browser",),
+    ("tests/test_red_flag_component.py", "trained_storage"): ("model",),  # trains on the whole corpus
+}
+TIER_FOLDERS = {"tests/production": ("production",), "tests/e2e": ("model", "servers")}
+TIER_OF_MARKER = {"e2e": ("model", "servers"), "browser": ("browser",), "production": ("production",)}
+NEEDS_THE_MODEL = re.compile(r"\bdev\.train\(|\bAgent\.load\(|\bdev\.MODEL\b|\blearned\.default_model\(")
+ASKED_BY_NAME = re.compile(r"getfixturevalue\(\s*[\"'](\w+)[\"']")
+SERVER_PARAM = re.compile(r"postgres|redis", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=None)
+def _code_of(function) -> tuple[str, str]:
+    """(file relative to the repository, source) of a test or fixture function; ("", "") for
+    code outside the repository's tests (pytest's own fixtures, plugins)."""
+    function = inspect.unwrap(function)
+    try:
+        path = Path(inspect.getsourcefile(function) or "").resolve()
+        if ROOT / "tests" not in path.parents:
+            return "", ""
+        return path.relative_to(ROOT).as_posix(), inspect.getsource(function)
+    except (OSError, TypeError):
+        return "", ""
+
+
+def _tiers(item: pytest.Item) -> set[str]:
+    tiers: set[str] = set()
+    relative = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
+    for folder, folder_tiers in TIER_FOLDERS.items():
+        if relative.startswith(folder + "/"):
+            tiers.update(folder_tiers)
+    for mark in item.iter_markers():
+        tiers.update(TIER_OF_MARKER.get(mark.name, ()))
+
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    used = [defs[-1] for defs in definitions.values() if defs]  # the definition this test gets
+    sources = [_code_of(getattr(item, "obj", None))[1]] if callable(getattr(item, "obj", None)) else []
+    for fixture in used:
+        if fixture.argname in params:  # parametrized: judged by this test's param, not its code
+            if SERVER_PARAM.search(str(params[fixture.argname])):
+                tiers.add("servers")
+            continue
+        sources.append(_code_of(fixture.func)[1])
+    for source in sources:
+        if NEEDS_THE_MODEL.search(source):
+            tiers.add("model")
+        for name in ASKED_BY_NAME.findall(source):
+            used.extend(item.session._fixturemanager.getfixturedefs(name, item.nodeid) or ())
+    for fixture in used:
+        tiers.update(TIER_FIXTURES.get((_code_of(fixture.func)[0], fixture.argname), ()))
+    return tiers
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for tier in sorted(_tiers(item)):
+            item.add_marker(tier)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 import requests
 
@@ -24,20 +24,20 @@ DELIVERED, RETRY, FAILED = "delivered", "retry", "failed"
 @dataclass(frozen=True)
 class DeliveryResult:
     outcome: str  # delivered | retry | failed
-    code: Optional[str] = None
-    external_ref: Optional[str] = None
-    retry_after_seconds: Optional[float] = None
+    code: str | None = None
+    external_ref: str | None = None
+    retry_after_seconds: float | None = None
 
     @classmethod
-    def delivered(cls, external_ref: Optional[str] = None) -> "DeliveryResult":
+    def delivered(cls, external_ref: str | None = None) -> DeliveryResult:
         return cls(DELIVERED, external_ref=external_ref)
 
     @classmethod
-    def retry(cls, code: str, after_seconds: Optional[float] = None) -> "DeliveryResult":
+    def retry(cls, code: str, after_seconds: float | None = None) -> DeliveryResult:
         return cls(RETRY, code=code, retry_after_seconds=after_seconds)
 
     @classmethod
-    def failed(cls, code: str) -> "DeliveryResult":
+    def failed(cls, code: str) -> DeliveryResult:
         return cls(FAILED, code=code)
 
 
@@ -47,7 +47,7 @@ class Backend(Protocol):
     def deliver(self, request: BookingRequest) -> DeliveryResult: ...
 
 
-def result_for_http_status(status: int, prefix: str, retry_after: Optional[float] = None) -> DeliveryResult:
+def result_for_http_status(status: int, prefix: str, retry_after: float | None = None) -> DeliveryResult:
     """The usual meaning of an HTTP status for a delivery attempt."""
     if 200 <= status < 300:
         return DeliveryResult.delivered()
@@ -120,7 +120,7 @@ class WebhookBackend:
         return result
 
 
-def _reference(response: requests.Response) -> Optional[str]:
+def _reference(response: requests.Response) -> str | None:
     try:
         body = response.json()
     except ValueError:
@@ -132,6 +132,6 @@ def _reference(response: requests.Response) -> Optional[str]:
     return None
 
 
-def _retry_after(response: requests.Response) -> Optional[float]:
+def _retry_after(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After", "")
     return float(value) if value.isdigit() else None

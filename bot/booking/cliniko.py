@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import re
 import time as time_module
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -34,7 +35,7 @@ class ClinikoError(Exception):
     code = "cliniko_error"
     retryable = False
 
-    def __init__(self, detail: str = "", retry_after_seconds: Optional[float] = None) -> None:
+    def __init__(self, detail: str = "", retry_after_seconds: float | None = None) -> None:
         super().__init__(detail or self.code)
         self.retry_after_seconds = retry_after_seconds
 
@@ -80,7 +81,7 @@ class ClinikoConfig:
     timeout_seconds: float = 10.0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "ClinikoConfig":
+    def from_settings(cls, settings: Settings) -> ClinikoConfig:
         return cls(
             api_key=settings.cliniko_api_key,
             base_url=settings.cliniko_api_base,
@@ -129,10 +130,10 @@ class ClinikoClient:
                     method, url, params=params, json=json, timeout=self.config.timeout_seconds,
                     allow_redirects=False,
                 )
-            except requests.Timeout:
-                raise ClinikoUnavailable("timeout")
-            except requests.RequestException:
-                raise ClinikoUnavailable("connection error")
+            except requests.Timeout as error:
+                raise ClinikoUnavailable("timeout") from error
+            except requests.RequestException as error:
+                raise ClinikoUnavailable("connection error") from error
             if response.status_code == 429:
                 wait = self._rate_limit_wait(response)
                 if wait > self.max_rate_limit_wait_seconds:
@@ -167,12 +168,12 @@ class ClinikoClient:
             return None
         try:
             return response.json()
-        except ValueError:
-            raise ClinikoUnavailable("response was not JSON")
+        except ValueError as error:
+            raise ClinikoUnavailable("response was not JSON") from error
 
     def _pages(self, path: str, key: str, params: list[tuple[str, str]]) -> Iterator[dict]:
-        url: Optional[str] = self._url(path)
-        query: Optional[list[tuple[str, str]]] = params + [("per_page", str(PAGE_SIZE))]
+        url: str | None = self._url(path)
+        query: list[tuple[str, str]] | None = params + [("per_page", str(PAGE_SIZE))]
         while url:
             body = self.request("GET", url, params=query) or {}
             yield from body.get(key) or []
@@ -191,8 +192,8 @@ class ClinikoClient:
 
     # --- patients ---
 
-    def find_patient(self, first_name: str, last_name: str, email: Optional[str],
-                     phone: Optional[str]) -> Optional[dict]:
+    def find_patient(self, first_name: str, last_name: str, email: str | None,
+                     phone: str | None) -> dict | None:
         """An existing patient with this name and the same email (or, without email, phone).
 
         Matching the name as well stops a parent's record being used for a child who shares
@@ -213,8 +214,8 @@ class ClinikoClient:
                 return patient
         return None
 
-    def create_patient(self, first_name: str, last_name: str, email: Optional[str],
-                       phone: Optional[str]) -> dict:
+    def create_patient(self, first_name: str, last_name: str, email: str | None,
+                       phone: str | None) -> dict:
         body: dict[str, Any] = {"first_name": first_name, "last_name": last_name}
         if email:
             body["email"] = email
@@ -235,7 +236,7 @@ class ClinikoClient:
         return sorted(parse_utc(item["appointment_start"])
                       for item in self._pages(path, "available_times", params))
 
-    def find_appointment(self, patient_id: str, starts_at: datetime) -> Optional[dict]:
+    def find_appointment(self, patient_id: str, starts_at: datetime) -> dict | None:
         """This patient's live appointment with our practitioner at this time, if any."""
         params = [("q[]", f"patient_id:={patient_id}"), ("q[]", f"starts_at:={format_utc(starts_at)}")]
         for appointment in self._pages("/individual_appointments", "individual_appointments", params):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Optional
 
 from bot.settings import OpeningPeriod, Settings
 
@@ -22,7 +21,7 @@ def is_open_now(settings: Settings, now: datetime) -> bool:
     return any(p.weekday == local.weekday() and p.opens <= clock < p.closes for p in settings.clinic_hours)
 
 
-def next_opening(settings: Settings, now: datetime) -> Optional[datetime]:
+def next_opening(settings: Settings, now: datetime) -> datetime | None:
     """When the clinic next opens after `now` (in the clinic's time zone); None if never."""
     local = _local(settings, now)
     for offset in range(8):

@@ -16,16 +16,22 @@ import asyncio
 import json
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any
 
 from bot.booking.backends import DELIVERED, FAILED, Backend, DeliveryResult, LocalBackend, WebhookBackend
 from bot.booking.cliniko import ClinikoBackend, ClinikoClient, ClinikoConfig, ClinikoError, offer_times
 from bot.booking.hours import is_open_now, next_opening, opening_hours_sentence, time_words
 from bot.booking.store import KINDS, BookingRequest, BookingStore, new_request, utcnow
 from bot.booking.validation import (
-    Checked, validate_email, validate_location, validate_name, validate_phone, validate_preferred_times,
+    Checked,
+    validate_email,
+    validate_location,
+    validate_name,
+    validate_phone,
+    validate_preferred_times,
 )
 from bot.contract import TRIAGE_LEVELS
 from bot.settings import Settings, load_settings
@@ -61,7 +67,7 @@ def slot_label(starts_at: datetime, settings: Settings) -> str:
     return f"{local:%A} {local.day} {local:%B} at {time_words(local.time().replace(tzinfo=None))}"
 
 
-def parse_slot_value(value: Union[str, datetime, None]) -> Optional[datetime]:
+def parse_slot_value(value: str | datetime | None) -> datetime | None:
     """A slot from a button payload (ISO 8601, UTC) back to an aware datetime."""
     if value is None or value == "":
         return None
@@ -70,8 +76,8 @@ def parse_slot_value(value: Union[str, datetime, None]) -> Optional[datetime]:
     else:
         try:
             moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError("slot_starts_at is not an ISO 8601 time")
+        except ValueError as error:
+            raise ValueError("slot_starts_at is not an ISO 8601 time") from error
     if moment.tzinfo is None:
         raise ValueError("slot_starts_at must carry a time zone")
     return moment.astimezone(timezone.utc)
@@ -96,8 +102,8 @@ class BookingService:
     def __init__(
         self,
         settings: Settings,
-        store: Optional[BookingStore] = None,
-        backends: Optional[Mapping[str, Backend]] = None,
+        store: BookingStore | None = None,
+        backends: Mapping[str, Backend] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
@@ -105,18 +111,18 @@ class BookingService:
         self.store.create_all()
         self.backends = dict(backends) if backends is not None else build_backends(settings)
         self.clock = clock
-        self.worker: Optional[DeliveryWorker] = None
+        self.worker: DeliveryWorker | None = None
 
     # --- intake ---
 
-    def backend_for(self, kind: str, slot_starts_at: Optional[datetime]) -> str:
+    def backend_for(self, kind: str, slot_starts_at: datetime | None) -> str:
         """Cliniko books a chosen time; a call-back (or a booking with no time) is for staff."""
         if self.settings.booking_backend == "cliniko" and (kind != "booking" or slot_starts_at is None):
             return "local"
         return self.settings.booking_backend
 
-    def submit(self, fields: Mapping[str, Any], idempotency_key: Optional[str] = None,
-               now: Optional[datetime] = None) -> BookingRequest:
+    def submit(self, fields: Mapping[str, Any], idempotency_key: str | None = None,
+               now: datetime | None = None) -> BookingRequest:
         """Validate and commit a confirmed request; delivery follows (worker or `deliver`).
 
         `idempotency_key` (e.g. the confirming message's `message_id`) makes a repeated call
@@ -179,7 +185,7 @@ class BookingService:
 
     # --- delivery ---
 
-    def deliver(self, request_id: str, now: Optional[datetime] = None) -> Optional[BookingRequest]:
+    def deliver(self, request_id: str, now: datetime | None = None) -> BookingRequest | None:
         """Try one request now if it is due and free; return its state afterwards."""
         now = now or self.clock()
         lease = timedelta(seconds=self.settings.booking_claim_lease_seconds)
@@ -217,7 +223,7 @@ class BookingService:
             updated.last_error or "ok")
         return updated
 
-    def deliver_pending(self, now: Optional[datetime] = None, limit: int = 50) -> list[BookingRequest]:
+    def deliver_pending(self, now: datetime | None = None, limit: int = 50) -> list[BookingRequest]:
         """One attempt for every due request; requests held by another worker are skipped."""
         now = now or self.clock()
         results = []
@@ -227,12 +233,12 @@ class BookingService:
                 results.append(updated)
         return results
 
-    def get(self, request_id: str) -> Optional[BookingRequest]:
+    def get(self, request_id: str) -> BookingRequest | None:
         return self.store.get(request_id)
 
     # --- slots ---
 
-    def offer_slots(self, now: Optional[datetime] = None, limit: int = 3) -> list[Slot]:
+    def offer_slots(self, now: datetime | None = None, limit: int = 3) -> list[Slot]:
         """Up to `limit` free Cliniko times; [] without Cliniko or when Cliniko can't answer.
 
         An empty list means: ask for preferred times instead (a call-back request).
@@ -251,7 +257,7 @@ class BookingService:
 
     # --- for async callers (rasa_sdk actions) ---
 
-    async def submit_and_deliver(self, fields: Mapping[str, Any], idempotency_key: Optional[str] = None,
+    async def submit_and_deliver(self, fields: Mapping[str, Any], idempotency_key: str | None = None,
                                  wait_seconds: float = 8.0) -> BookingRequest:
         """Store the request, then give delivery up to `wait_seconds` so the bot can say
         "booked". A slower delivery carries on in the background; the stored request is
@@ -269,7 +275,8 @@ class BookingService:
         # rather than tell the patient it could not be sent.
         while _in_flight(state) and loop.time() < deadline:
             await asyncio.sleep(0.1)
-            state = await asyncio.to_thread(self.store.get, stored.id) or state
+            latest = await asyncio.to_thread(self.store.get, stored.id)
+            state = latest or state
         return state
 
     async def offer_slots_async(self, limit: int = 3) -> list[Slot]:
@@ -285,19 +292,19 @@ class DeliveryWorker:
     """A daemon thread that delivers due requests every `interval_seconds`, and at once when
     woken. Started once per process; on start it picks up whatever a crash left pending."""
 
-    def __init__(self, service: BookingService, interval_seconds: Optional[float] = None) -> None:
+    def __init__(self, service: BookingService, interval_seconds: float | None = None) -> None:
         self.service = service
         self.interval_seconds = interval_seconds or service.settings.booking_worker_interval_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self) -> "DeliveryWorker":
+    def start(self) -> DeliveryWorker:
         with self._lock:
             if not self.running:
                 self._stop.clear()
@@ -327,11 +334,11 @@ class DeliveryWorker:
             self._wake.wait(self.interval_seconds)
 
 
-_service: Optional[BookingService] = None
+_service: BookingService | None = None
 _service_lock = threading.Lock()
 
 
-def get_booking_service(settings: Optional[Settings] = None, start_worker: bool = True) -> BookingService:
+def get_booking_service(settings: Settings | None = None, start_worker: bool = True) -> BookingService:
     """The process-wide service (for actions), with its delivery worker started once."""
     global _service
     with _service_lock:

@@ -10,11 +10,13 @@ returned as UTC.
 """
 from __future__ import annotations
 
+import builtins
 import json
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -40,7 +42,7 @@ class UTCDateTime(sa.types.TypeDecorator):
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -48,7 +50,7 @@ class UTCDateTime(sa.types.TypeDecorator):
         value = value.astimezone(timezone.utc)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -94,33 +96,33 @@ class BookingRequest:
 
     id: str
     kind: str
-    conversation_id: Optional[str]
+    conversation_id: str | None
     created_at: datetime
     updated_at: datetime
     status: str
     backend: str
     attempts: int = 0
-    next_attempt_at: Optional[datetime] = None
-    last_error: Optional[str] = None
-    name: Optional[str] = None
-    phone: Optional[str] = None
-    email: Optional[str] = None
-    preferred_times: Optional[str] = None
-    location: Optional[str] = None
-    triage_level: Optional[str] = None
-    triage_summary: Optional[dict] = None
-    slot_starts_at: Optional[datetime] = None
-    external_ref: Optional[str] = None
-    delivered_at: Optional[datetime] = None
-    handled_by: Optional[str] = None
-    handled_at: Optional[datetime] = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    preferred_times: str | None = None
+    location: str | None = None
+    triage_level: str | None = None
+    triage_summary: dict | None = None
+    slot_starts_at: datetime | None = None
+    external_ref: str | None = None
+    delivered_at: datetime | None = None
+    handled_by: str | None = None
+    handled_at: datetime | None = None
 
     def __repr__(self) -> str:  # ids and states only: the default repr would print contact details
         return (f"BookingRequest(id={self.id!r}, kind={self.kind!r}, status={self.status!r}, "
                 f"backend={self.backend!r}, attempts={self.attempts})")
 
     @staticmethod
-    def new_id(idempotency_key: Optional[str] = None) -> str:
+    def new_id(idempotency_key: str | None = None) -> str:
         """A fresh uuid4 hex, or a stable uuid5 hex for a caller's idempotency key."""
         if idempotency_key:
             return uuid.uuid5(uuid.NAMESPACE_URL, f"upwell-booking:{idempotency_key}").hex
@@ -164,7 +166,7 @@ def make_engine(url: str) -> Engine:
 class BookingStore:
     """Reads and writes `booking_requests`. Every method commits before it returns."""
 
-    def __init__(self, url: str, schema: Optional[str] = None, engine: Optional[Engine] = None) -> None:
+    def __init__(self, url: str, schema: str | None = None, engine: Engine | None = None) -> None:
         self.engine = engine or make_engine(url)
         self.metadata = sa.MetaData(schema=schema)
         self.table = booking_requests_table(self.metadata)
@@ -191,7 +193,7 @@ class BookingStore:
                 raise
             return existing, False
 
-    def get(self, request_id: str) -> Optional[BookingRequest]:
+    def get(self, request_id: str) -> BookingRequest | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(self.table).where(self.table.c.id == request_id)).mappings().first()
         return _from_row(row) if row else None
@@ -202,7 +204,8 @@ class BookingStore:
         with self.engine.connect() as conn:
             return [_from_row(row) for row in conn.execute(query).mappings()]
 
-    def due_ids(self, now: datetime, limit: int = 50) -> list[str]:
+    # builtins.list: inside this class `list` is the method above.
+    def due_ids(self, now: datetime, limit: int = 50) -> builtins.list[str]:
         t = self.table
         query = (sa.select(t.c.id)
                  .where(t.c.status == "pending")
@@ -211,7 +214,7 @@ class BookingStore:
         with self.engine.connect() as conn:
             return [row[0] for row in conn.execute(query)]
 
-    def claim(self, request_id: str, now: datetime, lease: timedelta) -> Optional[BookingRequest]:
+    def claim(self, request_id: str, now: datetime, lease: timedelta) -> BookingRequest | None:
         """Take one due request for delivery, or None if it is not due or someone else has it.
 
         A compare-and-set on `next_attempt_at`: the winner pushes it out by the lease, so a
@@ -241,7 +244,7 @@ class BookingStore:
             row = conn.execute(sa.select(self.table).where(self.table.c.id == request_id)).mappings().first()
         return _from_row(row)
 
-    def mark_handled(self, request_id: str, handled_by: str, now: Optional[datetime] = None) -> BookingRequest:
+    def mark_handled(self, request_id: str, handled_by: str, now: datetime | None = None) -> BookingRequest:
         now = now or utcnow()
         return self.update(request_id, status="handled", handled_by=handled_by, handled_at=now,
                            next_attempt_at=None, updated_at=now)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import requests
 
@@ -27,7 +28,7 @@ def sign_body(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secret: str, body: bytes, header_value: Optional[str]) -> bool:
+def verify_signature(secret: str, body: bytes, header_value: str | None) -> bool:
     return bool(header_value) and hmac.compare_digest(sign_body(secret, body), header_value or "")
 
 
@@ -39,7 +40,7 @@ def post_signed_json(
     idempotency_key: str,
     event: str,
     timeout: float,
-    session: Optional[requests.Session] = None,
+    session: requests.Session | None = None,
 ) -> requests.Response:
     body = json_body(payload)
     headers = {

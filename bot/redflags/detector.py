@@ -6,8 +6,8 @@ the logic that joins them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from bot.contract import RED_FLAG_MIN_LEVEL, level_rank
 from bot.redflags import pipeline
@@ -33,7 +33,7 @@ class Mention:
     start: int  # offsets in the clean text
     end: int
     text: str
-    modifiers: FrozenSet[str]  # after keep_when
+    modifiers: frozenset[str]  # after keep_when
     sentence: int
     virtual: bool = False  # e.g. patient_under_16=True: no words in the text
     prior: bool = False  # a sign said in an earlier message of the conversation
@@ -46,7 +46,7 @@ class Mention:
 @dataclass(frozen=True)
 class _SentenceSites:
     knee: bool
-    classes: FrozenSet[str]
+    classes: frozenset[str]
 
 
 # ConText compares every modifier with every target in a document, so a very long message is cut
@@ -54,7 +54,7 @@ class _SentenceSites:
 CHUNK_CHARS = 1500
 
 
-def _chunks(text: str, limit: int = CHUNK_CHARS) -> List[Tuple[int, str]]:
+def _chunks(text: str, limit: int = CHUNK_CHARS) -> list[tuple[int, str]]:
     pieces = []
     start = 0
     n = len(text)
@@ -72,9 +72,9 @@ def _chunks(text: str, limit: int = CHUNK_CHARS) -> List[Tuple[int, str]]:
     return pieces
 
 
-def _analyse(text: str, rules: RuleSet) -> Tuple[List[Mention], List[_SentenceSites]]:
-    mentions: List[Mention] = []
-    sites: List[_SentenceSites] = []
+def _analyse(text: str, rules: RuleSet) -> tuple[list[Mention], list[_SentenceSites]]:
+    mentions: list[Mention] = []
+    sites: list[_SentenceSites] = []
     for offset, piece in _chunks(text):
         if not piece.strip():
             continue
@@ -95,11 +95,11 @@ def _analyse(text: str, rules: RuleSet) -> Tuple[List[Mention], List[_SentenceSi
     return mentions, sites
 
 
-def _mentions(doc, rules: RuleSet) -> List[Mention]:
-    by_label: Dict[str, List[Tuple[TargetSpec, "re.Pattern[str]"]]] = {}
+def _mentions(doc, rules: RuleSet) -> list[Mention]:
+    by_label: dict[str, list[tuple[TargetSpec, re.Pattern[str]]]] = {}
     for spec in rules.targets:
         by_label.setdefault(spec.label, []).append((spec, _compiled(spec.regex)))
-    modifiers: Dict[Tuple[int, int, str], set] = {}
+    modifiers: dict[tuple[int, int, str], set] = {}
     graph = doc._.context_graph
     if graph is not None:
         _add_touching_modifiers(doc, graph, modifiers)
@@ -115,7 +115,7 @@ def _mentions(doc, rules: RuleSet) -> List[Mention]:
     sentence_of = {}
     for index, sent in enumerate(doc.sents):
         sentence_of[sent.start] = index
-    found: Dict[Tuple[str, int, int], Mention] = {}
+    found: dict[tuple[str, int, int], Mention] = {}
     for span in doc.spans[pipeline.SPAN_GROUP] if pipeline.SPAN_GROUP in doc.spans else ():
         candidates = by_label[span.label_]
         spec = next((s for s, regex in candidates if regex.search(span.text)), candidates[0][0])
@@ -133,7 +133,7 @@ def _mentions(doc, rules: RuleSet) -> List[Mention]:
     return _drop_nested(list(found.values()))
 
 
-def _add_touching_modifiers(doc, graph, modifiers: Dict[Tuple[int, int, str], set]) -> None:
+def _add_touching_modifiers(doc, graph, modifiers: dict[tuple[int, int, str], set]) -> None:
     """medspaCy 1.3.1 drops a modifier that runs into its target ("didn't feel a" + "feel a pop").
     A forward modifier that starts before the target, or a backward one that ends after it,
     still modifies it."""
@@ -159,19 +159,19 @@ def _add_touching_modifiers(doc, graph, modifiers: Dict[Tuple[int, int, str], se
                 modifiers.setdefault((start, end, label), set()).add(name)
 
 
-_COMPILED: Dict[str, "re.Pattern[str]"] = {}
+_COMPILED: dict[str, re.Pattern[str]] = {}
 
 
-def _compiled(regex: str) -> "re.Pattern[str]":
+def _compiled(regex: str) -> re.Pattern[str]:
     if regex not in _COMPILED:
         _COMPILED[regex] = re.compile(regex, re.IGNORECASE)
     return _COMPILED[regex]
 
 
-def _drop_nested(mentions: List[Mention]) -> List[Mention]:
+def _drop_nested(mentions: list[Mention]) -> list[Mention]:
     """Of two mentions of the same label where one lies inside the other, keep the longer."""
     mentions.sort(key=lambda m: (m.start, -(m.end - m.start)))
-    kept: List[Mention] = []
+    kept: list[Mention] = []
     for mention in mentions:
         if any(
             k.label == mention.label and k.start <= mention.start and mention.end <= k.end for k in kept
@@ -181,7 +181,7 @@ def _drop_nested(mentions: List[Mention]) -> List[Mention]:
     return kept
 
 
-def _sentence_sites(doc, rules: RuleSet) -> List[_SentenceSites]:
+def _sentence_sites(doc, rules: RuleSet) -> list[_SentenceSites]:
     sites = []
     for sent in doc.sents:
         text = sent.text
@@ -191,10 +191,10 @@ def _sentence_sites(doc, rules: RuleSet) -> List[_SentenceSites]:
     return sites
 
 
-def _child_mentions(mentions: List[Mention]) -> List[Mention]:
+def _child_mentions(mentions: list[Mention]) -> list[Mention]:
     """Ages decide childhood: "my 9 year old" is a child, "my son, he's 25" is not."""
     adult_age_named = False
-    kept: List[Mention] = []
+    kept: list[Mention] = []
     for mention in mentions:
         if mention.spec.id == _CHILD_WORD_RULE:
             number = _AGE_NUMBER.search(mention.text)
@@ -214,8 +214,8 @@ def _child_mentions(mentions: List[Mention]) -> List[Mention]:
 _SENTENCE_END = re.compile(r"[.!?;\n]")
 
 
-def _last_cue(text: str, cues) -> Optional[str]:
-    best: Optional[Tuple[int, str]] = None
+def _last_cue(text: str, cues) -> str | None:
+    best: tuple[int, str] | None = None
     kinds = [("self", cues.self_words), ("other", cues.other_words)]
     if cues.animal_words is not None:
         kinds.append((ANIMAL, cues.animal_words))
@@ -231,7 +231,7 @@ class _Context:
         self.rules = rules
         self.sites = sites
         self.text = text
-        self.gates: Dict[str, FrozenSet[str]] = {c.name: c.gates for c in rules.gating_classes}
+        self.gates: dict[str, frozenset[str]] = {c.name: c.gates for c in rules.gating_classes}
         cues = rules.persons
         # "For my husband: he had prostate cancer..." - the relative is the person asked for, so
         # their symptoms and history are not family history (persons.yml: proxy).
@@ -248,7 +248,7 @@ class _Context:
             return False
         return any(code in self.gates[name] or name in mention.spec.gated_by for name in site.classes)
 
-    def person(self, mention: Mention) -> Optional[str]:
+    def person(self, mention: Mention) -> str | None:
         """'self', 'other', 'animal' or None (unclear) - whom the mention is about."""
         cues = self.rules.persons
         if mention.virtual or cues is None:
@@ -278,7 +278,7 @@ class _Context:
             return False
         return bool(cues.self_instead.search(self.text, mention.end))
 
-    def modifiers_for(self, mention: Mention, code: str) -> Tuple[str, ...]:
+    def modifiers_for(self, mention: Mention, code: str) -> tuple[str, ...]:
         names = set(mention.modifiers)
         if self.proxy:
             names.discard("family")
@@ -300,8 +300,8 @@ def _level(code: str, specs: Iterable[TargetSpec]) -> str:
     return level
 
 
-def _direct_findings(mentions: List[Mention], ctx: _Context) -> List["_Ranked"]:
-    findings = []
+def _direct_findings(mentions: list[Mention], ctx: _Context) -> list[_Ranked]:
+    findings: list[_Ranked] = []
     for mention in mentions:
         if mention.spec.kind != "code":
             continue
@@ -326,13 +326,13 @@ def _direct_findings(mentions: List[Mention], ctx: _Context) -> List["_Ranked"]:
     return findings
 
 
-def _combo_findings(mentions: List[Mention], ctx: _Context, combos: Sequence[ComboSpec]) -> List["_Ranked"]:
-    by_label: Dict[str, List[Mention]] = {}
+def _combo_findings(mentions: list[Mention], ctx: _Context, combos: Sequence[ComboSpec]) -> list[_Ranked]:
+    by_label: dict[str, list[Mention]] = {}
     for mention in mentions:
         by_label.setdefault(mention.label, []).append(mention)
     findings = []
     for priority, combo in enumerate(combos, start=1):
-        chosen: List[Tuple[Mention, Tuple[str, ...]]] = []
+        chosen: list[tuple[Mention, tuple[str, ...]]] = []
         for group in combo.all_of:
             candidates = []
             for sign in group:
@@ -376,16 +376,16 @@ def _combo_findings(mentions: List[Mention], ctx: _Context, combos: Sequence[Com
     return findings
 
 
-_Ranked = Tuple[int, Finding, Tuple[Tuple[int, int], ...]]  # priority, finding, ingredient spans
+_Ranked = tuple[int, Finding, tuple[tuple[int, int], ...]]  # priority, finding, ingredient spans
 
 
-def _select(ranked: List[_Ranked]) -> List[Tuple[Finding, Tuple[Tuple[int, int], ...]]]:
+def _select(ranked: list[_Ranked]) -> list[tuple[Finding, tuple[tuple[int, int], ...]]]:
     """One asserted finding a code (the most urgent, then the most specific rule) plus any
     non-asserted findings that point elsewhere in the text, so staff see "fever: negated"."""
-    by_code: Dict[str, List[_Ranked]] = {}
+    by_code: dict[str, list[_Ranked]] = {}
     for item in ranked:
         by_code.setdefault(item[1].code, []).append(item)
-    selected = []
+    selected: list[tuple[Finding, tuple[tuple[int, int], ...]]] = []
     for items in by_code.values():
         asserted = sorted(
             (item for item in items if item[1].asserted),
@@ -409,7 +409,7 @@ def _select(ranked: List[_Ranked]) -> List[Tuple[Finding, Tuple[Tuple[int, int],
 
 
 def _to_original(
-    finding: Finding, parts: Tuple[Tuple[int, int], ...], text: str, starts: List[int], ends: List[int]
+    finding: Finding, parts: tuple[tuple[int, int], ...], text: str, starts: list[int], ends: list[int]
 ) -> Finding:
     """Offsets and words in the text as the person typed it (before HTML and space clean-up)."""
     if not starts or finding.end <= finding.start:
@@ -432,28 +432,28 @@ def _to_original(
 
 @dataclass(frozen=True)
 class Analysis:
-    findings: List[Finding]
+    findings: list[Finding]
     # Signs (ingredients of combinations, targets.yml kind: sign) asserted about the person now,
     # on the knee or no other body part: the conversation remembers them, so a hot knee now and a
     # fever two messages later are still `infection` (pass them back as `prior_signs`).
-    signs: Tuple[str, ...] = ()
+    signs: tuple[str, ...] = ()
     # What the rules saw, as words the learned net reads beside the message's own words: each
     # mention (a code or a sign) with its ConText modifiers and whose it is, at its place in the
     # clean text ("sign_fever_negated", "code_dvt_family", "sign_hot_animal").
-    facts: Tuple[Tuple[int, str], ...] = ()
+    facts: tuple[tuple[int, str], ...] = ()
     clean: str = ""
 
 
 def detect(
-    text: str, *, question: Optional[str] = None, patient_under_16: Optional[bool] = None,
+    text: str, *, question: str | None = None, patient_under_16: bool | None = None,
     prior_signs: Sequence[str] = (),
-) -> List[Finding]:
+) -> list[Finding]:
     """Every red flag mentioned in one user message, asserted or not (see Finding)."""
     return analyse(text, question=question, patient_under_16=patient_under_16, prior_signs=prior_signs).findings
 
 
 def analyse(
-    text: str, *, question: Optional[str] = None, patient_under_16: Optional[bool] = None,
+    text: str, *, question: str | None = None, patient_under_16: bool | None = None,
     prior_signs: Sequence[str] = (),
 ) -> Analysis:
     """The findings of one message (see `detect`) and the signs it asserts."""
@@ -482,7 +482,7 @@ def analyse(
     return Analysis(findings, signs, _facts(mentions, ctx), clean)
 
 
-def _facts(mentions: List[Mention], ctx: _Context) -> Tuple[Tuple[int, str], ...]:
+def _facts(mentions: list[Mention], ctx: _Context) -> tuple[tuple[int, str], ...]:
     facts = []
     for mention in mentions:
         if mention.virtual:
@@ -498,9 +498,9 @@ def _facts(mentions: List[Mention], ctx: _Context) -> Tuple[Tuple[int, str], ...
     return tuple(facts)
 
 
-def _asserted_signs(mentions: List[Mention], ctx: _Context) -> Tuple[str, ...]:
+def _asserted_signs(mentions: list[Mention], ctx: _Context) -> tuple[str, ...]:
     """Signs said plainly, about the person (not another person) and not another body part."""
-    labels: List[str] = []
+    labels: list[str] = []
     for mention in mentions:
         if mention.spec.kind != "sign" or mention.modifiers or mention.virtual:
             continue

@@ -1,11 +1,12 @@
 """The result type of red-flag detection: one Finding per red flag mentioned in a message."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Tuple
+from typing import Any
 
 # ConText categories -> the modifier names staff see in transcripts.
-MODIFIER_NAMES: Dict[str, str] = {
+MODIFIER_NAMES: dict[str, str] = {
     "NEGATED_EXISTENCE": "negated",
     "FAMILY": "family",
     "HYPOTHETICAL": "hypothetical",
@@ -39,11 +40,11 @@ class Finding:
     matched: str
     start: int
     end: int
-    modifiers: Tuple[str, ...]
+    modifiers: tuple[str, ...]
     asserted: bool
     rule: str
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (lists, not tuples) for parse data, slots and transcripts."""
         return {
             "code": self.code,
@@ -57,16 +58,16 @@ class Finding:
         }
 
 
-def asserted_codes(findings: Iterable[Finding]) -> List[str]:
+def asserted_codes(findings: Iterable[Finding]) -> list[str]:
     """The codes asserted in these findings, each once, in order of first appearance."""
-    codes: List[str] = []
+    codes: list[str] = []
     for finding in findings:
         if finding.asserted and finding.code not in codes:
             codes.append(finding.code)
     return codes
 
 
-def codes_to_clarify(findings: Iterable[Finding]) -> List[str]:
+def codes_to_clarify(findings: Iterable[Finding]) -> list[str]:
     """Codes found only with doubt ("maybe", "not sure", another body part named).
 
     For these the bot should ask one clarifying question (contract: never guess downwards).
@@ -74,7 +75,7 @@ def codes_to_clarify(findings: Iterable[Finding]) -> List[str]:
     """
     findings = list(findings)
     asserted = set(asserted_codes(findings))
-    codes: List[str] = []
+    codes: list[str] = []
     for finding in findings:
         if (
             not finding.asserted

@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
+from typing import Any
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -63,18 +64,18 @@ RECENT = re.compile(
 RECENT_AFTER_TOKENS = 5
 
 _LOCK = threading.Lock()
-_PIPELINE: Optional[Tuple[Language, RuleSet]] = None
+_PIPELINE: tuple[Language, RuleSet] | None = None
 
 
 def _is_break(token) -> bool:
     return token.text in CLAUSE_BREAK_PUNCT or "\n" in token.text or token.lower_ in CLAUSE_BREAK_WORDS
 
 
-def _mention_tokens(doc: Doc) -> FrozenSet[int]:
+def _mention_tokens(doc: Doc) -> frozenset[int]:
     """Token positions covered by any target or sign (cached on the doc)."""
     cached = doc.user_data.get("red_flag_mention_tokens")
     if cached is None:
-        covered = set()
+        covered: set[int] = set()
         if SPAN_GROUP in doc.spans:
             for span in doc.spans[SPAN_GROUP]:
                 covered.update(range(span.start, span.end))
@@ -135,7 +136,7 @@ def family_history_scope(target: Span, modifier: Span, between: Span) -> bool:
     return not any(w in FAMILY_PRESENT_WORDS for w in words)
 
 
-SCOPE_FILTERS: Dict[str, Callable[[Span, Span, Span], bool]] = {
+SCOPE_FILTERS: dict[str, Callable[[Span, Span, Span], bool]] = {
     "list": list_scope,
     "clause": clause_scope,
     "family_history": family_history_scope,
@@ -154,7 +155,7 @@ def newline_sentences(doc: Doc) -> Doc:
 def _context_rules(rules: RuleSet):
     from medspacy.context import ConTextRule
 
-    built: List[ConTextRule] = []
+    built: list[ConTextRule] = []
     if rules.context_use_defaults:
         import medspacy
 
@@ -195,19 +196,19 @@ def build(rules: RuleSet) -> Language:
     nlp.tokenizer = create_medspacy_tokenizer(nlp)
     nlp.add_pipe("sentencizer")
     nlp.add_pipe("red_flag_newline_sentences")
-    matcher = nlp.add_pipe(
+    matcher: Any = nlp.add_pipe(  # medspaCy's TargetMatcher (medspaCy ships no types)
         "medspacy_target_matcher",
         config={"result_type": "group", "span_group_name": SPAN_GROUP, "prune": False},
     )
     # One matcher rule per label: medspaCy's regex matcher rebuilds the text for every rule, so
     # fewer rules keep a long message fast. The detector finds which reviewed rule fired.
-    by_label: Dict[str, List[str]] = {}
+    by_label: dict[str, list[str]] = {}
     for spec in rules.targets:
         by_label.setdefault(spec.label, []).append(f"(?:{spec.regex})")
     matcher.add(
         [TargetRule(literal=label, category=label, pattern="|".join(parts)) for label, parts in by_label.items()]
     )
-    context = nlp.add_pipe(
+    context: Any = nlp.add_pipe(  # medspaCy's ConText (no types either)
         "medspacy_context",
         config={
             "rules": None,
@@ -221,7 +222,7 @@ def build(rules: RuleSet) -> Language:
     return nlp
 
 
-def get() -> Tuple[Language, RuleSet]:
+def get() -> tuple[Language, RuleSet]:
     """The shared pipeline and its rules, built on first use."""
     global _PIPELINE
     if _PIPELINE is None:

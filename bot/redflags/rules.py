@@ -7,9 +7,10 @@ bad edit is caught by the tests rather than in a conversation.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any
 
 import yaml
 
@@ -38,10 +39,10 @@ class TargetSpec:
     kind: str
     literal: str
     regex: str
-    level: Optional[str] = None
-    keep_when: FrozenSet[str] = frozenset()
+    level: str | None = None
+    keep_when: frozenset[str] = frozenset()
     never_gated: bool = False  # systemic signs (weight loss, cancer history) have no body site
-    gated_by: FrozenSet[str] = frozenset()  # extra site classes that gate this rule
+    gated_by: frozenset[str] = frozenset()  # extra site classes that gate this rule
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,15 @@ class ContextSpec:
     category: str
     direction: str
     regex: str
-    filter: Optional[str] = None
-    max_scope: Optional[int] = None
+    filter: str | None = None
+    max_scope: int | None = None
 
 
 @dataclass(frozen=True)
 class ComboSpec:
     id: str
     code: str
-    all_of: Tuple[Tuple[str, ...], ...]
+    all_of: tuple[tuple[str, ...], ...]
     ignore_site: bool = False
     same_person: bool = False
     why: str = ""
@@ -66,49 +67,49 @@ class ComboSpec:
 
 @dataclass(frozen=True)
 class PersonCues:
-    self_words: "re.Pattern[str]"
-    other_words: "re.Pattern[str]"
-    self_child: "re.Pattern[str]"
-    animal_words: Optional["re.Pattern[str]"] = None
-    asked_for: Optional["re.Pattern[str]"] = None
-    self_instead: Optional["re.Pattern[str]"] = None
-    proxy: Optional["re.Pattern[str]"] = None
+    self_words: re.Pattern[str]
+    other_words: re.Pattern[str]
+    self_child: re.Pattern[str]
+    animal_words: re.Pattern[str] | None = None
+    asked_for: re.Pattern[str] | None = None
+    self_instead: re.Pattern[str] | None = None
+    proxy: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
 class GatingClass:
     name: str
-    regex: "re.Pattern[str]"
-    gates: FrozenSet[str]
+    regex: re.Pattern[str]
+    gates: frozenset[str]
 
 
 @dataclass(frozen=True)
 class ScreeningQuestion:
     id: str
     code: str
-    signs: FrozenSet[str]
-    codes: FrozenSet[str]
+    signs: frozenset[str]
+    codes: frozenset[str]
     unsure_is_yes: bool = False
 
 
 @dataclass(frozen=True)
 class RuleSet:
-    targets: Tuple[TargetSpec, ...]
-    context: Tuple[ContextSpec, ...]
+    targets: tuple[TargetSpec, ...]
+    context: tuple[ContextSpec, ...]
     context_use_defaults: bool
-    context_drop_defaults: FrozenSet[str]
+    context_drop_defaults: frozenset[str]
     context_default_filters: Mapping[str, str]
-    combinations: Tuple[ComboSpec, ...]
-    knee_region: "re.Pattern[str]"
-    gating_classes: Tuple[GatingClass, ...]
-    never_gated_signs: FrozenSet[str]
+    combinations: tuple[ComboSpec, ...]
+    knee_region: re.Pattern[str]
+    gating_classes: tuple[GatingClass, ...]
+    never_gated_signs: frozenset[str]
     questions: Mapping[str, ScreeningQuestion]
-    answers: Mapping[str, "re.Pattern[str]"]
-    persons: Optional[PersonCues] = None
-    sign_labels: FrozenSet[str] = field(default_factory=frozenset)
+    answers: Mapping[str, re.Pattern[str]]
+    persons: PersonCues | None = None
+    sign_labels: frozenset[str] = field(default_factory=frozenset)
 
 
-def _read(name: str) -> object:
+def _read(name: str) -> Any:  # parsed YAML: the loaders below check its shape
     path = RULES_DIR / name
     try:
         with path.open(encoding="utf-8") as handle:
@@ -117,14 +118,14 @@ def _read(name: str) -> object:
         raise RuleFileError(f"{name}: not valid YAML: {error}") from error
 
 
-def expand(pattern: Union[str, Sequence[str]], vocab: Mapping[str, str], where: str) -> str:
+def expand(pattern: str | Sequence[str], vocab: Mapping[str, str], where: str) -> str:
     """One regular expression from a pattern line or list of lines, with {name} lists filled in
     and word boundaries around each line."""
     lines = [pattern] if isinstance(pattern, str) else list(pattern)
     if not lines or not all(isinstance(line, str) and line.strip() for line in lines):
         raise RuleFileError(f"{where}: pattern must be a non-empty string or list of strings")
 
-    def fill(match: "re.Match[str]") -> str:
+    def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in vocab:
             raise RuleFileError(f"{where}: unknown word list {{{name}}} (see vocab.yml)")
@@ -148,13 +149,13 @@ def _require(mapping: Mapping, key: str, where: str):
     return mapping[key]
 
 
-def _check_keys(mapping: Mapping, allowed: FrozenSet[str], where: str) -> None:
+def _check_keys(mapping: Mapping, allowed: frozenset[str], where: str) -> None:
     unknown = set(mapping) - set(allowed)
     if unknown:
         raise RuleFileError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
 
 
-def _load_vocab() -> Dict[str, str]:
+def _load_vocab() -> dict[str, str]:
     raw = _read("vocab.yml")
     if not isinstance(raw, dict):
         raise RuleFileError("vocab.yml: must map names to patterns")
@@ -165,11 +166,11 @@ def _load_vocab() -> Dict[str, str]:
     return vocab
 
 
-def _load_targets(vocab: Mapping[str, str]) -> Tuple[List[TargetSpec], FrozenSet[str]]:
+def _load_targets(vocab: Mapping[str, str]) -> tuple[list[TargetSpec], frozenset[str]]:
     raw = _read("targets.yml")
     if not isinstance(raw, dict):
         raise RuleFileError("targets.yml: must map labels to rule groups")
-    specs: List[TargetSpec] = []
+    specs: list[TargetSpec] = []
     signs = set()
     seen_ids = set()
     for label, group in raw.items():
@@ -263,7 +264,7 @@ def _load_context(vocab: Mapping[str, str]):
     return specs, bool(raw.get("use_defaults", True)), frozenset(drops), default_filters
 
 
-def _load_combinations(codes_and_signs: FrozenSet[str], signs: FrozenSet[str]) -> List[ComboSpec]:
+def _load_combinations(codes_and_signs: frozenset[str], signs: frozenset[str]) -> list[ComboSpec]:
     raw = _read("combinations.yml")
     combos = []
     for rule in raw or ():
@@ -311,7 +312,7 @@ def _load_sites(vocab: Mapping[str, str]):
     return re.compile(knee, re.IGNORECASE), classes, never_gated
 
 
-def _load_screening(signs: FrozenSet[str]):
+def _load_screening(signs: frozenset[str]):
     raw = _read("screening.yml")
     where = "screening.yml"
     questions = {}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from typing import List, Tuple
 
 _TAG = re.compile(r"<[^<>]{0,500}>")
 _ENTITIES = {
@@ -18,15 +17,15 @@ _HORIZONTAL_SPACE = " \t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u
 _INVISIBLE = "\u200b\u200c\u200d\ufeff"
 
 
-def normalise(text: str) -> Tuple[str, List[int], List[int]]:
+def normalise(text: str) -> tuple[str, list[int], list[int]]:
     """Strip HTML tags, decode common entities, straighten quotes and collapse spaces.
 
     Returns the clean text and, for each clean character, the start and end offsets in the
     original text, so findings point at what the person typed.
     """
-    out: List[str] = []
-    starts: List[int] = []
-    ends: List[int] = []
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
     i = 0
     n = len(text)
     while i < n:
@@ -67,7 +66,7 @@ def normalise(text: str) -> Tuple[str, List[int], List[int]]:
     return "".join(out), starts, ends
 
 
-def _emit_space(out: List[str], starts: List[int], ends: List[int], start: int, end: int) -> None:
+def _emit_space(out: list[str], starts: list[int], ends: list[int], start: int, end: int) -> None:
     if out and out[-1] in (" ", "\n"):
         ends[-1] = max(ends[-1], end) if out[-1] == " " else ends[-1]
         return

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from faults import action_server, hostile_requests, postgres_restart, redis_stop  # noqa: E402
-from faults.production_stack import ProductionStack, local_services  # noqa: E402
+from faults import action_server, hostile_requests, postgres_restart, redis_stop
+from faults.production_stack import ProductionStack, local_services
 
 
 def main() -> int:

@@ -17,11 +17,14 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from faults.production_stack import (  # noqa: E402
-    Conversation, FaultResult, ProductionStack, location_answer_taken, start_triage,
+from faults.production_stack import (
+    Conversation,
+    FaultResult,
+    ProductionStack,
+    location_answer_taken,
+    start_triage,
 )
 
 RED_FLAG = "I have crushing chest pain and can't breathe"
@@ -50,7 +53,8 @@ def check(stack: ProductionStack) -> FaultResult:
         slots = red_flag.slots()
         if status != 200 or "000" not in replies:
             problems.append(f"a red flag with the action server down did not escalate: {status} {replies[:160]!r}")
-        if slots.get("triage_level") != "emergency_ambulance" or "cardiorespiratory" not in (slots.get("red_flags") or []):
+        if (slots.get("triage_level") != "emergency_ambulance"
+                or "cardiorespiratory" not in (slots.get("red_flags") or [])):
             problems.append(f"the triage record missed the red flag: level {slots.get('triage_level')!r}, "
                             f"red_flags {slots.get('red_flags')!r}")
     finally:
@@ -81,7 +85,7 @@ def check(stack: ProductionStack) -> FaultResult:
     return FaultResult("action server stops mid-conversation", not problems, problems + [f"(info) {i}" for i in info])
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)

@@ -27,11 +27,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 from urllib.parse import quote, urlencode, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from faults.production_stack import FaultResult, ProductionStack  # noqa: E402
+from faults.production_stack import FaultResult, ProductionStack
 
 # Made-up credentials that switch every messaging channel on (see module docstring).
 CHANNELS_ON = {
@@ -89,12 +88,12 @@ HEADER_TEXT = string.ascii_letters + string.digits + " -_.;=/,:+*"
 
 @dataclass
 class Answer:
-    status: Optional[int]  # None: the connection closed without an answer
+    status: int | None  # None: the connection closed without an answer
     body: bytes = b""
 
 
 def http_request(base_url: str, method: str, path: str, body: bytes = b"",
-                 headers: Optional[dict] = None, timeout: float = 60) -> Answer:
+                 headers: dict | None = None, timeout: float = 60) -> Answer:
     """One request with http.client (any method, any body); a server that answers early (413)
     and closes while the body is still being sent still counts as answering."""
     parts = urlsplit(base_url)
@@ -125,7 +124,7 @@ def raw_request(base_url: str, data: bytes, timeout: float = 30) -> Answer:
                 if not chunk:
                     break
                 received += chunk
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             pass
     try:
         return Answer(int(received.split(b" ", 2)[1]), received)
@@ -283,7 +282,7 @@ def check(stack: ProductionStack, examples: int = 200) -> FaultResult:
     return FaultResult("hostile requests", ok, findings)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--examples", type=int, default=400, help="random requests Hypothesis tries")
     parser.add_argument("--workers", type=int, default=2)

@@ -21,7 +21,6 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import List, Optional
 
 HOST = "127.0.0.1"
 
@@ -32,7 +31,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def postgres_bin() -> Optional[Path]:
+def postgres_bin() -> Path | None:
     """The newest installed PostgreSQL's bin folder (Debian keeps them apart), or None."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
     if found:
@@ -61,7 +60,7 @@ class LocalPostgres:
         self.folder = Path(tempfile.mkdtemp(prefix="upwell-pg-"))
         self.data = self.folder / "data"
         self.port = _free_port()
-        self._as: List[str] = []
+        self._as: list[str] = []
         if os.geteuid() == 0:
             self._as = ["runuser", "-u", "postgres", "--"]
             shutil.chown(self.folder, "postgres", "postgres")
@@ -75,7 +74,7 @@ class LocalPostgres:
         subprocess.run([*self._as, *args], check=True, timeout=timeout, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE)
 
-    def start(self) -> "LocalPostgres":
+    def start(self) -> LocalPostgres:
         if not (self.data / "PG_VERSION").exists():
             self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
                       "-E", "UTF8", "--no-sync")
@@ -112,7 +111,7 @@ class LocalRedis:
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="upwell-redis-"))
         self.port = _free_port()
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
 
     def ping(self) -> bool:
         import redis
@@ -122,7 +121,7 @@ class LocalRedis:
         except redis.RedisError:
             return False
 
-    def start(self) -> "LocalRedis":
+    def start(self) -> LocalRedis:
         if self.proc is not None and self.proc.poll() is None:
             return self
         log = open(self.folder / "redis.log", "ab")
@@ -170,7 +169,7 @@ class LocalServices:
     def redis_port(self) -> int:
         return self.redis.port
 
-    def __enter__(self) -> "LocalServices":
+    def __enter__(self) -> LocalServices:
         try:
             self.postgres.start()
             self.redis.start()

@@ -28,13 +28,18 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import load_test  # noqa: E402
-from faults.production_stack import (  # noqa: E402
-    Conversation, FaultResult, ProductionStack, _admin_connection, ensure_postgres_running, location_answer_taken,
-    restart_postgres, start_triage,
+import load_test
+from faults.production_stack import (
+    Conversation,
+    FaultResult,
+    ProductionStack,
+    _admin_connection,
+    ensure_postgres_running,
+    location_answer_taken,
+    restart_postgres,
+    start_triage,
 )
 
 TURNS_BEFORE = 3  # answered turns each conversation has before the restart
@@ -84,8 +89,9 @@ def check(stack: ProductionStack, conversations: int = 20) -> FaultResult:
     problems: list[str] = []
     check_ = report.check
     if not check_["ok"]:
-        problems.append(f"acknowledged messages lost or disordered: missing {check_['missing']}, out of order "
-                        f"{check_['out_of_order']}, duplicated {check_['duplicated']}, changed {check_['changed_text']}")
+        problems.append(f"acknowledged messages lost or disordered: missing {check_['missing']}, "
+                        f"out of order {check_['out_of_order']}, duplicated {check_['duplicated']}, "
+                        f"changed {check_['changed_text']}")
     if in_flight == 0:
         problems.append("no request was in flight during the restart: the check proves nothing")
     if report.errors:
@@ -148,7 +154,7 @@ def check_long_outage(stack: ProductionStack) -> FaultResult:
                        problems + [f"(info) {i}" for i in info])
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--conversations", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)

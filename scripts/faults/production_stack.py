@@ -28,20 +28,18 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 import dev  # noqa: E402  (the commands ./dev run uses)
-
-from faults.local_services import LocalServices  # noqa: E402
-from faults.local_services import missing as binaries_missing  # noqa: E402
+from faults.local_services import LocalServices  # noqa: E402  (after the sys.path set-up above)
+from faults.local_services import missing as binaries_missing  # noqa: E402  (after the sys.path set-up above)
 
 # Set by local_services(): the throwaway servers every stack, database and fault here uses.
 ADMIN_DB_URL = ""
 REDIS_HOST = "127.0.0.1"
 REDIS_PORT = 0
-_LOCAL: Optional[LocalServices] = None
+_LOCAL: LocalServices | None = None
 READY_LINE = b"Rasa server is up and running."
 START_SECONDS = float(os.environ.get("PRODUCTION_TEST_START_SECONDS", "420"))
 
@@ -106,14 +104,15 @@ def wait_for_postgres(seconds: float):
 
 # --- throwaway PostgreSQL and Redis ---------------------------------------------------------
 
-class local_services:  # noqa: N801 - used as a context manager, like open()
+class local_services:  # lower case: used as a context manager, like open()
     """Starts throwaway PostgreSQL and Redis servers and points this module at them."""
 
     def __enter__(self) -> LocalServices:
         global ADMIN_DB_URL, REDIS_HOST, REDIS_PORT, _LOCAL
         self.services = LocalServices().__enter__()
         _LOCAL = self.services
-        ADMIN_DB_URL, REDIS_HOST, REDIS_PORT = self.services.admin_url, self.services.redis_host, self.services.redis_port
+        ADMIN_DB_URL = self.services.admin_url
+        REDIS_HOST, REDIS_PORT = self.services.redis_host, self.services.redis_port
         return self.services
 
     def __exit__(self, *exc: object) -> None:
@@ -222,8 +221,8 @@ class Service:
     name: str
     command: list[str]
     ready_url: str
-    proc: Optional[subprocess.Popen] = None
-    log_path: Optional[Path] = None
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
     started_seconds: float = 0.0
 
 
@@ -236,19 +235,19 @@ class ProductionStack:
     with_review: bool = False
     extra_env: dict = field(default_factory=dict)
     retry_seconds: float = 20.0
-    logs: Optional[Path] = None
+    logs: Path | None = None
 
     def __post_init__(self) -> None:
         self.rasa_port, self.actions_port, self.review_port = free_port(), free_port(), free_port()
         self.rasa_url = f"http://127.0.0.1:{self.rasa_port}"
         self.token = secrets.token_urlsafe(24)
         self.redis_prefix = "t" + secrets.token_hex(6)
-        self.database: Optional[str] = None
+        self.database: str | None = None
         self.services: dict[str, Service] = {}
         self.logs = Path(self.logs or tempfile.mkdtemp(prefix="production-stack-"))
 
     # lifecycle
-    def __enter__(self) -> "ProductionStack":
+    def __enter__(self) -> ProductionStack:
         try:
             self.start()
         except BaseException:
@@ -351,7 +350,7 @@ class ProductionStack:
         if self.database:
             try:
                 drop_database(self.database)
-            except Exception as error:  # noqa: BLE001 - cleanup must not hide the real failure
+            except Exception as error:  # cleanup must not hide the real failure
                 print(f"could not drop test database {self.database}: {type(error).__name__}", file=sys.stderr)
             self.database = None
 
@@ -387,7 +386,7 @@ class ProductionStack:
         except urllib.error.HTTPError as error:
             return error.code, error.read()
 
-    def send(self, sender: str, text: str, metadata: Optional[dict] = None) -> tuple[int, object]:
+    def send(self, sender: str, text: str, metadata: dict | None = None) -> tuple[int, object]:
         """(status, JSON answer) of one REST message."""
         body = {"sender": sender, "message": text}
         if metadata is not None:
@@ -439,7 +438,7 @@ class Conversation:
         return self.stack.stored_user_texts(self.sender) == self.acknowledged
 
 
-def start_triage(conversation: "Conversation") -> Optional[str]:
+def start_triage(conversation: Conversation) -> str | None:
     """Opens a conversation and starts the triage questions, answering "no" to the emergency
     questions that come first, so the 'where does it hurt' question waits; a problem, or None."""
     from bot.triage import EMERGENCY_QUESTIONS
@@ -453,7 +452,7 @@ def start_triage(conversation: "Conversation") -> Optional[str]:
     return None
 
 
-def location_answer_taken(conversation: Conversation, status: int, replies: str) -> Optional[str]:
+def location_answer_taken(conversation: Conversation, status: int, replies: str) -> str | None:
     """After "around the kneecap" was sent to a triage waiting for it: a problem, or None when the
     answer is in the triage record and the next question is asked."""
     slots = conversation.slots()

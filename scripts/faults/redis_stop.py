@@ -19,11 +19,16 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from faults.production_stack import (  # noqa: E402
-    Conversation, FaultResult, ProductionStack, location_answer_taken, start_redis, start_triage, stop_redis,
+from faults.production_stack import (
+    Conversation,
+    FaultResult,
+    ProductionStack,
+    location_answer_taken,
+    start_redis,
+    start_triage,
+    stop_redis,
 )
 
 CLEAR_ERROR_SECONDS = 30  # Rasa's Redis socket time-out is 10 s; anything near this is a hang
@@ -97,7 +102,7 @@ def check(stack: ProductionStack) -> FaultResult:
     return FaultResult("Redis stops and comes back", not problems, problems + [f"(info) {i}" for i in info])
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
