@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Optional
 
 import numpy as np
 import yaml
@@ -32,11 +31,11 @@ from bot.redflags.findings import asserted_codes  # noqa: E402  (path set above)
 VIGNETTES = REPO / "tests" / "vignettes" / "red_flags.yml"
 
 
-def rules_findings(texts: List[str]) -> list:
+def rules_findings(texts: list[str]) -> list:
     return [analyse(t).findings for t in texts]
 
 
-def model_scores(model: learned.LearnedModel, texts: List[str]) -> np.ndarray:
+def model_scores(model: learned.LearnedModel, texts: list[str]) -> np.ndarray:
     rows = []
     for text in texts:
         scores = model.scores(text)
@@ -44,13 +43,13 @@ def model_scores(model: learned.LearnedModel, texts: List[str]) -> np.ndarray:
     return np.array(rows)
 
 
-def report(name: str, gold: List[tuple], rules: List[List[str]], scores: np.ndarray,
-           limits: learned.Thresholds) -> Dict[str, float]:
+def report(name: str, gold: list[tuple], rules: list[list[str]], scores: np.ndarray,
+           limits: learned.Thresholds) -> dict[str, float]:
     need, by_rules, by_model, joined, asked = Counter(), Counter(), Counter(), Counter(), Counter()
     quiet = flagged_rules = flagged_model = flagged_joined = asked_quiet = 0
-    for codes, findings, row in zip(gold, rules, scores):
+    for codes, findings, row in zip(gold, rules, scores, strict=True):
         ruled = asserted_codes(findings)
-        p = dict(zip(RED_FLAG_CODES, row))
+        p = dict(zip(RED_FLAG_CODES, row, strict=True))
         sure = {c for c in RED_FLAG_CODES if p[c] >= limits.escalate[c]}
         both, doubt = map(set, nets.decide(findings, p, limits))
         if codes:
@@ -78,7 +77,7 @@ def report(name: str, gold: List[tuple], rules: List[List[str]], scores: np.ndar
     return {"recall": sum(joined.values()) / max(total, 1), "false": flagged_joined / max(quiet, 1)}
 
 
-def leave_one_writer_out(sweep: bool, cache: Optional[Path] = None) -> None:
+def leave_one_writer_out(sweep: bool, cache: Path | None = None) -> None:
     corpus = learned.read_corpus()
     if cache and cache.exists():
         data = np.load(cache, allow_pickle=False)
@@ -100,8 +99,8 @@ def leave_one_writer_out(sweep: bool, cache: Optional[Path] = None) -> None:
 def _score_left_out(corpus):
     everyday = [e for e in learned.training_examples(learned.CORPUS_DIR) if e.source == "nlu"]
     writers = sorted({e.source for e in corpus})
-    gold: List[tuple] = []
-    texts: List[str] = []
+    gold: list[tuple] = []
+    texts: list[str] = []
     rows = []
     for writer in writers:
         train = [e for e in corpus if e.source != writer] + everyday
@@ -121,22 +120,30 @@ def _sweep(gold, rules, scores) -> None:
         base = nets.thresholds()
         for esc in (0.6, 0.7, 0.8, 0.9):
             for cla in (0.3, 0.4, 0.5):
-                for support in (0.0, 0.1, 0.2, 0.3):
+                for support, alone in ((0.0, base.rules_alone), (0.1, base.rules_alone), (0.2, base.rules_alone),
+                                       (0.3, base.rules_alone), (0.1, ()), (0.2, ()), (0.3, ())):
                     limits = learned.Thresholds({c: esc for c in RED_FLAG_CODES}, {c: cla for c in RED_FLAG_CODES},
-                                                {c: support for c in RED_FLAG_CODES}, base.rules_alone)
+                                                {c: support for c in RED_FLAG_CODES}, tuple(alone))
                     need = hit = ask = quiet = fa = qa = 0
-                    for codes, findings, row in zip(gold, rules, scores):
-                        sure, doubt = nets.decide(findings, dict(zip(RED_FLAG_CODES, row)), limits)
+                    for codes, findings, row in zip(gold, rules, scores, strict=True):
+                        sure, doubt = nets.decide(findings, dict(zip(RED_FLAG_CODES, row, strict=True)), limits)
                         if codes:
-                            need += len(codes); hit += sum(c in sure for c in codes); ask += sum(c in doubt for c in codes)
+                            need += len(codes)
+                            hit += sum(c in sure for c in codes)
+                            ask += sum(c in doubt for c in codes)
                         else:
-                            quiet += 1; fa += bool(sure); qa += bool(doubt)
-                    print(f"  escalate {esc:.2f} clarify {cla:.2f} support {support:.2f}: recall {100*hit/need:.1f}% "
-                          f"(+{100*ask/need:.1f}% asked), quiet flagged {100*fa/quiet:.1f}% (+{100*qa/quiet:.1f}% asked)")
+                            quiet += 1
+                            fa += bool(sure)
+                            qa += bool(doubt)
+                    print(f"  escalate {esc:.2f} clarify {cla:.2f} support {support:.2f}"
+                          f"{' (chest and self-harm too)' if not alone else ''}: recall {100*hit/need:.1f}% "
+                          f"(+{100*ask/need:.1f}% asked), "
+                          f"quiet flagged {100*fa/quiet:.1f}% (+{100*qa/quiet:.1f}% asked)")
 
 
 def vignettes() -> None:
-    items = [i for i in yaml.safe_load(VIGNETTES.read_text()) if isinstance(i, dict) and i.get("expect") in ("red_flag", "none")
+    items = [i for i in yaml.safe_load(VIGNETTES.read_text())
+             if isinstance(i, dict) and i.get("expect") in ("red_flag", "none")
              and not i.get("question") and not i.get("patient_under_16")]
     model = learned.default_model()
     gold = [tuple(i.get("red_flags") or ()) if i["expect"] == "red_flag" else () for i in items]
@@ -145,7 +152,7 @@ def vignettes() -> None:
            rules_findings(texts), model_scores(model, texts), nets.thresholds())
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true")
     parser.add_argument("--cache", type=Path, help="keep the left-out scores here and reuse them")

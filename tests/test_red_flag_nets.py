@@ -10,7 +10,7 @@ from bot.redflags.findings import MODEL_ONLY, NOT_BACKED, Finding, asserted_code
 
 LIMITS = learned.Thresholds(
     escalate={c: 0.8 for c in RED_FLAG_CODES}, clarify={c: 0.45 for c in RED_FLAG_CODES},
-    support={c: 0.1 for c in RED_FLAG_CODES}, rules_alone=("self_harm",),
+    support={c: 0.1 for c in RED_FLAG_CODES}, rules_alone=("self_harm",), ask_despite_not_now=("self_harm",),
 )
 
 
@@ -36,6 +36,19 @@ def scores(**given):
 ])
 def test_the_nets_are_joined_for_recall_and_a_disagreement_is_a_question(rules, model, sure, doubt):
     assert nets.decide(rules, model, LIMITS) == (sure, doubt)
+
+
+def test_with_the_release_thresholds_a_chest_word_the_net_doubts_is_asked_and_self_harm_always_escalates():
+    limits = nets.thresholds()  # bot/redflags/learned.yml
+    # "nearly had a heart attack at the price": the rules see the words, the net does not back them
+    assert nets.decide([rule("cardiorespiratory")], scores(cardiorespiratory=0.05), limits) == (
+        [], ["cardiorespiratory"])
+    assert nets.decide([rule("cardiorespiratory")], scores(cardiorespiratory=0.9), limits) == (
+        ["cardiorespiratory"], [])
+    assert nets.decide([rule("self_harm")], scores(self_harm=0.0), limits) == (["self_harm"], [])
+    # the net's doubt about chest pain is asked even when the rules read "no chest pain"
+    assert nets.decide([rule("cardiorespiratory", False, ["negated"])], scores(cardiorespiratory=0.5),
+                       limits) == ([], ["cardiorespiratory"])
 
 
 def test_join_keeps_both_verdicts_for_staff():

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
@@ -45,7 +46,7 @@ _FACT = dict(analyzer="word", token_pattern=r"\S+", lowercase=False, binary=True
 @dataclass(frozen=True)
 class Example:
     text: str
-    codes: Tuple[str, ...]
+    codes: tuple[str, ...]
     source: str = ""
     kind: str = ""
 
@@ -60,19 +61,21 @@ class Thresholds:
     # A rule finding escalates when the net gives its code at least `support`; below that the
     # nets disagree and the code gets its clarifying question, except for `rules_alone` codes.
     support: Mapping[str, float] = field(default_factory=dict)
-    rules_alone: Tuple[str, ...] = ()
+    rules_alone: tuple[str, ...] = ()
+    # The net's doubt about these codes is asked even when the rules read the words as not now.
+    ask_despite_not_now: tuple[str, ...] = ()
     # code -> (level, words): the net's finding of that code takes the level when its sentence
     # has one of the words (a neurovascular finding about a cold or blue foot is an emergency).
-    level_words: Mapping[str, Tuple[str, "re.Pattern[str]"]] = field(default_factory=dict)
+    level_words: Mapping[str, tuple[str, re.Pattern[str]]] = field(default_factory=dict)
 
 
 def load_thresholds(path: Path = SETTINGS_FILE) -> Thresholds:
     data = yaml.safe_load(path.read_text()) or {}
     default = data.get("default") or {}
     per_code = data.get("codes") or {}
-    escalate: Dict[str, float] = {}
-    clarify: Dict[str, float] = {}
-    support: Dict[str, float] = {}
+    escalate: dict[str, float] = {}
+    clarify: dict[str, float] = {}
+    support: dict[str, float] = {}
     for code in RED_FLAG_CODES:
         own = {**default, **(per_code.get(code) or {})}
         try:
@@ -84,8 +87,9 @@ def load_thresholds(path: Path = SETTINGS_FILE) -> Thresholds:
         if not 0 <= support[code] <= clarify[code] <= escalate[code] <= 1 or clarify[code] == 0:
             raise ValueError(f"{path.name}: code {code} needs 0 <= support <= clarify <= escalate <= 1, clarify > 0")
     rules_alone = tuple(data.get("rules_alone") or ())
+    ask_despite_not_now = tuple(data.get("ask_despite_not_now") or ())
     raw_levels = data.get("level_words") or {}
-    unknown = (set(per_code) | set(rules_alone) | set(raw_levels)) - set(RED_FLAG_CODES)
+    unknown = (set(per_code) | set(rules_alone) | set(ask_despite_not_now) | set(raw_levels)) - set(RED_FLAG_CODES)
     if unknown:
         raise ValueError(f"{path.name}: unknown codes {sorted(unknown)}")
     level_words = {}
@@ -95,15 +99,15 @@ def load_thresholds(path: Path = SETTINGS_FILE) -> Thresholds:
         except (KeyError, TypeError, re.error) as error:
             raise ValueError(f"{path.name}: level_words {code} needs a level and a valid words pattern") from error
     return Thresholds(escalate=escalate, clarify=clarify, support=support, rules_alone=rules_alone,
-                      level_words=level_words)
+                      ask_despite_not_now=ask_despite_not_now, level_words=level_words)
 
 
 # ---- the corpus ---------------------------------------------------------------------------------
 
 
-def read_corpus(directory: Path = CORPUS_DIR) -> List[Example]:
+def read_corpus(directory: Path = CORPUS_DIR) -> list[Example]:
     """Every example of data/red_flag_corpus/*.yml; a malformed item fails loudly, naming it."""
-    examples: List[Example] = []
+    examples: list[Example] = []
     for path in sorted(directory.glob("*.yml")):
         doc = yaml.safe_load(path.read_text()) or {}
         items = doc.get(CORPUS_KEY)
@@ -136,12 +140,12 @@ def training_digest() -> str:
 # ---- text and windows ---------------------------------------------------------------------------
 
 
-def window_spans(clean: str) -> List[Tuple[int, int]]:
+def window_spans(clean: str) -> list[tuple[int, int]]:
     """The whole message, then each sentence and each pair of neighbouring sentences, as spans of
     the clean text."""
     if not clean.strip():
         return []
-    sentences: List[Tuple[int, int]] = []
+    sentences: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_END.finditer(clean):
         if clean[start:match.start()].strip():
@@ -151,11 +155,11 @@ def window_spans(clean: str) -> List[Tuple[int, int]]:
         sentences.append((start, len(clean)))
     spans = [(0, len(clean))]
     if len(sentences) > 1:
-        spans += sentences + [(a[0], b[1]) for a, b in zip(sentences, sentences[1:])]
+        spans += sentences + [(a[0], b[1]) for a, b in zip(sentences, sentences[1:], strict=False)]
     return spans[:_MAX_WINDOWS]
 
 
-def _facts_in(facts: Sequence[Tuple[int, str]], start: int, end: int) -> str:
+def _facts_in(facts: Sequence[tuple[int, str]], start: int, end: int) -> str:
     return " ".join(tag for at, tag in facts if start <= at < end)
 
 
@@ -190,12 +194,12 @@ class LearnedModel:
         logits = features @ self._coef.T + self._intercept
         return 1.0 / (1.0 + np.exp(-logits))
 
-    def scores(self, text: str, analysis: Optional["Analysis"] = None) -> Dict[str, float]:
+    def scores(self, text: str, analysis: Analysis | None = None) -> dict[str, float]:
         """Each code's highest score over the message's windows."""
         return self.scores_with_windows(text, analysis)[0]
 
-    def scores_with_windows(self, text: str, analysis: Optional["Analysis"] = None
-                            ) -> Tuple[Dict[str, float], Dict[str, str]]:
+    def scores_with_windows(self, text: str, analysis: Analysis | None = None
+                            ) -> tuple[dict[str, float], dict[str, str]]:
         """Each code's highest score, and the window (sentence) that gave it. `analysis` is the
         rules' analysis of the same text (made here when not given)."""
         if analysis is None:
@@ -222,7 +226,7 @@ class LearnedModel:
         )
 
     @classmethod
-    def load(cls, path: Path) -> "LearnedModel":
+    def load(cls, path: Path) -> LearnedModel:
         with np.load(path, allow_pickle=False) as data:
             return cls(
                 data["word_terms"].tolist(), data["char_terms"].tolist(), data["fact_terms"].tolist(),
@@ -231,7 +235,7 @@ class LearnedModel:
             )
 
 
-def _without_min_df(params: Mapping[str, object]) -> Dict[str, object]:
+def _without_min_df(params: Mapping[str, object]) -> dict[str, object]:
     return {k: v for k, v in params.items() if k != "min_df"}
 
 
@@ -249,9 +253,9 @@ def train(examples: Iterable[Example], c: float = 64.0, digest: str = "") -> Lea
     facts."""
     from scipy.sparse import hstack
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
 
     from bot.redflags.detector import analyse
-    from sklearn.linear_model import LogisticRegression
 
     examples = list(examples)
     analyses = [analyse(e.text) for e in examples]
@@ -277,7 +281,7 @@ def train(examples: Iterable[Example], c: float = 64.0, digest: str = "") -> Lea
     return LearnedModel(_terms(word), _terms(char), _terms(fact), idf, coef, intercept, RED_FLAG_CODES, digest)
 
 
-def _terms(vectorizer) -> List[str]:
+def _terms(vectorizer) -> list[str]:
     terms = [""] * len(vectorizer.vocabulary_)
     for term, index in vectorizer.vocabulary_.items():
         terms[index] = term
@@ -286,10 +290,10 @@ def _terms(vectorizer) -> List[str]:
 
 # ---- the default model, for scripts and tests outside a Rasa model ------------------------------
 
-_CACHE: Dict[str, LearnedModel] = {}
+_CACHE: dict[str, LearnedModel] = {}
 
 
-def default_model(cache_dir: Optional[Path] = None) -> Optional[LearnedModel]:
+def default_model(cache_dir: Path | None = None) -> LearnedModel | None:
     """The model trained on the repository's corpus (cached in var/ by the corpus's digest), or
     None when there is no corpus."""
     if not CORPUS_DIR.is_dir() or not any(CORPUS_DIR.glob("*.yml")):
@@ -314,10 +318,10 @@ def default_model(cache_dir: Optional[Path] = None) -> Optional[LearnedModel]:
 _ANNOTATION = re.compile(r"\[([^\]]*)\]\{[^}]*\}|\[([^\]]*)\]\([^)]*\)")
 
 
-def nlu_examples(directory: Path = NLU_DIR) -> List[str]:
+def nlu_examples(directory: Path = NLU_DIR) -> list[str]:
     """The intent examples of the NLU data (annotations stripped): everyday knee conversation,
     questions and answers, which the red-flag net must learn to leave alone."""
-    texts: List[str] = []
+    texts: list[str] = []
     for path in sorted(directory.glob("*.yml")):
         doc = yaml.safe_load(path.read_text()) or {}
         for block in doc.get("nlu") or []:
@@ -330,7 +334,7 @@ def nlu_examples(directory: Path = NLU_DIR) -> List[str]:
     return texts
 
 
-def training_examples(corpus_dir: Path = CORPUS_DIR, everyday: Optional[Iterable[str]] = None) -> List[Example]:
+def training_examples(corpus_dir: Path = CORPUS_DIR, everyday: Iterable[str] | None = None) -> list[Example]:
     """The corpus, plus everyday knee conversation (the NLU examples, or `everyday`) as "none"
     where the rules see no red flag at all, not even a negated one. An NLU example the rules read
     as a flag is left out rather than taught as "none": the intent data was not written to be

@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
 
 from bot.contract import MODEL_RULE_PREFIX, RED_FLAG_MIN_LEVEL, highest_level
 from bot.redflags.detector import Analysis, analyse
@@ -16,17 +17,16 @@ from bot.redflags.findings import MODEL_ONLY, NOT_BACKED, Finding, asserted_code
 from bot.redflags.learned import LearnedModel, Thresholds, load_thresholds
 
 
-
 @dataclass
 class Verdict:
-    findings: List[Finding]  # the rules' findings, then the model's own
-    rule_codes: List[str]  # asserted by the rules
-    model_scores: Dict[str, float] = field(default_factory=dict)  # empty when no model
-    model_codes: List[str] = field(default_factory=list)  # at or above `escalate`
-    model_doubt: List[str] = field(default_factory=list)  # at or above `clarify` only
-    signs: List[str] = field(default_factory=list)  # asserted signs, for the conversation
+    findings: list[Finding]  # the rules' findings, then the model's own
+    rule_codes: list[str]  # asserted by the rules
+    model_scores: dict[str, float] = field(default_factory=dict)  # empty when no model
+    model_codes: list[str] = field(default_factory=list)  # at or above `escalate`
+    model_doubt: list[str] = field(default_factory=list)  # at or above `clarify` only
+    signs: list[str] = field(default_factory=list)  # asserted signs, for the conversation
 
-    def nets(self) -> Dict[str, Any]:
+    def nets(self) -> dict[str, Any]:
         """What each net said, for the parse data and the staff review."""
         caught = {}
         for code in dict.fromkeys([*self.rule_codes, *self.model_codes, *self.model_doubt]):
@@ -48,12 +48,12 @@ NOT_NOW = frozenset({"negated", "family", "hypothetical", "historical", "animal"
 
 
 def decide(rule_findings: Sequence[Finding], scores: Mapping[str, float],
-           thresholds: Thresholds) -> Tuple[List[str], List[str]]:
+           thresholds: Thresholds) -> tuple[list[str], list[str]]:
     """The codes to escalate and the codes to ask about, from both nets (learned.yml explains)."""
     ruled = set(asserted_codes(rule_findings))
     not_now = {f.code for f in rule_findings if not f.asserted and NOT_NOW & set(f.modifiers)} - ruled
-    sure: List[str] = []
-    doubt: List[str] = []
+    sure: list[str] = []
+    doubt: list[str] = []
     for code in RED_FLAG_MIN_LEVEL:
         score = scores.get(code, 0.0)
         if code in ruled:
@@ -61,17 +61,17 @@ def decide(rule_findings: Sequence[Finding], scores: Mapping[str, float],
             (sure if backed else doubt).append(code)
         elif score >= thresholds.escalate[code] and code not in not_now:
             sure.append(code)
-        elif score >= thresholds.clarify[code] and (code not in not_now or code in thresholds.rules_alone):
+        elif score >= thresholds.clarify[code] and (code not in not_now or code in thresholds.ask_despite_not_now):
             doubt.append(code)
     return sure, doubt
 
 
 def join(rule_findings: Sequence[Finding], scores: Mapping[str, float], thresholds: Thresholds,
-         best_window: Optional[Mapping[str, str]] = None) -> List[Finding]:
+         best_window: Mapping[str, str] | None = None) -> list[Finding]:
     """The findings the safety layer acts on: the rules' own, except those the net does not back
     (kept, but as doubt: one clarifying question), and the net's findings that add to them."""
     sure, doubt = decide(rule_findings, scores, thresholds)
-    out: List[Finding] = []
+    out: list[Finding] = []
     for finding in rule_findings:
         if finding.asserted and finding.code in doubt:
             finding = replace(finding, asserted=False, modifiers=(*finding.modifiers, NOT_BACKED))
@@ -99,8 +99,8 @@ def thresholds() -> Thresholds:
     return load_thresholds()
 
 
-def assess(text: str, model: Optional[LearnedModel], *, question: Optional[str] = None,
-           patient_under_16: Optional[bool] = None, prior_signs: Sequence[str] = ()) -> Verdict:
+def assess(text: str, model: LearnedModel | None, *, question: str | None = None,
+           patient_under_16: bool | None = None, prior_signs: Sequence[str] = ()) -> Verdict:
     """Both nets on one message. Without a model (none trained yet) the rules act alone."""
     analysis: Analysis = analyse(text, question=question, patient_under_16=patient_under_16,
                                  prior_signs=prior_signs)
