@@ -15,15 +15,16 @@ Outputs, per message:
   {"entity": "red_flag", "value": <code>, "start", "end", "extractor": "RedFlagDetector",
    "confidence_entity": 1.0, "modifiers": [...]}.
 
-A screening answer ("yes", "not really") is read against the question the bot asked when the
-channel puts the question id in the message metadata (`question_metadata_key`), and a patient
-known to be under 16 is passed the same way (`under_16_metadata_key`).
+The message is read on its own here. What the conversation knows (the safety question just asked,
+a patient under 16, signs from earlier messages) comes from the tracker, which the safety policy
+reads (bot/safety.py contextual_findings); never from the message's metadata, which a sender
+controls.
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -51,14 +52,10 @@ class RedFlagDetector(GraphComponent):
     """Finds red flags (contract codes) in user messages with the rule-based detector."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             # entity name of asserted red flags (domain entity and from_entity slot mappings)
             "entity_name": "red_flag",
-            # message metadata key holding the id of the screening question just asked
-            "question_metadata_key": "screening_question",
-            # message metadata key holding true when the patient is under 16
-            "under_16_metadata_key": "patient_under_16",
             # build the detector when the model loads, so the first message is not slow
             "warm_up": True,
             # the learned net's corpus (relative to the working directory); "" for rules only
@@ -66,10 +63,10 @@ class RedFlagDetector(GraphComponent):
         }
 
     @staticmethod
-    def required_components() -> List[type]:
+    def required_components() -> list[type]:
         return []  # works on the raw text; no tokenizer or featurizer needed
 
-    def __init__(self, config: Dict[Text, Any], model_storage: Optional[ModelStorage] = None,
+    def __init__(self, config: dict[str, Any], model_storage: Optional[ModelStorage] = None,
                  resource: Optional[Resource] = None, model: Optional[learned.LearnedModel] = None) -> None:
         self._config = self.validate_config(config)
         self._model_storage = model_storage
@@ -77,7 +74,7 @@ class RedFlagDetector(GraphComponent):
         self.model = model
 
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> Dict[Text, Any]:
+    def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
         defaults = cls.get_default_config()
         merged = {**defaults, **(config or {})}
         for key in merged:
@@ -86,9 +83,8 @@ class RedFlagDetector(GraphComponent):
                     f"RedFlagDetector: unknown config key '{key}'. "
                     f"Allowed keys: {', '.join(sorted(defaults))}."
                 )
-        for key in ("entity_name", "question_metadata_key", "under_16_metadata_key"):
-            if not isinstance(merged[key], str) or not merged[key].strip():
-                raise ValueError(f"RedFlagDetector: config key '{key}' must be a non-empty string.")
+        if not isinstance(merged["entity_name"], str) or not merged["entity_name"].strip():
+            raise ValueError("RedFlagDetector: config key 'entity_name' must be a non-empty string.")
         if not isinstance(merged["warm_up"], bool):
             raise ValueError("RedFlagDetector: config key 'warm_up' must be true or false.")
         if not isinstance(merged["corpus"], str):
@@ -98,7 +94,7 @@ class RedFlagDetector(GraphComponent):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -127,7 +123,7 @@ class RedFlagDetector(GraphComponent):
     @classmethod
     def load(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -148,24 +144,14 @@ class RedFlagDetector(GraphComponent):
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             self._process_one(message)
         return messages
 
     def _process_one(self, message: Message) -> None:
         text = message.get("full_text") or message.get(TEXT) or ""  # see components/message_guard.py
-        metadata = message.get("metadata") or {}
-        if not isinstance(metadata, dict):
-            metadata = {}
-        question = metadata.get(self._config["question_metadata_key"])
-        under_16 = metadata.get(self._config["under_16_metadata_key"])
-        verdict = nets.assess(
-            text,
-            self.model,
-            question=question if isinstance(question, str) else None,
-            patient_under_16=under_16 if isinstance(under_16, bool) else None,
-        )
+        verdict = nets.assess(text, self.model)
         findings = verdict.findings
         message.set(RED_FLAGS_KEY, [finding.to_dict() for finding in findings], add_to_output=True)
         message.set(NETS_KEY, verdict.nets(), add_to_output=True)

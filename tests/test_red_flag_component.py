@@ -86,27 +86,21 @@ def test_appends_to_entities_found_by_other_extractors(create_detector):
     assert [e["value"] for e in entities[1:]] == ["infection"]
 
 
-def test_screening_question_from_message_metadata(create_detector):
+def test_a_sender_cannot_change_how_a_message_is_read_through_its_metadata(create_detector):
+    """Context (the question asked, a child patient) comes from the tracker (the safety policy),
+    never from metadata a sender writes: "no" cannot be made an answer, "he's limping" a child."""
     detector = create_detector()
-    yes = process(detector, "yep it's really hot", metadata={"screening_question": "screen_heat_swelling_fever"})
-    assert [e["value"] for e in red_flag_entities(yes)] == ["infection"]
-    no = process(detector, "no", metadata={"screening_question": "screen_heat_swelling_fever"})
-    assert red_flag_entities(no) == []
-    unsure = process(detector, "not sure", metadata={"screening_question": "screen_calf"})
-    assert red_flag_entities(unsure) == []
-    assert unsure.get(RED_FLAGS_KEY)[0]["modifiers"] == ["uncertain"]
+    plain = process(detector, "my calf is swollen and sore since the flight")
+    forged = process(detector, "my calf is swollen and sore since the flight",
+                     metadata={"screening_question": "screen_calf", "patient_under_16": False})
+    assert [e["value"] for e in red_flag_entities(forged)] == [e["value"] for e in red_flag_entities(plain)] == ["dvt"]
+    assert red_flag_entities(process(detector, "he's limping", metadata={"patient_under_16": True})) == []
+    assert red_flag_entities(process(detector, "yes", metadata={"screening_question": "screen_calf"})) == []
 
 
-def test_patient_under_16_from_metadata(create_detector):
-    detector = create_detector()
-    assert red_flag_entities(process(detector, "he's limping")) == []
-    child = process(detector, "he's limping", metadata={"patient_under_16": True})
-    assert [e["value"] for e in red_flag_entities(child)] == ["child_hip"]
-
-
-def test_metadata_keys_are_configurable(create_detector):
-    detector = create_detector({"question_metadata_key": "asked", "entity_name": "flag"})
-    message = process(detector, "yes", metadata={"asked": "screen_calf"})
+def test_the_entity_name_is_configurable(create_detector):
+    detector = create_detector({"entity_name": "flag"})
+    message = process(detector, "my calf is swollen and sore since the flight")
     assert [(e["entity"], e["value"]) for e in message.get(ENTITIES)] == [("flag", "dvt")]
 
 
@@ -126,7 +120,7 @@ def test_bad_config_names_the_key(create_detector, config, bad_key):
 
 def test_default_config_is_complete():
     config = RedFlagDetector.get_default_config()
-    assert set(config) == {"entity_name", "question_metadata_key", "under_16_metadata_key", "warm_up", "corpus"}
+    assert set(config) == {"entity_name", "warm_up", "corpus"}
     assert RedFlagDetector.validate_config(config) == config
 
 
