@@ -14,14 +14,26 @@ server needed) before every action the bot takes, and this module decides:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any
 
-from bot.contract import RED_FLAG_MIN_LEVEL, SYMPTOM_INTENTS, highest_level, level_rank
+from bot.buttons import parse_payload, typed_button
+from bot.contract import (
+    MODEL_RULE_PREFIX,
+    QUESTION_INTENTS,
+    RED_FLAG_MIN_LEVEL,
+    SYMPTOM_INTENTS,
+    highest_level,
+    level_rank,
+)
+
 # Findings held with doubt ("maybe", "I think", a sign named for another body part, one net only):
 # not a red flag yet, not nothing either. The contract: ask one clarifying question, never guess
 # downwards.
 from bot.redflags.findings import CLARIFY_MODIFIERS
+from bot.redflags.screening import read_answer, starts_negative
+
 # A clarifying answer is read like the answer to the safety question about the same code.
 from bot.triage import MOOD_QUESTION, QUESTION_FOR_CODE, SCREENING_QUESTIONS, TO_ASK_SLOT
 
@@ -34,9 +46,11 @@ SIGNS_SLOT = "red_flag_signs"
 REMINDER_PREFIX = "utter_escalated_"
 # "Do I really have to go?", "can't it wait till tomorrow", "is it that serious", "I'm fine".
 ASKS_WHY = re.compile(
-    r"\b(?:why|really|have to|need to|do i (?:need|have)|must i|is it (?:that |really )?(?:serious|bad|urgent|necessary)"
+    r"\b(?:why|really|have to|need to|do i (?:need|have)|must i"
+    r"|is it (?:that |really )?(?:serious|bad|urgent|necessary)"
     r"|can'?t i (?:just )?wait|can it wait|(?:can|could) i (?:just )?wait|tomorrow|overreact\w*|over-react\w*"
-    r"|seriously|i'?m (?:fine|ok|okay|alright)|it'?s (?:fine|ok|okay|nothing)|don'?t want to go|rather not|waste of time)\b",
+    r"|seriously|i'?m (?:fine|ok|okay|alright)|it'?s (?:fine|ok|okay|nothing)"
+    r"|don'?t want to go|rather not|waste of time)\b",
     re.IGNORECASE,
 )
 FOLLOWUP_ACTION = "utter_red_flag_followup"
@@ -54,20 +68,23 @@ class Turn:
     """What the policy sees when a user message has just arrived."""
 
     text: str
-    intent: Optional[str]
+    intent: str | None
     findings: Sequence[Mapping[str, Any]]  # the NLU component's findings (Finding.to_dict())
-    requested_slot: Optional[str]  # the question the bot had asked, if any
+    requested_slot: str | None  # the question the bot had asked, if any
     slots: Mapping[str, Any]
-    active_loop: Optional[str]
+    active_loop: str | None
     trigger_history: Sequence[str] = ()  # every pain_trigger entity value so far, in order
     signs: Sequence[str] = ()  # red-flag signs this message asserts (the NLU component's red_flag_signs)
+    entities: Sequence[str] = ()  # the names of the entities found in the message
+    buttons: Sequence[Mapping[str, Any]] = ()  # the buttons of the bot's last message
+    tries: int = 0  # messages the patient has sent while the question now asked waited (this one included)
 
 
 @dataclass
 class Decision:
     slot_updates: dict[str, Any] = field(default_factory=dict)
     stop_form: bool = False
-    action: Optional[str] = None  # the next action to force, or None to let others decide
+    action: str | None = None  # the next action to force, or None to let others decide
     findings: list[dict] = field(default_factory=list)  # asserted findings behind the action
 
 
@@ -172,6 +189,26 @@ def asserted(findings: Iterable[Mapping[str, Any]]) -> list[dict]:
     return list(best.values())
 
 
+# Chest pain and thoughts of self-harm: whatever the answer looked like, either net's finding stands.
+NEVER_OVERRULED = frozenset({"cardiorespiratory", "self_harm"})
+
+
+def _not_answered_no(turn: Turn, findings: Sequence[Mapping[str, Any]],
+                     context: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The NLU findings less the learned net's finding of the very code a safety question just
+    asked about, when the answer is a plain no ("Not locking. It grinds a bit but it's never given
+    way" to the locking question): the net reads the question's own words back, the rules read the
+    no. A rule finding of that code (a sign after "but") still counts."""
+    code = SCREENING_QUESTIONS.get(turn.requested_slot or "")
+    if code is None or code in NEVER_OVERRULED or any(f.get("code") == code and f.get("asserted") for f in context):
+        return list(findings)
+    no = read_answer(turn.text) == "no" or (read_answer(turn.text) is None and starts_negative(turn.text))
+    if not no:
+        return list(findings)
+    return [f for f in findings
+            if not (f.get("code") == code and str(f.get("rule", "")).startswith(MODEL_RULE_PREFIX))]
+
+
 def on_user_message(turn: Turn, detect) -> Decision:
     """Decide what happens right after a user message (before any other action runs)."""
     decision = Decision()
@@ -189,7 +226,8 @@ def on_user_message(turn: Turn, detect) -> Decision:
         decision.slot_updates[CLARIFY_SLOT] = None  # one question only, whatever the answer
         answer = clarified_findings(turn, pending, detect)
     context = contextual_findings(turn, detect)
-    findings = asserted([*turn.findings, *screening_answer_finding(turn), *context, *answer])
+    findings = asserted([*_not_answered_no(turn, turn.findings, context), *screening_answer_finding(turn),
+                         *context, *answer])
     current_level = turn.slots.get("triage_level")
     if findings:
         codes = list(turn.slots.get("red_flags") or [])
@@ -244,13 +282,118 @@ def on_user_message(turn: Turn, detect) -> Decision:
     if turn.intent in BOOKING_INTENTS and level_rank(current_level) >= level_rank("emergency"):
         decision.action = NO_BOOKING_ACTION
         decision.stop_form = turn.active_loop is not None
+        return decision
+
+    # Answers first: a message that answers the question just asked goes to the form, whatever
+    # intent it was classified as ("No, not hot. No fever either, fine apart from the knee" is an
+    # answer, not a new story about sitting).
+    form_answer = answer_in_context(turn, doubtful)
+    if form_answer is not None:
+        decision.slot_updates.update(form_answer)
+        decision.action = turn.active_loop
+    elif turn.active_loop and TO_ASK_SLOT in decision.slot_updates:
+        decision.action = turn.active_loop  # the form asks about the doubt next
+    elif turn.active_loop == TRIAGE_FORM and turn.requested_slot and turn.intent in NOT_AN_ANSWER_INTENTS:
+        # Not an answer, and nothing else the patient asked for: say so and ask again (never the
+        # generic fallback, never the questions from the start). The second time, offer a way out.
+        decision.action = STUCK_ACTION if turn.tries >= STUCK_AFTER_TRIES else NOT_AN_ANSWER_ACTION
     return decision
 
 
-def after_action(latest_action: Optional[str], form_stopped_this_turn: bool) -> Optional[str]:
+TRIAGE_FORM = "triage_form"
+NOT_AN_ANSWER_ACTION = "utter_need_a_choice"
+STUCK_ACTION = "utter_stuck"
+STUCK_AFTER_TRIES = 2  # messages while the same question waited: the second miss offers skip and a person
+# Intents that, during the triage questions, mean the message was not read as an answer: it is not
+# a question (answered by the rules, then the form resumes), a steer (stop, skip, book, a person)
+# or an answer intent the form reads itself (affirm, deny, inform, unsure).
+NOT_AN_ANSWER_INTENTS = frozenset({"nlu_fallback", "out_of_scope", "greet", "goodbye", "thank", *SYMPTOM_INTENTS})
+
+
+ANSWER_INTENTS = {"affirm": "yes", "deny": "no", "unsure": "unsure"}
+# The slot each entity of a button's payload fills (pain_trigger adds to a list).
+SLOT_FOR_ENTITY = {"pain_location": "pain_location", "onset": "onset", "duration_weeks": "duration_weeks",
+                   "pain_trigger": "pain_triggers"}
+
+
+def tapped_answer(asked: str, button: Mapping[str, Any], slots: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The slots a typed button title fills, as the tap would have; None when its payload is not an
+    answer to the question (skip, stop: the intents that handle those run as usual)."""
+    intent, entities = parse_payload(button.get("payload", ""))
+    if intent is None:
+        return {}  # a plain-text payload ("Weekday mornings"): the form reads it as typed
+    if intent in ANSWER_INTENTS and (asked in YES_NO_QUESTIONS or asked == "under_16"):
+        return {asked: ANSWER_INTENTS[intent]}
+    if intent == "inform" and entities:
+        out: dict[str, Any] = {}
+        for entity, value in entities.items():
+            slot = SLOT_FOR_ENTITY.get(entity)
+            if slot == "pain_triggers":
+                out[slot] = list(dict.fromkeys([*(slots.get(slot) or []), value]))
+            elif slot:
+                out[slot] = value
+        return out or None
+    return None
+
+
+# Intents a message keeps even when it could be read as an answer: the patient steers.
+STEERING_INTENTS = frozenset({"stop", "skip", "request_human", "book_appointment", "ask_clinic_info", "other_language"})
+# Form questions any text answers (the booking forms check and re-ask themselves).
+FREE_TEXT_QUESTIONS = frozenset({"patient_name", "contact", "preferred_times"})
+# Form questions answered by an entity of the same name found in the message.
+ENTITY_QUESTIONS = {"pain_location": "pain_location", "pain_triggers": "pain_trigger", "onset": "onset",
+                    "duration_weeks": "duration_weeks"}
+YES_NO_QUESTIONS = frozenset({MOOD_QUESTION, *SCREENING_QUESTIONS})
+_AGE = re.compile(r"\b(\d{1,3})\b")
+
+
+def answer_in_context(turn: Turn, doubtful: Sequence[str] = ()) -> dict[str, Any] | None:
+    """When the bot has just asked a question in a form, the slots this message answers it with
+    ({} when the form can read the answer itself), or None when it is not an answer to it."""
+    asked = turn.requested_slot
+    if not turn.active_loop or not asked or turn.text.startswith("/"):
+        return None
+    button = typed_button(turn.text, turn.buttons)
+    if button is not None:
+        tapped = tapped_answer(asked, button, turn.slots)
+        if tapped is not None:
+            return tapped
+    if turn.intent in STEERING_INTENTS:
+        return None
+    if asked in YES_NO_QUESTIONS or asked == "under_16":
+        reading = read_answer(turn.text)
+        code = SCREENING_QUESTIONS.get(asked)
+        if reading is None and code and code not in doubtful and starts_negative(turn.text):
+            # "No. My dad had a DVT once, but my calves are fine": a no with a story after it.
+            # A sign of this code after the "but" would have been a finding (escalated above) or
+            # a doubt (asked again), so what is left is a plain no.
+            reading = "no"
+        if reading is None and asked == "under_16":
+            ages = [int(n) for n in _AGE.findall(turn.text) if 0 < int(n) < 120]
+            if len(ages) == 1:
+                return {"under_16": "yes" if ages[0] < 16 else "no", "age": ages[0]}
+        if reading is None:
+            return None
+        ages = [int(n) for n in _AGE.findall(turn.text) if 0 < int(n) < 120] if asked == "under_16" else []
+        extra = {"age": ages[0]} if len(ages) == 1 else {}
+        return {asked: reading, **extra}
+    if asked in FREE_TEXT_QUESTIONS:
+        # as domain.yml's from_text mappings: a question or "are you a bot?" is answered by the rules
+        not_a_detail = turn.intent in QUESTION_INTENTS or turn.intent == "bot_challenge"
+        return {} if turn.text.strip() and not not_a_detail else None
+    entity = ENTITY_QUESTIONS.get(asked)
+    if entity and entity in turn.entities:
+        return {}
+    return None
+
+
+def after_action(latest_action: str | None, form_stopped_this_turn: bool,
+                 active_loop: str | None = None) -> str | None:
     """What follows the safety layer's own replies; None when the reply was not ours."""
     if latest_action is None:
         return None
+    if latest_action in (NOT_AN_ANSWER_ACTION, STUCK_ACTION) and active_loop:
+        return active_loop  # the form asks its question again, with its buttons
     if latest_action.startswith(ESCALATION_PREFIX) and latest_action != FOLLOWUP_ACTION:
         return FOLLOWUP_ACTION if form_stopped_this_turn else LISTEN
     if (latest_action in (FOLLOWUP_ACTION, NO_BOOKING_ACTION) or latest_action.startswith(CLARIFY_PREFIX)

@@ -13,6 +13,8 @@ from typing import Any, Iterable, Optional, Sequence
 
 from rasa.shared.core.events import BotUttered, SessionStarted, UserUttered
 
+from bot.buttons import typed_button
+
 logger = logging.getLogger(__name__)
 
 Button = dict[str, Any]
@@ -38,11 +40,8 @@ def payload_for_reply(reply: str, buttons: Sequence[Button]) -> Optional[str]:
         if 0 <= index < len(buttons):
             return buttons[index].get("payload")
         return None
-    typed = (reply or "").strip().casefold()
-    for button in buttons:
-        if typed and str(button.get("title", "")).strip().casefold() == typed:
-            return button.get("payload")
-    return None
+    button = typed_button(reply or "", buttons)  # a typed title (bot/buttons.py: one home)
+    return button.get("payload") if button is not None else None
 
 
 def buttons_awaiting_reply(events: Iterable[Any]) -> list[Button]:

@@ -11,7 +11,7 @@ flag must interrupt it. The decisions themselves are pure functions in `bot/safe
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Optional
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.graph import ExecutionContext
@@ -20,7 +20,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, REQUESTED_SLOT
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -40,12 +40,12 @@ def _detect(text: str, **context: Any):
 )
 class TriageSafetyPolicy(Policy):
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {"priority": 7}
 
     def __init__(
         self,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -59,7 +59,7 @@ class TriageSafetyPolicy(Policy):
             )
         super().__init__(config, model_storage, resource, execution_context, featurizer)
 
-    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
+    def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
         # Nothing to learn: the rules are the clinic's, kept in bot/redflags/rules.
         return self._resource
 
@@ -67,13 +67,13 @@ class TriageSafetyPolicy(Policy):
         self,
         tracker: DialogueStateTracker,
         domain: Domain,
-        rule_only_data: Optional[Dict[Text, Any]] = None,
+        rule_only_data: Optional[dict[str, Any]] = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
         latest = tracker.latest_action_name
         if latest == ACTION_LISTEN_NAME and isinstance(_last_user_or_action(tracker), UserUttered):
             return self._on_user_message(tracker, domain)
-        follow = safety.after_action(latest, _form_stopped_since_user(tracker))
+        follow = safety.after_action(latest, _form_stopped_since_user(tracker), tracker.active_loop_name)
         if follow:
             return self._force(follow, domain, events=[])
         return self._prediction(self._default_predictions(domain))
@@ -90,15 +90,18 @@ class TriageSafetyPolicy(Policy):
             active_loop=tracker.active_loop_name,
             trigger_history=_trigger_history(tracker),
             signs=[sign for sign in parse.get("red_flag_signs") or [] if isinstance(sign, str)],
+            entities=[e["entity"] for e in parse.get("entities") or []
+                      if isinstance(e, dict) and isinstance(e.get("entity"), str)],
+            buttons=_last_buttons(tracker),
+            tries=_tries(tracker),
         )
         try:
             decision = safety.on_user_message(turn, _detect)
         except Exception:  # never let the safety layer take the conversation down
             logger.exception("safety policy failed on conversation %s", tracker.sender_id)
-            decision = safety.on_user_message(
-                safety.Turn(**{**turn.__dict__, "requested_slot": None, "slots": {**turn.slots, "under_16": None, "age": None}}),
-                lambda *a, **k: [],
-            )
+            plain_turn = {**turn.__dict__, "requested_slot": None,
+                          "slots": {**turn.slots, "under_16": None, "age": None}}
+            decision = safety.on_user_message(safety.Turn(**plain_turn), lambda *a, **k: [])
         events = [SlotSet(name, value) for name, value in decision.slot_updates.items()]
         if decision.findings:
             logger.info(
@@ -127,6 +130,33 @@ def _last_user_or_action(tracker: DialogueStateTracker):
     return None
 
 
+def _last_buttons(tracker: DialogueStateTracker) -> list[dict]:
+    """The buttons the bot showed since the patient's previous message (none if it showed none)."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            if seen_user:
+                return []
+            seen_user = True
+        elif isinstance(event, BotUttered) and seen_user and event.data.get("buttons"):
+            return list(event.data["buttons"])
+    return []
+
+
+def _tries(tracker: DialogueStateTracker) -> int:
+    """The patient's messages since the question now asked was first asked (this one included)."""
+    asked = tracker.get_slot(REQUESTED_SLOT)
+    count = tries = 0
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            count += 1
+        elif isinstance(event, SlotSet) and event.key == REQUESTED_SLOT and event.value == asked:
+            tries = count  # asked (again) here: the messages after it were answers to it
+        elif isinstance(event, ActiveLoop) or (isinstance(event, SlotSet) and event.key == REQUESTED_SLOT):
+            break
+    return tries
+
+
 def _form_stopped_since_user(tracker: DialogueStateTracker) -> bool:
     for event in reversed(tracker.events):
         if isinstance(event, UserUttered):
@@ -136,8 +166,8 @@ def _form_stopped_since_user(tracker: DialogueStateTracker) -> bool:
     return False
 
 
-def _trigger_history(tracker: DialogueStateTracker) -> List[str]:
-    values: List[str] = []
+def _trigger_history(tracker: DialogueStateTracker) -> list[str]:
+    values: list[str] = []
     for event in tracker.events:
         if isinstance(event, UserUttered):
             for entity in event.entities or []:

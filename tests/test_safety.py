@@ -144,7 +144,8 @@ def test_negated_findings_are_not_doubt():
 def test_no_clarifying_question_inside_the_triage_form():
     doubtful = finding("dvt", asserted=False, modifiers=["uncertain"])
     d = safety.on_user_message(turn(findings=[doubtful], active_loop="triage_form"), detect)
-    assert d.action is None
+    assert d.action == "triage_form"  # no utter_clarify_dvt: the form asks the calf question next
+    assert d.slot_updates["red_flags_to_ask"] == ["dvt"]
 
 
 def test_clarifying_questions_are_followed_by_listening():
@@ -196,7 +197,7 @@ def test_a_doubt_during_the_questions_asks_that_codes_question_next():
     doubt = finding("dvt", asserted=False, modifiers=["model_only"])
     d = safety.on_user_message(turn(findings=[doubt], active_loop="triage_form", requested_slot="pain_location",
                                     screen_calf="no"), detect)
-    assert d.action is None  # the form carries on ...
+    assert d.action == "triage_form"  # the form carries on ...
     assert d.slot_updates["red_flags_to_ask"] == ["dvt"]  # ... with the calf question next
     assert d.slot_updates["screen_calf"] is None  # asked again, though answered before
     again = safety.on_user_message(turn(findings=[doubt], active_loop="triage_form", red_flags_to_ask=["dvt"]),
@@ -210,3 +211,104 @@ def test_a_doubt_in_a_first_knee_message_goes_to_the_questions_and_elsewhere_get
     assert d.action is None and d.slot_updates["red_flags_to_ask"] == ["self_harm"]  # asked as the mood question
     d = safety.on_user_message(turn("meh", intent="out_of_scope", findings=[doubt]), detect)
     assert d.action == "utter_clarify_self_harm" and d.slot_updates["red_flag_to_clarify"] == "self_harm"
+
+
+# --- answers first: the question just asked reads the next message ----------------------------
+
+def form_turn(text, asked, intent="pain_after_sitting", entities=(), slots=None):
+    return safety.Turn(text=text, intent=intent, findings=[], requested_slot=asked, slots=slots or {},
+                       active_loop="triage_form", entities=tuple(entities))
+
+
+@pytest.mark.parametrize("text,asked,intent,slots", [
+    # a no with a story after it, whatever intent the words looked like
+    ("No, not hot or red. No fever either, fine apart from the knee.", "screen_heat_swelling_fever",
+     "pain_after_sitting", {"screen_heat_swelling_fever": "no"}),
+    ("No. My dad had a clot after a flight once, but my calves are fine", "screen_calf", "out_of_scope",
+     {"screen_calf": "no"}),
+    ("nope, it's never got stuck, just clicks a bit", "screen_locking_giving_way", "knee_pain_general",
+     {"screen_locking_giving_way": "no"}),
+    ("yeah most days lately", "screen_mood", "nlu_fallback", {"screen_mood": "yes"}),
+    # a number or a no with an age to "is the person under 16?"
+    ("nah, 52", "under_16", "nlu_fallback", {"under_16": "no", "age": 52}),
+    ("she's 11", "under_16", "greet", {"under_16": "yes", "age": 11}),
+])
+def test_an_answer_to_the_question_just_asked_goes_to_the_form(text, asked, intent, slots):
+    decision = safety.on_user_message(form_turn(text, asked, intent), detect)
+    assert decision.action == "triage_form"
+    assert {k: decision.slot_updates.get(k) for k in slots} == slots
+
+
+def test_an_entity_answer_or_free_text_goes_to_the_form_and_the_patient_can_still_steer():
+    located = form_turn("just under the kneecap", "pain_location", "greet", entities=["pain_location"])
+    assert safety.on_user_message(located, detect).action == "triage_form"
+    name = safety.Turn(text="Jess (Liam's mum)", intent="greet", findings=[], requested_slot="patient_name",
+                       slots={}, active_loop="booking_form")
+    assert safety.on_user_message(name, detect).action == "booking_form"
+    for intent in ("stop", "book_appointment", "request_human"):
+        assert safety.on_user_message(form_turn("no, stop", "screen_calf", intent), detect).action is None
+    # not an answer: left to the other policies (a question, an answer the form cannot read)
+    assert safety.on_user_message(form_turn("is it ok to keep running?", "screen_calf", "ask_rest"),
+                                  detect).action is None
+    assert safety.on_user_message(form_turn("below of it", "pain_location", "nlu_fallback"),
+                                  detect).action == "utter_need_a_choice"  # not read: asked again
+    # a no whose story asserts a sign is not a plain no: the safety layer decides first
+    hot = safety.on_user_message(form_turn("no, but it's hot and red and I've got a fever", "screen_heat_swelling_fever",
+                                           "knee_pain_general"), detect)
+    assert hot.action != "triage_form" and "infection" in hot.slot_updates.get("red_flags", [])
+
+
+LOCATION_BUTTONS = [{"title": "Around the kneecap", "payload": '/inform{"pain_location":"around_kneecap"}'},
+                    {"title": "Just below the kneecap", "payload": '/inform{"pain_location":"below_kneecap"}'},
+                    {"title": "Skip", "payload": "/skip"}]
+UNDER_16_BUTTONS = [{"title": "Yes, under 16", "payload": "/affirm"}, {"title": "No, 16 or over", "payload": "/deny"}]
+TRIGGER_BUTTONS = [{"title": "Stairs", "payload": '/inform{"pain_trigger":"stairs"}'},
+                   {"title": "Sitting a long time", "payload": '/inform{"pain_trigger":"sitting"}'}]
+TIME_BUTTONS = [{"title": "Weekday mornings", "payload": "Weekday mornings"}]
+
+
+@pytest.mark.parametrize("text,asked,buttons,slots,loop", [
+    ("just below the kneecap", "pain_location", LOCATION_BUTTONS, {"pain_location": "below_kneecap"}, "triage_form"),
+    ("No 16 or over.", "under_16", UNDER_16_BUTTONS, {"under_16": "no"}, "triage_form"),
+    ("sitting a long tme", "pain_triggers", TRIGGER_BUTTONS, {"pain_triggers": ["running", "sitting"]}, "triage_form"),
+    ("weekday mornings", "preferred_times", TIME_BUTTONS, {}, "booking_form"),
+])
+def test_a_typed_button_title_counts_as_the_tap(text, asked, buttons, slots, loop):
+    typed = safety.Turn(text=text, intent="greet", findings=[], requested_slot=asked,
+                        slots={"pain_triggers": ["running"]}, active_loop=loop, buttons=buttons)
+    decision = safety.on_user_message(typed, detect)
+    assert decision.action == loop
+    assert {k: decision.slot_updates[k] for k in slots} == slots
+
+
+def test_a_message_that_is_not_an_answer_gets_the_question_again_and_the_second_miss_a_way_out():
+    first = form_turn("Under the bone thingy", "pain_location", "nlu_fallback")
+    assert safety.on_user_message(first, detect).action == "utter_need_a_choice"
+    again = safety.Turn(**{**first.__dict__, "tries": 2})
+    assert safety.on_user_message(again, detect).action == "utter_stuck"
+    # a new story mid-form does not restart the questions
+    assert safety.on_user_message(form_turn("it also aches after sitting", "onset", "pain_after_sitting"),
+                                  detect).action == "utter_need_a_choice"
+    # after either, the form asks its question again (with its buttons)
+    assert safety.after_action("utter_stuck", False, "triage_form") == "triage_form"
+    assert safety.after_action("utter_need_a_choice", False, "triage_form") == "triage_form"
+
+
+def test_a_plain_no_to_a_safety_question_outweighs_the_nets_reading_of_the_question_s_own_words():
+    net = finding("locked_knee", modifiers=()) | {"rule": "model.locked_knee:1.00"}
+    answer = safety.Turn(text="Not locking. It grinds a bit on the stairs but it's never given way",
+                         intent="deny", findings=[net], requested_slot="screen_locking_giving_way", slots={},
+                         active_loop="triage_form")
+    decision = safety.on_user_message(answer, detect)
+    assert not decision.slot_updates.get("red_flags")
+    # a rule's finding still counts, and chest pain or self-harm from either net always does
+    chest = finding("cardiorespiratory") | {"rule": "model.cardiorespiratory:0.90"}
+    said = safety.Turn(text="no, it's fine", intent="deny", findings=[chest], requested_slot="screen_chest",
+                       slots={}, active_loop="triage_form")
+    assert safety.on_user_message(said, detect).slot_updates["red_flags"] == ["cardiorespiratory"]
+
+
+def test_a_question_during_the_booking_details_is_left_to_the_rules_that_answer_it():
+    asked = safety.Turn(text="Should she keep playing netball in the meantime?", intent="ask_rest", findings=[],
+                        requested_slot="patient_name", slots={}, active_loop="booking_form")
+    assert safety.on_user_message(asked, detect).action is None

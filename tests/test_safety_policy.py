@@ -135,3 +135,26 @@ def test_doubt_in_a_knee_message_is_asked_first_in_the_triage_questions(policy):
     prediction = policy.predict_action_probabilities(tracker_with(message), DOMAIN)
     assert predicted(prediction) != "utter_clarify_dvt"  # the questions start, the calf one first
     assert slot_events(prediction)["red_flags_to_ask"] == ["dvt"]
+
+
+def asked(slot, answer_text, intent="nlu_fallback"):
+    """The form asking `slot` (as Rasa records it), then the patient's message."""
+    return [ActionExecuted("triage_form"), SlotSet("requested_slot", slot), ActionExecuted("action_listen"),
+            user(answer_text, intent)]
+
+
+def test_not_an_answer_asks_again_and_the_second_miss_on_the_same_question_offers_a_way_out(policy):
+    start = [user("my knee hurts on stairs", "pain_on_stairs"), ActiveLoop("triage_form")]
+    once = tracker_with(*start, *asked("screen_numbness", "nope"), SlotSet("screen_numbness", "no"),
+                        *asked("pain_location", "the wobbly bit"))
+    assert predicted(policy.predict_action_probabilities(once, DOMAIN)) == "utter_need_a_choice"
+    twice = tracker_with(*start, *asked("pain_location", "the wobbly bit"), *asked("pain_location", "wobbly bit"))
+    assert predicted(policy.predict_action_probabilities(twice, DOMAIN)) == "utter_stuck"
+    # a typed button title is the tap, read from the buttons the bot showed
+    from rasa.shared.core.events import BotUttered
+    buttons = [{"title": "Just below the kneecap", "payload": '/inform{"pain_location":"below_kneecap"}'}]
+    typed = tracker_with(*start, ActionExecuted("triage_form"), SlotSet("requested_slot", "pain_location"),
+                         BotUttered("Where on the knee is the pain?", {"buttons": buttons}),
+                         ActionExecuted("action_listen"), user("just below the kneecap!", "greet"))
+    prediction = policy.predict_action_probabilities(typed, DOMAIN)
+    assert predicted(prediction) == "triage_form" and slot_events(prediction)["pain_location"] == "below_kneecap"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Optional, Tuple
 
 from bot.contract import RED_FLAG_MIN_LEVEL
 from bot.redflags.findings import Finding
@@ -25,7 +24,7 @@ def _answer_rules() -> RuleSet:
     return load_rules()
 
 
-def read_answer(text: str, rules: Optional[RuleSet] = None) -> Optional[str]:
+def read_answer(text: str, rules: RuleSet | None = None) -> str | None:
     """A typed answer to a yes/no question, as "yes", "no" or "unsure" ("yeah, pretty flat since I
     stopped running" -> "yes"), or None when it is not plainly one of them."""
     if rules is None:
@@ -45,7 +44,16 @@ def read_answer(text: str, rules: Optional[RuleSet] = None) -> Optional[str]:
     return None
 
 
-def screening_finding(text: str, question: Optional[str], mentions: list, rules: RuleSet) -> Optional[Finding]:
+def starts_negative(text: str, rules: RuleSet | None = None) -> bool:
+    """Does the answer start with a no ("No. My dad had a clot once, but I'm fine")?"""
+    if rules is None:
+        rules = _answer_rules()
+    stripped = (text or "").strip()
+    lead = _FILLER.match(stripped)
+    return rules.answers["negative"].match(stripped[lead.end() if lead else 0:]) is not None
+
+
+def screening_finding(text: str, question: str | None, mentions: list, rules: RuleSet) -> Finding | None:
     """The finding an answer to screening question `question` makes, or None.
 
     `mentions` are the detector's mentions in `text` (signs and codes with their modifiers)."""
@@ -96,7 +104,7 @@ def screening_finding(text: str, question: Optional[str], mentions: list, rules:
 
 
 
-def _sign_answer(spec: ScreeningQuestion, text: str, mentions: list) -> Optional[Finding]:
+def _sign_answer(spec: ScreeningQuestion, text: str, mentions: list) -> Finding | None:
     """An answer that names a sign or code the question asks about ("my calf is a bit sore")."""
     for mention in mentions:
         if (mention.label in spec.signs or mention.label in spec.codes) and not mention.modifiers:
@@ -105,7 +113,7 @@ def _sign_answer(spec: ScreeningQuestion, text: str, mentions: list) -> Optional
 
 
 def _answer_finding(
-    code: str, question: str, kind: str, text: str, start: int, end: int, modifiers: Tuple[str, ...]
+    code: str, question: str, kind: str, text: str, start: int, end: int, modifiers: tuple[str, ...]
 ) -> Finding:
     return Finding(
         code=code,

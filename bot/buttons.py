@@ -1,0 +1,47 @@
+"""A typed button title counts as tapping it ("weekday mornings" typed on SMS, "no, 16 or over").
+
+Pure functions over the buttons of the bot's last message: the safety policy reads every channel's
+typed answers with them, and the text-only channels (channels/choices.py) map numbered replies too.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+NEAR_MATCH = 0.85  # difflib ratio: "weekday mornigs", "no 16 or over" still pick their button
+_NOT_WORDS = re.compile(r"[^\w\s]+")
+_PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z_]+)(?P<entities>\{.*\})?$", re.DOTALL)
+
+
+def _plain(text: str) -> str:
+    return " ".join(_NOT_WORDS.sub(" ", str(text or "")).casefold().split())
+
+
+def typed_button(text: str, buttons: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The button whose title the text is (ignoring case, punctuation and a typo or two), if exactly
+    one fits."""
+    typed = _plain(text)
+    if not typed or not buttons:
+        return None
+    exact = [b for b in buttons if _plain(b.get("title", "")) == typed]
+    if len(exact) == 1:
+        return exact[0]
+    near = [b for b in buttons
+            if difflib.SequenceMatcher(None, typed, _plain(b.get("title", ""))).ratio() >= NEAR_MATCH]
+    return near[0] if len(near) == 1 else None
+
+
+def parse_payload(payload: str) -> tuple[str | None, dict[str, Any]]:
+    """("inform", {"pain_location": "around_kneecap"}) from '/inform{"pain_location":"around_kneecap"}';
+    (None, {}) for a payload that is plain text."""
+    match = _PAYLOAD.match(str(payload or "").strip())
+    if not match:
+        return None, {}
+    try:
+        entities = json.loads(match.group("entities")) if match.group("entities") else {}
+    except ValueError:
+        entities = {}
+    return match.group("intent"), entities if isinstance(entities, dict) else {}
