@@ -7,10 +7,10 @@ and `bot.redflags`, configuration `bot.settings`.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -33,7 +33,7 @@ BOOKABLE = level_rank("consultation")  # at or below: offer a running assessment
 KNEE_PLACE_OR_ACTIVITY = frozenset({"pain_location", "pain_trigger"})
 
 
-def _latest_intent(tracker: Tracker) -> Optional[str]:
+def _latest_intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
@@ -41,19 +41,19 @@ class ValidateTriageForm(FormValidationAction):
     """One question at a time, only what is still unknown, in the order bot.triage.interview_plan
     gives for what is known (the emergency questions first); skip and "not sure" move on."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_triage_form"
 
     async def required_slots(
-        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Text]:
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
         skipped = set(tracker.get_slot("skipped_questions") or [])
         plan = triage.interview_plan(tracker.slots)
         return [slot for slot in plan if slot in domain_slots and slot not in skipped]
 
     async def get_extraction_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         events = await super().get_extraction_events(dispatcher, tracker, domain)
         asked = tracker.get_slot("requested_slot")
         intent = _latest_intent(tracker)
@@ -74,7 +74,7 @@ class ValidateTriageForm(FormValidationAction):
 
     async def get_validation_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    ) -> list[EventType]:
         # The SDK keeps only the form's own slots; the skip list must reach the tracker too.
         events = await super().get_validation_events(dispatcher, tracker, domain)
         pending = tracker.slots_to_validate()
@@ -84,7 +84,7 @@ class ValidateTriageForm(FormValidationAction):
 
     async def extract_under_16(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         # An age given at any point answers the question before it is asked.
         age = tracker.get_slot("age")
         if tracker.get_slot("under_16") is None and isinstance(age, (int, float)):
@@ -93,14 +93,16 @@ class ValidateTriageForm(FormValidationAction):
 
     def validate_duration_weeks(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         try:
             weeks = float(value)
         except (TypeError, ValueError):
             weeks = -1.0
         if 0 <= weeks <= 1000:
             return {"duration_weeks": weeks}
-        dispatcher.utter_message(text="Sorry, I didn't catch how long. You can say something like \"6 weeks\" or \"3 months\".")
+        dispatcher.utter_message(
+            text="Sorry, I didn't catch how long. You can say something like \"6 weeks\" or \"3 months\"."
+        )
         return {"duration_weeks": None}
 
 
@@ -109,10 +111,10 @@ class ActionCheckKneeDescription(Action):
     about a month") a description of the person's knee? Then the questions start; "for about 3
     weeks" about a shoulder is not, and gets the usual "say it another way" reply."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_check_knee_description"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         text = tracker.latest_message.get("text") or ""
         entities = {e.get("entity") for e in tracker.latest_message.get("entities") or []}
         described = mentions_knee(text) or bool(entities & KNEE_PLACE_OR_ACTIVITY)
@@ -122,21 +124,24 @@ class ActionCheckKneeDescription(Action):
 class ActionTriageSummary(Action):
     """Say what the bot understood, the triage level and what to do, then offer next steps."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_triage_summary"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         record = triage.TriageRecord.from_slots(tracker.current_slot_values())
         level, reasons = triage.assess(record, current_level=tracker.get_slot("triage_level"))
         text = triage.summary(record, level, reasons)
         dispatcher.utter_message(text=text)
-        if level_rank(level) <= BOOKABLE:
+        booking_next = bool(tracker.get_slot(triage.BOOKING_WANTED_SLOT)) and level_rank(level) <= BOOKABLE
+        if level_rank(level) <= BOOKABLE and not booking_next:
             dispatcher.utter_message(response="utter_offer_hip")
-        events: List[EventType] = [
+        events: list[EventType] = [
             SlotSet("triage_level", level),
             SlotSet("triage_reasons", reasons),
             SlotSet("triage_summary", triage.describe(record)),
         ]
         if level_rank(level) >= level_rank("consultation_24"):
             events.append(SlotSet("staff_review_needed", True))
+        if booking_next:  # they asked to book during the questions: the booking starts now
+            events.append(FollowupAction("action_offer_booking"))
         return events

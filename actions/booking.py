@@ -26,28 +26,40 @@ from __future__ import annotations
 import logging
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Text
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.actions import SETTINGS
 from bot.booking.hours import DAY_NAMES, time_words
 from bot.booking.service import (
-    BookingService, get_booking_service, is_open_now, next_opening, opening_hours_sentence,
-    parse_slot_value, slot_label, triage_summary_from_slots,
+    BookingService,
+    get_booking_service,
+    is_open_now,
+    next_opening,
+    opening_hours_sentence,
+    parse_slot_value,
+    slot_label,
+    triage_summary_from_slots,
 )
 from bot.booking.store import BookingRequest, utcnow
 from bot.booking.validation import (
-    phone_for_people, validate_email, validate_location, validate_name, validate_phone,
+    phone_for_people,
+    validate_email,
+    validate_location,
+    validate_name,
+    validate_phone,
     validate_preferred_times,
 )
 from bot.contract import QUESTION_INTENTS, SYMPTOM_INTENTS, level_rank
 from bot.settings import Settings
+from bot.triage import BOOKING_WANTED_SLOT, EMERGENCY_QUESTIONS, interview_plan
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +100,9 @@ def booking_service() -> BookingService:
 
 @dataclass(frozen=True)
 class ContactAnswer:
-    phone: Optional[str] = None  # E.164
-    email: Optional[str] = None
-    reask: Optional[str] = None
+    phone: str | None = None  # E.164
+    email: str | None = None
+    reask: str | None = None
 
     @property
     def shown(self) -> str:
@@ -140,18 +152,18 @@ _FIELD_WORDS = (
 )
 
 
-def field_from_words(text: str) -> Optional[str]:
+def field_from_words(text: str) -> str | None:
     """Which answer "my number is wrong" or "change the day" is about (None when unclear)."""
     words = set(re.findall(r"[a-z\-]+", (text or "").lower()))
     found = [field for field, keys in _FIELD_WORDS if words.intersection(keys)]
     return found[0] if len(found) == 1 else None
 
 
-def first_name(name: Optional[str]) -> str:
+def first_name(name: str | None) -> str:
     return (name or "").split()[0] if name else ""
 
 
-def details_to_ask(form: str, slots: Mapping[str, Any], settings: Settings) -> List[str]:
+def details_to_ask(form: str, slots: Mapping[str, Any], settings: Settings) -> list[str]:
     """The questions this request needs, in order (the form asks the first unanswered one)."""
     if form == BOOKING_FORM and level_rank(slots.get("triage_level")) >= EMERGENCY:
         return []  # never a booking in an emergency (the safety policy answers first)
@@ -171,7 +183,7 @@ def details_to_ask(form: str, slots: Mapping[str, Any], settings: Settings) -> L
     return asked
 
 
-def chosen_time_label(value: Optional[str], settings: Settings) -> Optional[str]:
+def chosen_time_label(value: str | None, settings: Settings) -> str | None:
     if not value or value == NO_SLOT:
         return None
     try:
@@ -257,7 +269,8 @@ def confirmation_text(slots: Mapping[str, Any], settings: Settings, kind: str) -
     if label:
         lines.append(f"- Time: {label}")
     elif slots.get("preferred_times"):
-        lines.append(f"- {'Good time to call' if kind == 'callback' else 'Times that suit'}: {slots['preferred_times']}")
+        heading = "Good time to call" if kind == "callback" else "Times that suit"
+        lines.append(f"- {heading}: {slots['preferred_times']}")
     if kind == "booking" and len(settings.clinic_locations) > 1 and slots.get("clinic_location"):
         lines.append(f"- Clinic: {slots['clinic_location']}")
     if slots.get("triage_summary"):
@@ -268,7 +281,7 @@ def confirmation_text(slots: Mapping[str, Any], settings: Settings, kind: str) -
     return "\n".join(lines) + "\n\n" + question
 
 
-def confirmation_buttons(asked: Sequence[str], kind: str) -> List[Dict[str, str]]:
+def confirmation_buttons(asked: Sequence[str], kind: str) -> list[dict[str, str]]:
     titles = {
         "patient_name": "Change name", "contact": "Change phone" if kind == "callback" else "Change phone or email",
         "appointment_slot": "Change time",
@@ -315,7 +328,7 @@ def not_saved_text(settings: Settings) -> str:
 
 # --- Rasa glue ---------------------------------------------------------------------------------
 
-def _intent(tracker: Tracker) -> Optional[str]:
+def _intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
@@ -327,45 +340,52 @@ def _text(tracker: Tracker) -> str:
     return tracker.latest_message.get("text") or ""
 
 
-def _active_form(tracker: Tracker) -> Optional[str]:
+def _active_form(tracker: Tracker) -> str | None:
     return (tracker.active_loop or {}).get("name")
 
 
-def _entity(tracker: Tracker, name: str) -> Optional[str]:
+def _entity(tracker: Tracker, name: str) -> str | None:
     for entity in tracker.latest_message.get("entities") or []:
         if entity.get("entity") == name and entity.get("value"):
             return str(entity["value"])
     return None
 
 
-def _cleared() -> List[EventType]:
+def _cleared() -> list[EventType]:
     return [SlotSet(name, None) for name in DETAIL_SLOTS]
 
 
-def _kind(form: Optional[str]) -> str:
+def _kind(form: str | None) -> str:
     return "callback" if form == CALLBACK_FORM else "booking"
 
 
 class ActionOfferBooking(Action):
     """Start a booking (the rule then runs booking_form), or say why not now."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_offer_booking"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         level = level_rank(tracker.get_slot("triage_level"))
         form = _active_form(tracker)
         if level >= EMERGENCY:
             dispatcher.utter_message(response="utter_emergency_no_booking")
             return []
         if form == "triage_form":
-            dispatcher.utter_message(text=(
-                "Happy to help you book. Let's finish these few questions first, so the physio knows "
-                "about your knee. Then you can tap Book."))
-            return []
+            # Booking now: only the emergency questions still unanswered come first; the triage
+            # form then ends, and its summary starts the booking (ActionTriageSummary).
+            slots = {**tracker.current_slot_values(), BOOKING_WANTED_SLOT: True}
+            waiting = [q for q in interview_plan(slots) if tracker.get_slot(q) is None]
+            dispatcher.utter_message(response="utter_booking_after_safety" if waiting else "utter_booking_now")
+            return [SlotSet(BOOKING_WANTED_SLOT, True)]
         if form in DETAIL_FORMS:
             dispatcher.utter_message(text="Let's finish these details first.")
             return []
+        if any(tracker.get_slot(q) is None for q in EMERGENCY_QUESTIONS) and not tracker.get_slot("red_flags"):
+            # Nobody is booked in without the emergency questions: they come first, then the
+            # triage form ends and its summary starts the booking (ActionTriageSummary).
+            dispatcher.utter_message(response="utter_booking_after_safety")
+            return [SlotSet(BOOKING_WANTED_SLOT, True), FollowupAction("triage_form")]
         if level > BOOKABLE:
             dispatcher.utter_message(text=(
                 "Please see a GP within 24 hours first, as I said. A physio visit can come after that, "
@@ -374,16 +394,16 @@ class ActionOfferBooking(Action):
             dispatcher.utter_message(text="Great, let's get you booked in. It only takes a minute.")
         settings = booking_service().settings
         dispatcher.utter_message(text=consent_text(settings, "booking"), buttons=CONSENT_BUTTONS)
-        return _cleared()
+        return [*_cleared(), SlotSet(BOOKING_WANTED_SLOT, None)]
 
 
 class ActionBookingDeclined(Action):
     """"No" to keeping details: keep nothing, and give the phone and booking page instead."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_booking_declined"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(text=no_consent_text(booking_service().settings, "booking"))
         return _cleared()
 
@@ -391,10 +411,10 @@ class ActionBookingDeclined(Action):
 class ActionHandoffHuman(Action):
     """The clinic's phone and hours, whether it is open now, and (outside a form) a call-back offer."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handoff_human"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         settings = booking_service().settings
         emergency = level_rank(tracker.get_slot("triage_level")) >= EMERGENCY
         form = _active_form(tracker)
@@ -413,10 +433,10 @@ class ActionHandoffHuman(Action):
 
 
 class ActionAskBookingConsent(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_booking_consent"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         settings = booking_service().settings
         dispatcher.utter_message(text=consent_text(settings, _kind(_active_form(tracker))), buttons=CONSENT_BUTTONS)
         return []
@@ -425,10 +445,10 @@ class ActionAskBookingConsent(Action):
 class ActionAskAppointmentSlot(Action):
     """Up to three free Cliniko times as buttons; none to offer: ask which times suit instead."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_appointment_slot"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         slots = await booking_service().offer_slots_async(limit=3)
         if not slots:
             dispatcher.utter_message(text="I can't see free times online right now, so our team will find one for you.")
@@ -442,10 +462,10 @@ class ActionAskAppointmentSlot(Action):
 
 
 class ActionAskClinicLocation(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_clinic_location"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         locations = booking_service().settings.clinic_locations
         dispatcher.utter_message(text="Which clinic would you like to visit?",
                                  buttons=[{"title": place, "payload": place} for place in locations])
@@ -455,10 +475,10 @@ class ActionAskClinicLocation(Action):
 class ActionAskBookingConfirmed(Action):
     """Every answer and the triage summary, with a button to change any one of them."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_booking_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         settings = booking_service().settings
         form = _active_form(tracker) or BOOKING_FORM
         slots = tracker.current_slot_values()
@@ -471,11 +491,11 @@ class _DetailsFormValidation(FormValidationAction, ABC):
     """What booking_form and callback_form share: which questions, and checking each answer."""
 
     @abstractmethod
-    def name(self) -> Text:
+    def name(self) -> str:
         ...
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:
         return details_to_ask(self.form_name(), tracker.slots, booking_service().settings)
 
     def _asked(self, tracker: Tracker, slot: str) -> bool:
@@ -493,25 +513,25 @@ class _DetailsFormValidation(FormValidationAction, ABC):
 
     # consent: yes/no buttons; anything else gets a kind re-ask
     async def extract_booking_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                      domain: DomainDict) -> Dict[Text, Any]:
+                                      domain: DomainDict) -> dict[str, Any]:
         if not self._unclear(tracker, "booking_consent") or _intent(tracker) in ("affirm", "deny"):
             return {}
         dispatcher.utter_message(text="Sorry, I need a yes or a no for this one.")
         return {"booking_consent": None}
 
     def validate_booking_consent(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict) -> Dict[Text, Any]:
+                                 domain: DomainDict) -> dict[str, Any]:
         return {"booking_consent": value if isinstance(value, bool) else None}
 
     def validate_patient_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> Dict[Text, Any]:
+                              domain: DomainDict) -> dict[str, Any]:
         if value is None or self._button_from_elsewhere(value, dispatcher):
             return {"patient_name": None}
         if _intent(tracker) in NOT_A_NAME_INTENTS and _confidence(tracker) >= CONFIDENT:
             dispatcher.utter_message(text="Sorry, I need your name first, like Sam Lee.")
             return {"patient_name": None}
         checked = validate_name(value)
-        if checked.ok and len(checked.value.split()) > NAME_MAX_WORDS:
+        if checked.value is not None and len(checked.value.split()) > NAME_MAX_WORDS:
             dispatcher.utter_message(text="Please type just your name, like Sam Lee.")
             return {"patient_name": None}
         if not checked.ok:
@@ -520,7 +540,7 @@ class _DetailsFormValidation(FormValidationAction, ABC):
         return {"patient_name": checked.value}
 
     def validate_contact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                         domain: DomainDict) -> Dict[Text, Any]:
+                         domain: DomainDict) -> dict[str, Any]:
         cleared = {"contact": None, "contact_phone": None, "contact_email": None}
         if value is None or self._button_from_elsewhere(value, dispatcher):
             return cleared
@@ -531,7 +551,7 @@ class _DetailsFormValidation(FormValidationAction, ABC):
         return {"contact": answer.shown, "contact_phone": answer.phone, "contact_email": answer.email}
 
     def validate_preferred_times(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict) -> Dict[Text, Any]:
+                                 domain: DomainDict) -> dict[str, Any]:
         if value is None or self._button_from_elsewhere(value, dispatcher):
             return {"preferred_times": None}
         if _intent(tracker) in ("skip", "unsure"):
@@ -543,14 +563,14 @@ class _DetailsFormValidation(FormValidationAction, ABC):
         return {"preferred_times": checked.value}
 
     async def extract_appointment_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                       domain: DomainDict) -> Dict[Text, Any]:
+                                       domain: DomainDict) -> dict[str, Any]:
         if not self._unclear(tracker, "appointment_slot") or _entity(tracker, "appointment_slot"):
             return {}
         dispatcher.utter_message(text="Please tap one of the times, or tap None of these.")
         return {"appointment_slot": None}
 
     def validate_appointment_slot(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                  domain: DomainDict) -> Dict[Text, Any]:
+                                  domain: DomainDict) -> dict[str, Any]:
         if value is None:
             return {"appointment_slot": None}
         offered = [s.get("value") for s in tracker.get_slot("offered_slots") or []]
@@ -560,7 +580,7 @@ class _DetailsFormValidation(FormValidationAction, ABC):
         return {"appointment_slot": None}
 
     def validate_clinic_location(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict) -> Dict[Text, Any]:
+                                 domain: DomainDict) -> dict[str, Any]:
         if value is None or self._button_from_elsewhere(value, dispatcher):
             return {"clinic_location": None}
         checked = validate_location(value, booking_service().settings.clinic_locations)
@@ -572,7 +592,7 @@ class _DetailsFormValidation(FormValidationAction, ABC):
     # confirmation: "yes" sends; a change button (or "my number is wrong") clears that answer,
     # which the form then asks again before confirming again; anything else shows the choices
     async def extract_booking_confirmed(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                        domain: DomainDict) -> Dict[Text, Any]:
+                                        domain: DomainDict) -> dict[str, Any]:
         if not self._unclear(tracker, "booking_confirmed") or _intent(tracker) == "affirm":
             return {}
         asked = details_to_ask(self.form_name(), tracker.slots, booking_service().settings)
@@ -588,17 +608,17 @@ class _DetailsFormValidation(FormValidationAction, ABC):
         return {"booking_confirmed": None}
 
     def validate_booking_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                   domain: DomainDict) -> Dict[Text, Any]:
+                                   domain: DomainDict) -> dict[str, Any]:
         return {"booking_confirmed": True if value is True else None}
 
 
 class ValidateBookingForm(_DetailsFormValidation):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_booking_form"
 
 
 class ValidateCallbackForm(_DetailsFormValidation):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_callback_form"
 
 
@@ -607,10 +627,10 @@ class ActionSubmitBooking(Action):
 
     kind = "booking"
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_submit_booking"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         service = booking_service()
         settings = service.settings
         slots = tracker.current_slot_values()
@@ -636,7 +656,7 @@ class ActionSubmitBooking(Action):
         return [*_cleared(), SlotSet("booking_kind", self.kind), SlotSet("booking_status", request.status),
                 SlotSet("booking_request_id", request.id)]
 
-    def fields(self, tracker: Tracker, slots: Mapping[str, Any]) -> Dict[str, Any]:
+    def fields(self, tracker: Tracker, slots: Mapping[str, Any]) -> dict[str, Any]:
         summary = triage_summary_from_slots(slots)
         if slots.get("triage_summary"):
             summary["description"] = slots["triage_summary"]
@@ -660,16 +680,16 @@ class ActionSubmitBooking(Action):
 class ActionSubmitCallback(ActionSubmitBooking):
     kind = "callback"
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_submit_callback"
 
 
 class ActionBookingStopped(Action):
     """"Stop" in the middle: end kindly and keep none of the details."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_booking_stopped"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(text=stopped_text(booking_service().settings))
         return _cleared()

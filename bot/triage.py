@@ -16,8 +16,9 @@ that only ask for information, where no record is assessed.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
+from typing import Any
 
 from bot.contract import RED_FLAG_MIN_LEVEL, highest_level
 
@@ -71,21 +72,21 @@ PERSISTENT = "pain_over_12_weeks"
 class TriageRecord:
     red_flags: tuple[str, ...] = ()
     pain_triggers: tuple[str, ...] = ()
-    pain_location: Optional[str] = None
-    onset: Optional[str] = None
-    duration_weeks: Optional[float] = None
-    under_16: Optional[str] = None  # "yes", "no", "unsure"
-    age: Optional[float] = None
-    side: Optional[str] = None
+    pain_location: str | None = None
+    onset: str | None = None
+    duration_weeks: float | None = None
+    under_16: str | None = None  # "yes", "no", "unsure"
+    age: float | None = None
+    side: str | None = None
     screens: Mapping[str, str] = field(default_factory=dict)  # question -> yes/no/unsure
 
     @classmethod
-    def from_slots(cls, slots: Mapping[str, object]) -> "TriageRecord":
-        def text(name: str) -> Optional[str]:
+    def from_slots(cls, slots: Mapping[str, Any]) -> TriageRecord:
+        def text(name: str) -> str | None:
             value = slots.get(name)
             return value if isinstance(value, str) and value else None
 
-        def number(name: str) -> Optional[float]:
+        def number(name: str) -> float | None:
             value = slots.get(name)
             try:
                 return float(value) if value is not None else None
@@ -109,7 +110,7 @@ class TriageRecord:
         return self.under_16 == "yes" or (self.age is not None and self.age < 16)
 
 
-def assess(record: TriageRecord, current_level: Optional[str] = None) -> tuple[str, list[str]]:
+def assess(record: TriageRecord, current_level: str | None = None) -> tuple[str, list[str]]:
     """The triage level for a record and the reasons, most important first.
 
     `current_level` is the level already reached in the conversation: the result never falls
@@ -164,7 +165,7 @@ def is_typical_pfp(record: TriageRecord) -> bool:
     )
 
 
-def planned_questions(record: TriageRecord, mood: Optional[str] = None, to_ask: Sequence[str] = ()) -> list[str]:
+def planned_questions(record: TriageRecord, mood: str | None = None, to_ask: Sequence[str] = ()) -> list[str]:
     """The triage questions for what is known so far, in the order they are asked (the first one
     not yet answered is next). The reasons for the order:
     - the emergency questions first, for everyone (chest, a hot swollen knee, the calf, the foot);
@@ -196,14 +197,25 @@ def planned_questions(record: TriageRecord, mood: Optional[str] = None, to_ask: 
     return list(dict.fromkeys(plan))
 
 
+BOOKING_WANTED_SLOT = "booking_wanted"
+
+
 def interview_plan(slots: Mapping[str, object]) -> list[str]:
-    """`planned_questions` for the conversation's slots."""
+    """`planned_questions` for the conversation's slots. A patient who asked to book is asked only
+    the emergency questions (and any red flag either net was unsure about) before booking: the
+    rest can wait for the physio."""
     mood = slots.get(MOOD_QUESTION)
     to_ask = slots.get(TO_ASK_SLOT) or ()
-    return planned_questions(
-        TriageRecord.from_slots(slots), mood if isinstance(mood, str) else None,
-        [c for c in to_ask if isinstance(c, str)] if isinstance(to_ask, (list, tuple)) else (),
-    )
+    doubts = [c for c in to_ask if isinstance(c, str)] if isinstance(to_ask, (list, tuple)) else []
+    plan = planned_questions(TriageRecord.from_slots(slots), mood if isinstance(mood, str) else None, doubts)
+    if slots.get(BOOKING_WANTED_SLOT):
+        first = set(EMERGENCY_QUESTIONS) | {QUESTION_FOR_CODE[c] for c in doubts if c in QUESTION_FOR_CODE}
+        if slots.get("onset") == "sudden_injury":
+            first.add("screen_weight_bearing")  # a fracture is an emergency too (Ottawa four steps)
+        if mood in ("yes", "unsure") or "self_harm" in doubts:
+            first |= {MOOD_QUESTION, "screen_self_harm"}
+        plan = [q for q in plan if q in first]
+    return plan
 
 
 # --- plain-words summary -------------------------------------------------------------------
@@ -237,7 +249,7 @@ def _join(parts: Sequence[str]) -> str:
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def describe_duration(weeks: Optional[float]) -> Optional[str]:
+def describe_duration(weeks: float | None) -> str | None:
     if weeks is None:
         return None
     if weeks < 1:

@@ -86,6 +86,16 @@ async def test_summary_of_a_typical_pattern_offers_hip_and_booking():
     assert all(is_readable(t) for t in texts if t)
 
 
+async def test_a_patient_who_asked_to_book_during_the_questions_goes_straight_to_booking_after_the_summary():
+    dispatcher, events = await run(actions.ActionTriageSummary(), make_tracker({**TYPICAL_SLOTS, "booking_wanted": True}))
+    assert [e for e in events if e.get("event") == "followup"] == [{"event": "followup", "name": "action_offer_booking",
+                                                                    "timestamp": None}]
+    assert all(m.get("response") != "utter_offer_hip" for m in dispatcher.messages)
+    tracker = make_tracker({**TYPICAL_SLOTS, "booking_wanted": True, "triage_level": "emergency", "red_flags": ["dvt"]})
+    _, events = await run(actions.ActionTriageSummary(), tracker)
+    assert not [e for e in events if e.get("event") == "followup"]  # never booking in an emergency
+
+
 async def test_summary_never_lowers_the_level_and_offers_no_booking_in_an_emergency():
     tracker = make_tracker({**TYPICAL_SLOTS, "triage_level": "emergency", "red_flags": ["dvt"]})
     dispatcher, events = await run(actions.ActionTriageSummary(), tracker)

@@ -12,10 +12,12 @@ import pytest
 import yaml
 from rasa.shared.core.domain import Domain
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import booking
 from bot.booking.service import BookingService
+from bot.triage import EMERGENCY_QUESTIONS
 from bot.readability import is_readable, plain_text
 from bot.settings import load_settings
 from fakes.cliniko import FakeCliniko, cliniko_env, fake_cliniko, upcoming_starts  # noqa: F401 (fixture)
@@ -30,6 +32,7 @@ TRIAGED = {
     "triage_level": "consultation", "pain_location": "around_kneecap", "pain_triggers": ["stairs"],
     "onset": "gradual", "duration_weeks": 6.0, "triage_reasons": ["typical_patellofemoral_pattern"],
     "triage_summary": "pain around the kneecap on stairs, for about 6 weeks, that came on slowly with no injury",
+    "screen_chest": "no", "screen_heat_swelling_fever": "no", "screen_calf": "no", "screen_numbness": "no",
 }
 DETAILS = {"booking_consent": True, "patient_name": "Sam Lee", "contact": "0412 345 678",
            "contact_phone": "+61412345678", "preferred_times": "Weekday mornings"}
@@ -158,10 +161,19 @@ async def test_book_starts_clean_and_asks_consent_first():
 
 
 async def test_book_after_a_24_hour_result_reminds_to_see_a_gp_first():
-    dispatcher, events = await run(booking.ActionOfferBooking(), tracker_for({"triage_level": "consultation_24"}))
+    answered = {q: "no" for q in EMERGENCY_QUESTIONS}
+    dispatcher, events = await run(booking.ActionOfferBooking(),
+                                   tracker_for({"triage_level": "consultation_24", **answered}))
     assert "GP within 24 hours" in said(dispatcher)
     assert slot_events(events)["booking_consent"] is None
     assert_readable(dispatcher)
+
+
+async def test_nobody_is_booked_in_before_the_emergency_questions():
+    dispatcher, events = await run(booking.ActionOfferBooking(), tracker_for(intent="book_appointment"))
+    assert dispatcher.messages[0]["response"] == "utter_booking_after_safety"
+    assert {"event": "followup", "name": "triage_form", "timestamp": None} in events
+    assert SlotSet("booking_wanted", True) in events
 
 
 async def test_no_booking_in_an_emergency():
@@ -170,10 +182,15 @@ async def test_no_booking_in_an_emergency():
     assert events == []
 
 
-async def test_book_during_the_triage_questions_waits_for_them():
+async def test_book_during_the_triage_questions_asks_only_the_emergency_questions_first():
     dispatcher, events = await run(booking.ActionOfferBooking(), tracker_for(form="triage_form", requested="onset"))
-    assert "finish these few questions first" in said(dispatcher)
-    assert events == []
+    assert dispatcher.messages[0]["response"] == "utter_booking_after_safety"  # the chest question and co. are unanswered
+    assert events == [SlotSet("booking_wanted", True)]
+    answered = {q: "no" for q in EMERGENCY_QUESTIONS}
+    dispatcher, events = await run(booking.ActionOfferBooking(),
+                                   tracker_for(answered, form="triage_form", requested="onset"))
+    assert dispatcher.messages[0]["response"] == "utter_booking_now"
+    assert events == [SlotSet("booking_wanted", True)]
 
 
 # --- consent ------------------------------------------------------------------------------------

@@ -175,3 +175,15 @@ def _all_reask_messages():
 def test_every_reask_is_plain_english_at_grade_8_or_below(name, message):
     assert textstat.flesch_kincaid_grade(message) <= 8, name
     assert len(message.split(". ")) <= 3 and len(message) <= 110, name
+
+
+@pytest.mark.parametrize("typed,first,last", [
+    ("Jess (Liam's mum)", "Jess", ""),
+    ("Shane O'Brien-Smith", "Shane", "O'Brien-Smith"),
+    ("Tom Kelly, for my son", "Tom", "Kelly"),
+    ("Anika Sharma. I'm her mum, Priya", "Anika", "Sharma"),
+    ("Dr. J. Smith", "Dr. J.", "Smith"),
+])
+def test_names_with_brackets_notes_and_apostrophes_are_kept_whole_and_split_without_the_note(typed, first, last):
+    assert validate_name(typed).value == typed  # staff read the note as written
+    assert split_name(typed) == (first, last)  # a booking system gets the name alone

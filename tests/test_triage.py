@@ -115,3 +115,10 @@ def test_typical_summary_names_the_pattern_without_diagnosing():
 def test_every_summary_is_at_or_below_grade_8(name, rec, current, level, reasons):
     got_level, got_reasons = assess(rec, current_level=current)
     assert is_readable(triage.summary(rec, got_level, got_reasons))
+
+
+def test_a_patient_who_asked_to_book_is_asked_only_the_emergency_questions_and_any_doubt():
+    slots = {"booking_wanted": True, "red_flags_to_ask": ["locked_knee"], "onset": "sudden_injury"}
+    assert triage.interview_plan(slots) == ["screen_locking_giving_way", *triage.EMERGENCY_QUESTIONS,
+                                            "screen_weight_bearing"]  # after an injury, weight bearing too
+    assert "pain_location" in triage.interview_plan({})  # without the wish, the whole interview

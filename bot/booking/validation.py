@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 PHONE_EXAMPLE = "0412 345 678"
 EMAIL_EXAMPLE = "name@example.com"
@@ -21,8 +21,8 @@ PREFERRED_TIMES_MAX_LENGTH = 200
 class Checked:
     """The clean value, or the message to ask again with (exactly one of the two is set)."""
 
-    value: Optional[str] = None
-    reask: Optional[str] = None
+    value: str | None = None
+    reask: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -50,7 +50,7 @@ class PhoneMessages:
     NOT_CALLABLE = f"We can't call that kind of number back. Please give a mobile or home number, like {PHONE_EXAMPLE}."
 
 
-def validate_phone(text: Optional[str]) -> Checked:
+def validate_phone(text: str | None) -> Checked:
     """An Australian mobile or landline in any usual format, as E.164 (+61...)."""
     raw = (text or "").strip()
     if not raw:
@@ -118,7 +118,7 @@ class EmailMessages:
     TOO_LONG = "That email is too long. Please check it and type it again."
 
 
-def validate_email(text: Optional[str]) -> Checked:
+def validate_email(text: str | None) -> Checked:
     """A deliverable-looking address: dot-atom local part, a dotted domain (IDN allowed)."""
     raw = unicodedata.normalize("NFC", (text or "").strip())
     if raw.lower().startswith("mailto:"):
@@ -161,7 +161,7 @@ def _local_part_ok(local: str) -> bool:
     )
 
 
-def _ascii_domain(domain: str) -> Optional[str]:
+def _ascii_domain(domain: str) -> str | None:
     """The domain in its ASCII (punycode) form, or None when it cannot be a real domain."""
     try:
         import idna  # installed with requests; implements IDNA 2008 with UTS 46 mapping
@@ -197,7 +197,9 @@ def _unicode_domain(ascii_domain: str) -> str:
 
 # --- names and free text ---------------------------------------------------------------------
 
-_NAME_PUNCTUATION = set(" '’-.")
+# Letters and the punctuation names and the notes people add to them use: "O'Brien-Smith",
+# "Jess (Liam's mum)", "Tom Kelly, for my son", "Ana & Leo".
+_NAME_PUNCTUATION = set(" '’-.,()&/")
 
 
 class NameMessages:
@@ -208,8 +210,9 @@ class NameMessages:
     LETTERS = "Please type your name using letters only."
 
 
-def validate_name(text: Optional[str]) -> Checked:
-    """A person's name: trimmed, single-spaced, letters with ' - . only, no HTML or control chars."""
+def validate_name(text: str | None) -> Checked:
+    """A person's name: trimmed, single-spaced, letters with ' - . , ( ) & / only (a note like
+    "(Liam's mum)" is kept for staff to read), no digits, HTML or control characters."""
     raw = unicodedata.normalize("NFC", text or "")
     if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in raw):
         return _reask(NameMessages.LETTERS)
@@ -230,9 +233,16 @@ def validate_name(text: Optional[str]) -> Checked:
     return Checked(value=name)
 
 
+# Where a note after a name starts: a comma, or a full stop before "I'm her mum", "for my son"...
+_NAME_NOTE = re.compile(r",|\.\s+(?=(?:i'?m|i am|i|my|her|his|their|for|she|he|we|it'?s|this)\b)", re.IGNORECASE)
+
+
 def split_name(name: str) -> tuple[str, str]:
-    """First and last name for systems that need both; a single name fills only the first."""
-    parts = name.split()
+    """First and last name for systems that need both; a single name fills only the first. A note
+    in brackets or after a comma or a full stop ("Jess (Liam's mum)", "Tom Kelly, for my son") is left
+    out."""
+    core = _NAME_NOTE.split(re.sub(r"\([^)]*\)?", " ", name))[0]
+    parts = core.split() or name.split()
     if len(parts) == 1:
         return parts[0], ""
     return " ".join(parts[:-1]), parts[-1]
@@ -243,7 +253,7 @@ class TimesMessages:
     LONG = f"Please keep that short, up to {PREFERRED_TIMES_MAX_LENGTH} letters. For example, weekday mornings."
 
 
-def validate_preferred_times(text: Optional[str]) -> Checked:
+def validate_preferred_times(text: str | None) -> Checked:
     """Free text about good times to call or book: trimmed, no markup or control characters."""
     cleaned = re.sub(r"<[^>]*>", " ", unicodedata.normalize("NFC", text or ""))
     cleaned = "".join(ch for ch in cleaned if unicodedata.category(ch) != "Cc" or ch == " ")
@@ -255,7 +265,7 @@ def validate_preferred_times(text: Optional[str]) -> Checked:
     return Checked(value=cleaned)
 
 
-def validate_location(text: Optional[str], locations: Sequence[str]) -> Checked:
+def validate_location(text: str | None, locations: Sequence[str]) -> Checked:
     """One of the clinic's locations (any case); with one location it is always that one."""
     if len(locations) == 1:
         return Checked(value=locations[0])
