@@ -16,13 +16,15 @@ import bisect
 import functools
 import pathlib
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, cast
 
 import spacy
 import yaml
 from spacy.lookups import load_lookups
 from spacy.matcher import Matcher
+from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, Span
 from spacy.util import compile_infix_regex, filter_spans
 
@@ -51,7 +53,7 @@ class Found:
     end: int
     text: str
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "entity": self.entity,
             "value": self.value,
@@ -106,14 +108,14 @@ class KneeEntityRules:
     def __init__(self, patterns_path: pathlib.Path = PATTERNS_PATH) -> None:
         self.rules = yaml.safe_load(pathlib.Path(patterns_path).read_text(encoding="utf-8"))
         self._lemmas = load_lookups("en", ["lemma_lookup"]).get_table("lemma_lookup")
-        self._lemma_values: Set[str] = set(self._lemmas.values())
+        self._lemma_values: set[str] = set(self._lemmas.values())
         self.nlp = self._tokenizer_pipeline()
-        self._pattern_words: Set[str] = set()
+        self._pattern_words: set[str] = set()
         # words each matcher's rules use, as (lemmas, exact spellings)
-        self._vocabulary: Dict[int, Tuple[Set[str], Set[str]]] = {}
+        self._vocabulary: dict[int, tuple[set[str], set[str]]] = {}
 
-        self._labels: Dict[str, Tuple[str, str]] = {}
-        entity_rules: Dict[str, List[List[Dict[str, Any]]]] = {}
+        self._labels: dict[str, tuple[str, str]] = {}
+        entity_rules: dict[str, list[list[dict[str, Any]]]] = {}
         for entity in TOKEN_ENTITIES:
             for value, phrases in self.rules["entities"][entity].items():
                 label = f"{entity}:{value}"
@@ -141,7 +143,7 @@ class KneeEntityRules:
 
         self._fuzzy_targets = [w.lower() for w in self.rules["fuzzy_words"]]
         # (entity, value) for each word that answers a question on its own: "left", "the front"
-        self._answer_words: Dict[str, Tuple[str, str]] = {
+        self._answer_words: dict[str, tuple[str, str]] = {
             word: (entity, value)
             for entity, values in self.rules["short_answers"]["words"].items()
             for value, words in values.items()
@@ -149,6 +151,9 @@ class KneeEntityRules:
         }
         self._answer_fillers = set(self.rules["short_answers"]["filler"])
         self.numbers = _NumberReader(self.rules)
+        # One cache per rules object, released with it (an lru_cache on the method would keep
+        # every instance alive for as long as the class).
+        self._correct = functools.lru_cache(maxsize=20000)(self._correct_word)
 
     # --- building -------------------------------------------------------------------------
 
@@ -156,14 +161,14 @@ class KneeEntityRules:
     def _tokenizer_pipeline() -> spacy.language.Language:
         nlp = spacy.blank("en")
         # Patients skip spaces after punctuation ("hurts;running is ok", "knees/hips").
-        infixes = list(nlp.Defaults.infixes) + [r"(?<=[a-zA-Z])[;!?/()&+](?=[a-zA-Z])"]
-        nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+        infixes = [*(nlp.Defaults.infixes or ()), r"(?<=[a-zA-Z])[;!?/()&+](?=[a-zA-Z])"]
+        cast(Tokenizer, nlp.tokenizer).infix_finditer = compile_infix_regex(infixes).finditer
         return nlp
 
-    def _matcher(self, rules: Dict[str, List[List[Dict[str, Any]]]]) -> Matcher:
+    def _matcher(self, rules: dict[str, list[list[dict[str, Any]]]]) -> Matcher:
         matcher = Matcher(self.nlp.vocab)
-        norms: Set[str] = set()
-        spellings: Set[str] = set()
+        norms: set[str] = set()
+        spellings: set[str] = set()
         for label, patterns in rules.items():
             matcher.add(label, patterns)
             for pattern in patterns:
@@ -181,9 +186,9 @@ class KneeEntityRules:
     def _norm(self, word: str) -> str:
         return self._lemma(word.lower())
 
-    def _token_pattern(self, phrase: str) -> List[Dict[str, Any]]:
+    def _token_pattern(self, phrase: str) -> list[dict[str, Any]]:
         """Turn 'behind (the|my) kneecap' into a spaCy Matcher pattern on normalised words."""
-        pattern: List[Dict[str, Any]] = []
+        pattern: list[dict[str, Any]] = []
         for part in str(phrase).split():
             optional = part.startswith("(") and part.endswith(")")
             if optional:
@@ -193,7 +198,7 @@ class KneeEntityRules:
             exact = part.startswith("=")
             words = [w.lower() for w in part.lstrip("=").split("|")]
             self._pattern_words.update(words)
-            token: Dict[str, Any] = (
+            token: dict[str, Any] = (
                 {"LOWER": {"IN": words}} if exact else {"NORM": {"IN": [self._norm(w) for w in words]}}
             )
             if optional:
@@ -203,8 +208,7 @@ class KneeEntityRules:
 
     # --- reading a message ------------------------------------------------------------------
 
-    @functools.lru_cache(maxsize=20000)
-    def _correct(self, word: str) -> str:
+    def _correct_word(self, word: str) -> str:
         """The intended word for a misspelt one ('runing' -> 'running'); the word itself otherwise."""
         if (
             len(word) < FUZZY_MIN_LENGTH
@@ -227,17 +231,18 @@ class KneeEntityRules:
             token.norm_ = self._lemma(self._correct(token.text))
         return doc
 
-    def extract(self, text: str) -> List[Dict[str, Any]]:
+    def extract(self, text: str) -> list[dict[str, Any]]:
         """Every entity in `text`, in order of position; one per (entity, value)."""
         if not isinstance(text, str) or not text.strip():
             return []
         lowered = _without_markup(_lower_keep_length(text))
-        found: List[Found] = []
+        found: list[Found] = []
         found.extend(self._token_entities(text, lowered))
-        found.extend(self.numbers.durations(text, lowered))
+        found.extend(this_episode(self.numbers.durations(text, lowered), lowered))
         found.extend(self.numbers.ages(text, lowered))
+        found = by_anatomy(found, lowered)
         found.sort(key=lambda f: (f.start, f.end))
-        seen: Set[Tuple[str, str]] = set()
+        seen: set[tuple[str, str]] = set()
         unique = []
         for item in found:
             key = (item.entity, str(item.value))
@@ -246,7 +251,7 @@ class KneeEntityRules:
                 unique.append(item.as_dict())
         return unique
 
-    def _matches(self, matcher: Matcher, doc: Doc) -> List[Tuple[str, int, int]]:
+    def _matches(self, matcher: Matcher, doc: Doc) -> list[tuple[str, int, int]]:
         """Matches as (label, start token, end token).
 
         The matcher runs only over stretches of words that occur in some rule: every word of a
@@ -265,10 +270,10 @@ class KneeEntityRules:
                 run_start = None
         return out
 
-    def _token_entities(self, text: str, lowered: str) -> List[Found]:
+    def _token_entities(self, text: str, lowered: str) -> list[Found]:
         doc = self._doc(lowered)
         cues = self._matches(self._cue_matcher, doc)
-        pseudo_end_by_start: Dict[int, int] = {}
+        pseudo_end_by_start: dict[int, int] = {}
         for name, s, e in cues:
             if name == "pseudo":
                 pseudo_end_by_start[s] = max(e, pseudo_end_by_start.get(s, e))
@@ -276,7 +281,7 @@ class KneeEntityRules:
         def is_pseudo(s: int, e: int) -> bool:
             return any(pseudo_end_by_start.get(ps, -1) >= e for ps in range(max(0, s - 4), s + 1))
 
-        cue_ends: Dict[str, Dict[int, List[int]]] = {"before": {}, "after": {}, "hypothetical": {}}
+        cue_ends: dict[str, dict[int, list[int]]] = {"before": {}, "after": {}, "hypothetical": {}}
         for name, s, e in cues:
             if name in cue_ends and not is_pseudo(s, e):
                 # "before" and "after" cues are looked up by where they start, questions by end
@@ -288,9 +293,9 @@ class KneeEntityRules:
             for t in doc
         ]
 
-        spans_by_entity: Dict[str, List[Span]] = {e: [] for e in TOKEN_ENTITIES}
+        spans_by_entity: dict[str, list[Span]] = {e: [] for e in TOKEN_ENTITIES}
         # tokens inside a "not_entities" phrase ("runny nose": "nose won't stop running")
-        excluded: Dict[str, Set[int]] = {e: set() for e in TOKEN_ENTITIES}
+        excluded: dict[str, set[int]] = {e: set() for e in TOKEN_ENTITIES}
         for label, start, end in self._matches(self._entity_matcher, doc):
             if label.startswith("not:"):
                 excluded[label[4:]].update(range(start, end))
@@ -300,7 +305,7 @@ class KneeEntityRules:
         for entity, spans in spans_by_entity.items():
             spans[:] = [s for s in spans if not excluded[entity].intersection(range(s.start, s.end))]
 
-        found: List[Found] = []
+        found: list[Found] = []
         for entity, spans in spans_by_entity.items():
             kept = sorted(filter_spans(spans), key=lambda s: s.start)
             starts = [s.start for s in kept]
@@ -327,13 +332,13 @@ class KneeEntityRules:
             found.append(answer)
         return found
 
-    def _coordinated(self, spans: Sequence[Span], doc: Doc) -> List[List[Span]]:
+    def _coordinated(self, spans: Sequence[Span], doc: Doc) -> list[list[Span]]:
         """Group spans joined only by list words: 'stairs, sitting or squats' is one group.
 
         A mention followed at once by its own pain word starts a group of its own, so that in
         "no pain on stairs and squatting hurts" the "no" does not reach "squatting".
         """
-        groups: List[List[Span]] = []
+        groups: list[list[Span]] = []
         for span in spans:
             if groups:
                 gap = doc[groups[-1][-1].end:span.start]
@@ -350,7 +355,7 @@ class KneeEntityRules:
         end: int,
         previous_end: int,
         next_mention: int,
-        cue_ends: Dict[str, Dict[int, List[int]]],
+        cue_ends: dict[str, dict[int, list[int]]],
         boundary_at: Sequence[bool],
     ) -> bool:
         """Is the mention at tokens [start, end) negated by a cue in the same part of the sentence?"""
@@ -378,7 +383,7 @@ class KneeEntityRules:
 
     @staticmethod
     def _in_question(
-        start: int, question_starts_by_end: Dict[int, List[int]], boundary_at: Sequence[bool]
+        start: int, question_starts_by_end: dict[int, list[int]], boundary_at: Sequence[bool]
     ) -> bool:
         """Does 'should I', 'is it ok to'... come just before this mention, in the same clause?"""
         for e in range(max(0, start - HYPOTHETICAL_WINDOW + 1), start + 1):
@@ -386,7 +391,7 @@ class KneeEntityRules:
                 return True
         return False
 
-    def _short_answer(self, doc: Doc, text: str) -> Optional[Found]:
+    def _short_answer(self, doc: Doc, text: str) -> Found | None:
         """A short answer to 'which knee?' or 'where?': 'left', 'the right one', 'mostly the front'."""
         words = [t for t in doc if not t.is_punct]
         if not words or len(words) > 6:
@@ -403,14 +408,14 @@ class KneeEntityRules:
 class _NumberReader:
     """Durations ('about 6 weeks', 'a couple of months') and ages ('my 12 year old', "I'm 34")."""
 
-    def __init__(self, rules: Dict[str, Any]) -> None:
+    def __init__(self, rules: dict[str, Any]) -> None:
         numbers = rules["numbers"]
-        self.words: Dict[str, float] = {k: float(v) for k, v in numbers["words"].items()}
-        self.vague: Dict[str, float] = {k: float(v) for k, v in numbers["vague"].items()}
+        self.words: dict[str, float] = {k: float(v) for k, v in numbers["words"].items()}
+        self.vague: dict[str, float] = {k: float(v) for k, v in numbers["vague"].items()}
         duration = rules["duration"]
-        self.units: Dict[str, float] = {k: float(v) for k, v in duration["units"].items()}
+        self.units: dict[str, float] = {k: float(v) for k, v in duration["units"].items()}
         # fixed phrases with a known length: "since last week", "for years"
-        self.phrases: Dict[str, float] = {
+        self.phrases: dict[str, float] = {
             k: float(v) for k, v in {**duration["since_phrases"], **duration["unquantified"]}.items()
         }
         self.not_after = set(duration["not_after"])
@@ -463,7 +468,7 @@ class _NumberReader:
             re.compile(rf"\b(?:{people})\s*(?:\(|,)\s*(?:aged\s+)?(?P<num>\d{{1,2}})\s*(?:\)|,)"),
         ]
 
-    def value(self, phrase: Optional[str]) -> Optional[float]:
+    def value(self, phrase: str | None) -> float | None:
         """The number a phrase says: '6' 6.0, '1.5' 1.5, 'twenty one' 21.0, 'a couple of' 2.0."""
         if not phrase:
             return None
@@ -481,7 +486,7 @@ class _NumberReader:
                 return numbers[0] + numbers[1]
         return None
 
-    def durations(self, text: str, lowered: str) -> List[Found]:
+    def durations(self, text: str, lowered: str) -> list[Found]:
         found = []
         for m in self.duration_re.finditer(lowered):
             num = self.value(m.group("num"))
@@ -510,10 +515,11 @@ class _NumberReader:
         for m in self.period_re.finditer(lowered):
             unit = m.group("unit") or m.group("unit2")
             if unit in self.units:
-                found.append(Found("duration_weeks", round(self.units[unit], 2), m.start(), m.end(), text[m.start():m.end()]))
+                found.append(Found("duration_weeks", round(self.units[unit], 2), m.start(), m.end(),
+                                   text[m.start():m.end()]))
         return _drop_overlaps(found)
 
-    def ages(self, text: str, lowered: str) -> List[Found]:
+    def ages(self, text: str, lowered: str) -> list[Found]:
         found = []
         for pattern in self.age_res:
             for m in pattern.finditer(lowered):
@@ -532,10 +538,60 @@ def _alternation(words: Iterable[str]) -> str:
     ) + ")"
 
 
-def _drop_overlaps(found: List[Found]) -> List[Found]:
+# Words that tie a sentence to the pain itself, not to something else that lasted or happened then.
+_ABOUT_THE_PAIN = re.compile(
+    r"\b(?:pain\w*|sore\w*|ache|aches|aching|achy|hurt\w*|niggl\w*|twing\w*|bad|worse|playing up|grief|"
+    r"flare\w*|started|starting|began|begun|came on|come on|on and off|off and on|bugging|troubl\w*|"
+    r"had it|had this)\b")
+# "on and off for a year, but it flared up in March": the history, then a new episode of unknown length
+_HISTORY_THEN_NOW = re.compile(
+    r"\b(?:on and off|off and on|on and off again|for years)\b.*\b(?:but|though|tho|until)\b")
+LONG_STRETCH_WEEKS = 52  # a year or more: the history, not usually this episode
+SHORT_ANSWER_WORDS = 8
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    left = max(text.rfind(mark, 0, start) for mark in ".!?\n")
+    rights = [i for i in (text.find(mark, end) for mark in ".!?\n") if i != -1]
+    return text[left + 1:min(rights) if rights else len(text)]
+
+
+def this_episode(durations: list[Found], lowered: str) -> list[Found]:
+    """The durations that say how long THIS pain has lasted. A year or more counts only in a
+    sentence about the pain ("I've been running for 20 years", "a clean-out 15 years ago" do not),
+    and not beside a shorter one ("on and off for a year, but bad for 5 weeks" is 5 weeks)."""
+    if len(lowered.split()) <= SHORT_ANSWER_WORDS:  # "had it for a year": an answer to "how long?"
+        return durations
+    kept = [d for d in durations
+            if d.value < LONG_STRETCH_WEEKS
+            or (_ABOUT_THE_PAIN.search(_sentence_around(lowered, d.start, d.end))
+                and not _HISTORY_THEN_NOW.search(_sentence_around(lowered, d.start, d.end)))]
+    if any(d.value < LONG_STRETCH_WEEKS for d in kept):
+        kept = [d for d in kept if d.value < LONG_STRETCH_WEEKS]
+    return kept
+
+
+_TENDON = re.compile(r"\b(?:tendon|tendons|tendinitis|tendonitis|tendinopathy|tendonopathy|jumper'?s knee)\b")
+
+
+def by_anatomy(found: list[Found], lowered: str) -> list[Found]:
+    """Places read with anatomy: "under the kneecap, on the tendon" is the patellar tendon, below
+    the kneecap, not behind it (the tendon runs from the kneecap's lower edge to the shin)."""
+    tendon = _TENDON.search(lowered)
+    places = {f.value for f in found if f.entity == "pain_location"}
+    if tendon is None or "behind_kneecap" not in places:
+        return found
+    found = [f for f in found if not (f.entity == "pain_location" and f.value == "behind_kneecap")]
+    if "below_kneecap" not in places:
+        found.append(Found("pain_location", "below_kneecap", tendon.start(), tendon.end(),
+                           lowered[tendon.start():tendon.end()]))
+    return found
+
+
+def _drop_overlaps(found: list[Found]) -> list[Found]:
     """Keep the longest of overlapping finds ('a month and a half' over 'a month')."""
-    kept: List[Found] = []
-    taken: Set[int] = set()
+    kept: list[Found] = []
+    taken: set[int] = set()
     for item in sorted(found, key=lambda f: (-(f.end - f.start), f.start)):
         chars = range(item.start, item.end)
         if not any(c in taken for c in chars):
@@ -550,12 +606,12 @@ def default_rules() -> KneeEntityRules:
     return KneeEntityRules()
 
 
-def extract(text: str) -> List[Dict[str, Any]]:
+def extract(text: str) -> list[dict[str, Any]]:
     """Entities in a message: dicts with entity, value, start, end and text (see module doc)."""
     return default_rules().extract(text)
 
 
-def number_answer(text: str) -> Optional[float]:
+def number_answer(text: str) -> float | None:
     """The number a bare answer gives ("40", "forty", "sixty two", "1.5"), or None.
 
     For the triage form, which knows what it asked: "15" answers "how old?" and "how many weeks?"

@@ -317,3 +317,25 @@ def test_fast_enough_for_chat_and_for_pasted_text():
     found = extract(pasted)
     assert time.perf_counter() - start < 20
     assert {e["value"] for e in found if e["entity"] == "pain_trigger"} >= {"stairs", "sitting"}
+
+
+@pytest.mark.parametrize("text,weeks", [
+    # how long THIS pain has lasted, not the history or something else that lasted
+    ("Niggly on and off for a couple of years, but properly sore for the last 4 weeks", [4.0]),
+    ("I've played netball for 15 years and this is the first time my knee has ached like this", []),
+    ("had a scope on the other knee 10 years ago, this one has been aching for 3 weeks", [3.0]),
+    ("On and off for ages, a year maybe, but it got much worse after the fun run.", []),
+    ("the knee has been sore for 2 years now and it is getting worse", [104.36]),
+    ("about a year", [52.18]),
+])
+def test_the_duration_is_this_episode(text, weeks):
+    assert [e["value"] for e in extract(text) if e["entity"] == "duration_weeks"] == weeks
+
+
+@pytest.mark.parametrize("text,places", [
+    ("sore right under the kneecap, on the tendon", ["below_kneecap"]),
+    ("under my kneecap where the patellar tendon is", ["below_kneecap"]),
+    ("deep under the kneecap when I squat", ["behind_kneecap"]),
+])
+def test_the_place_is_read_with_anatomy(text, places):
+    assert [e["value"] for e in extract(text) if e["entity"] == "pain_location"] == places
