@@ -189,3 +189,58 @@ def test_grade_works_with_no_network():
     )
     assert result.returncode == 0, result.stderr
     assert float(result.stdout) == grade("A physio can check your knee and the way you run.")
+
+
+def _python_texts() -> list[tuple[str, str]]:
+    """Patient-facing sentences written in Python: every literal `text=` an action sends, and every
+    message constant of the channels (too long, busy, no reply...)."""
+    import ast
+
+    found = []
+    for path in sorted((REPO_ROOT / "actions").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "utter_message":
+                for keyword in node.keywords:
+                    if keyword.arg == "text":
+                        pieces = [n.value for n in ast.walk(keyword.value)
+                                  if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+                        if pieces:
+                            found.append((f"{path.name}:{node.lineno}", " ".join(pieces)))
+    for path in (REPO_ROOT / "channels" / "settings.py", REPO_ROOT / "channels" / "rest.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id.isupper():
+                pieces = [n.value for n in ast.walk(node.value) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+                text = " ".join(pieces)
+                if word_count(text) >= SHORT_TEXT_WORDS and " " in text and not text.startswith("http"):
+                    found.append((f"{path.name}:{node.targets[0].id}", text))
+    return found
+
+
+def test_every_patient_sentence_written_in_python_is_at_or_below_grade_8():
+    texts = _python_texts()
+    assert len(texts) > 10, texts  # the collector found the actions' and the channels' sentences
+    problems = [f"{where}: grade {grade(t):.1f}: {plain_text(t)!r}" for where, t in texts if not is_readable(t)]
+    assert not problems, "Above grade 8:\n" + "\n".join(problems)
+
+
+def test_the_built_summaries_and_the_booking_check_list_are_at_or_below_grade_8():
+    from actions.booking import confirmation_text
+    from bot import triage
+    from bot.settings import load_settings
+
+    records = [
+        triage.TriageRecord(pain_triggers=("stairs", "sitting", "running", "hills"), pain_location="below_kneecap",
+                            onset="gradual", duration_weeks=10, under_16="no", age=44),
+        triage.TriageRecord(pain_triggers=("jumping",), pain_location="inner_knee", onset="sudden_injury",
+                            duration_weeks=0.5, under_16="yes", age=12, screens={"screen_pop_swelling": "yes"}),
+        triage.TriageRecord(red_flags=("dvt",), pain_location="back_of_knee"),
+        triage.TriageRecord(),
+    ]
+    for record in records:
+        level, reasons = triage.assess(record)
+        summary = triage.summary(record, level, reasons)
+        assert is_readable(summary), (grade(summary), plain_text(summary))
+        slots = {"patient_name": "Jess (Liam's mum)", "contact_phone": "+61412345678", "preferred_times": "weekday mornings",
+                 "triage_summary": triage.describe(record)}
+        check = confirmation_text(slots, load_settings(), "booking")
+        assert is_readable(check), (grade(check), plain_text(check))
