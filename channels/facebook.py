@@ -4,8 +4,15 @@ Rasa 3.6's `FacebookInput` checks only the legacy `X-Hub-Signature` header, take
 algorithm from the header itself (so a sender can pick a weak one), compares in non-constant
 time and answers a bad signature with 200 "not validated". Meta signs every delivery with
 `X-Hub-Signature-256`; this channel requires that header, compares in constant time and answers
-403. Messenger's button template holds at most 3 buttons (Rasa then drops them all): up to 13
+403. One delivery can carry several messages (Meta batches them); Rasa handles only the first,
+this channel every one. Messenger's button template holds at most 3 buttons (Rasa then drops them all): up to 13
 go out as quick replies, more as numbered lines, and a reply by number maps back to the payload.
+
+Fair use (channels/fair_use.py): past a rate limit or the cap on a conversation's length the
+message does not reach the bot and the patient gets one message a minute at most saying why.
+The webhook still answers 200: one delivery can carry several people's messages, and Meta
+delivers again, then turns the webhook off, when it keeps getting errors. A message with a red
+flag always goes through.
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels import fair_use as fair
 from channels.alerts import is_alert_marker
 from channels.choices import numbered_choices_text, resolve_numbered_reply
 from channels.disabled import disabled_channel_blueprint
@@ -72,9 +80,22 @@ class NumberedReplyMessenger(Messenger):
         page_access_token: Text,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         agent: Any,
+        fair_use: fair.FairUse,
     ) -> None:
         super().__init__(page_access_token, on_new_message)
         self.agent = agent
+        self.fair_use = fair_use
+
+    async def handle(self, payload: Dict, metadata: Optional[Dict[Text, Any]]) -> None:
+        """Every message of a delivery: Meta batches them, and Rasa's `handle` returns after the
+        first, so the others were lost."""
+        for entry in payload.get("entry") or []:
+            for message in entry.get("messaging") or []:
+                self.last_message = message  # get_user_id reads it
+                if message.get("message"):
+                    await self.message(message, metadata)
+                elif message.get("postback"):
+                    await self.postback(message, metadata)
 
     async def _handle_user_message(
         self, text: Text, sender_id: Text, metadata: Optional[Dict[Text, Any]]
@@ -82,13 +103,13 @@ class NumberedReplyMessenger(Messenger):
         out_channel = MessengerOutput(self.client)
         await out_channel.send_action(sender_id, sender_action="mark_seen")
         text = await resolve_numbered_reply(self.agent, sender_id, text)
+        message = UserMessage(text, out_channel, sender_id, input_channel=self.name(), metadata=metadata)
+        # The page-scoped id is the person: Meta says who writes.
+        if not await self.fair_use.gate(message, f"facebook:{sender_id}"):
+            return
         await out_channel.send_action(sender_id, sender_action="typing_on")
         try:
-            await self.on_new_message(
-                UserMessage(
-                    text, out_channel, sender_id, input_channel=self.name(), metadata=metadata
-                )
-            )
+            await self.on_new_message(message)
         finally:
             await out_channel.send_action(sender_id, sender_action="typing_off")
 
@@ -129,6 +150,7 @@ class SignedFacebookInput(FacebookInput):
             return disabled_channel_blueprint(self.name(), self.settings.missing)
 
         fb_webhook = Blueprint("fb_webhook", __name__)
+        fair_use = fair.attach(fb_webhook)
 
         @fb_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -150,7 +172,8 @@ class SignedFacebookInput(FacebookInput):
                 logger.warning(f"Rejected a Messenger webhook without a valid {SIGNATURE_HEADER}.")
                 return response.text("Forbidden", status=403)
             messenger = NumberedReplyMessenger(
-                self.fb_access_token, on_new_message, getattr(request.app.ctx, "agent", None)
+                self.fb_access_token, on_new_message, getattr(request.app.ctx, "agent", None),
+                fair_use(),
             )
             await messenger.handle(request.json, self.get_metadata(request))
             return response.text("success")

@@ -11,10 +11,14 @@ but Rasa 3.6's own channel
 - writes the patient's message into the log when handling fails.
 
 Here a request is checked first (JSON object, `sender` a short printable id, `message` a
-string, `metadata` an object: otherwise 400; not JSON: 415), long messages are cut as in the web
-chat, and a failure to store or lock the conversation is a 503 with a plain sentence and
+string, `metadata` an object: otherwise 400; not JSON: 415), a message over 10,000 characters is
+refused whole (413, never cut), and a failure to store or lock the conversation is a 503 with a plain sentence and
 `Retry-After`, so the sender can send the message again. Logs carry conversation ids and error
 codes, never message text. Streaming (`?stream=true`) is not offered.
+
+Fair use (channels/fair_use.py): past a rate limit the answer is 429 with a plain sentence and
+`Retry-After`; past the cap on a conversation's length, 403 with a sentence giving the clinic's
+number. A message with a red flag is never refused.
 
 A patient is never left with no answer: when handling produced no bot message at all (above all
 when the action server is down, which Rasa logs and then carries on from in silence), the
@@ -40,20 +44,15 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.settings import load_settings
-from channels.settings import MAX_MESSAGE_CHARS, TOO_LONG
+from channels import fair_use as fair
+from channels.senders import MAX_SENDER_CHARS
+from channels.settings import BUSY, FAILED, MAX_MESSAGE_CHARS, NO_REPLY, NOT_STORED, TOO_LONG
 from components.durable_tracker_store import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
-MAX_SENDER_CHARS = 255  # the tracker store's sender_id column
 RETRY_AFTER_SECONDS = "5"
 
-NOT_STORED = ("We could not save your message just now, so nothing was sent to the clinic. "
-              "Please send it again in a minute.")
-BUSY = "We are busy right now. Please send your message again in a minute."
-FAILED = "Something went wrong on our side. Please send your message again."
-NO_REPLY = ("Sorry, I can't answer that properly right now. Please try again in a few minutes. "
-            "If your knee needs care today, call the clinic on {phone}. If it's an emergency, call 000.")
 
 
 class BadMessage(Exception):
@@ -64,6 +63,12 @@ class BadMessage(Exception):
 
 def _error(status: int, code: str, error: str, **headers: str) -> HTTPResponse:
     return response.json({"error": error, "code": code}, status=status, headers=headers or None)
+
+
+def _refused(refusal: fair.Refusal) -> HTTPResponse:
+    if refusal.retry_after is not None:  # a rate limit: the same message is welcome later
+        return _error(429, refusal.code, refusal.text, **{"Retry-After": str(refusal.retry_after)})
+    return _error(403, refusal.code, refusal.text)  # the conversation is full: call the clinic
 
 
 def parse_message(request: Request) -> Tuple[str, str, Optional[Dict[str, Any]]]:
@@ -107,6 +112,7 @@ class AcknowledgedRestInput(RestInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
         no_reply = NO_REPLY.format(phone=load_settings().clinic_phone)
+        fair_use = fair.attach(webhook)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -122,6 +128,9 @@ class AcknowledgedRestInput(RestInput):
             collector = CollectingOutputChannel()
             message = UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
             try:
+                refusal = await fair_use().check(sender, text, fair.network_address(request))
+                if refusal is not None:
+                    return _refused(refusal)
                 await on_new_message(message)
             except TrackerStoreUnavailable as error:
                 logger.error("rest.not_stored conversation=%s code=%s cause=%s",

@@ -20,6 +20,21 @@ MAX_MESSAGE_CHARS = 10_000
 TOO_LONG = (f"That message is too long for me to read in one go. Please split it into shorter messages "
             f"(up to {MAX_MESSAGE_CHARS:,} characters each).")
 
+# The REST channel's answers when a message was not handled (channels/rest.py).
+NOT_STORED = ("We could not save your message just now, so nothing was sent to the clinic. "
+              "Please send it again in a minute.")
+BUSY = "We are busy right now. Please send your message again in a minute."
+FAILED = "Something went wrong on our side. Please send your message again."
+NO_REPLY = ("Sorry, I can't answer that properly right now. Please try again in a few minutes. "
+            "If your knee needs care today, call the clinic on {phone}. If it's an emergency, call 000.")
+
+# Fair use (channels/fair_use.py): what a patient reads when a message is not taken. Red-flag
+# messages are always taken, so both sentences also say what to do in an emergency.
+RATE_LIMITED = ("Sorry, you're sending messages faster than I can read them. Please wait a minute, "
+                "then send your last message again. If it's an emergency, call 000 now.")
+CONVERSATION_FULL = ("This chat is now too long for me to keep going. Please call the clinic on {phone} "
+                     "and our team will help you. If it's an emergency, call 000 now.")
+
 
 def _env(environ: Mapping[str, str], name: str) -> Optional[str]:
     """The stripped value of a variable; None when it is unset or blank."""
@@ -129,3 +144,90 @@ class FacebookSettings(ChannelSettings):
             app_secret=_env(environ, "FACEBOOK_APP_SECRET"),
             page_access_token=_env(environ, "FACEBOOK_PAGE_ACCESS_TOKEN"),
         )
+
+
+# Fair use defaults for one clinic. A person types a message every few seconds at most; 20 a
+# minute in one conversation, or 60 a minute from one network address (a family or a clinic's
+# waiting room sharing one connection), is a script. Limits use the `limits` notation
+# ("20/minute", "100/hour", "5/10 seconds"); "off" turns one off.
+DEFAULT_CONVERSATION_LIMIT = "20/minute"
+DEFAULT_ADDRESS_LIMIT = "60/minute"
+# Patient messages in one conversation session (a session ends after the domain's
+# session_expiration_time without a message). Past it, CONVERSATION_FULL.
+DEFAULT_MAX_CONVERSATION_MESSAGES = 500
+# A refused message is first read for red flags (the rules alone: about 1.5 ms for a short
+# message, 0.3 s for one of 10,000 characters). This many characters a minute from one sender
+# are read; a sender past it is pasting long text in a loop, and its refused messages are not
+# read, so a flood cannot buy the server's time with them.
+DEFAULT_RED_FLAG_READING_LIMIT = "100000/minute"
+# Addresses exempt from the rate limits: the bot's own machine (a local proxy that does not pass
+# the client's address on, the clinic's own tools, tests and load tests). Behind a proxy, tell
+# Sanic to trust it (SANIC_PROXIES_COUNT, SANIC_REAL_IP_HEADER or SANIC_FORWARDED_SECRET) so
+# each patient's own address is the one limited. "none": no address is exempt.
+DEFAULT_TRUSTED_ADDRESSES: tuple[str, ...] = ("127.0.0.1", "::1")
+
+
+def _rate(environ: Mapping[str, str], name: str, default: str) -> Optional[str]:
+    from limits import parse  # the channels import this module; only fair use needs limits
+
+    value = _env(environ, name) or default
+    if value.lower() == "off":
+        return None
+    try:
+        item = parse(value)
+    except ValueError:
+        raise ValueError(f'{name} must read like "20/minute" or "5/10 seconds", or be "off".') from None
+    if item.amount < 1:
+        raise ValueError(f"{name} must allow at least one message.")
+    return value
+
+
+@dataclass(frozen=True)
+class FairUseSettings:
+    """Rate limits and the conversation cap of every patient channel (channels/fair_use.py)."""
+
+    conversation_limit: Optional[str] = DEFAULT_CONVERSATION_LIMIT
+    address_limit: Optional[str] = DEFAULT_ADDRESS_LIMIT
+    max_conversation_messages: Optional[int] = DEFAULT_MAX_CONVERSATION_MESSAGES
+    red_flag_reading_limit: Optional[str] = DEFAULT_RED_FLAG_READING_LIMIT
+    trusted_addresses: tuple[str, ...] = DEFAULT_TRUSTED_ADDRESSES
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "FairUseSettings":
+        """Raises ValueError naming the variable when one is malformed."""
+        cap = _env(environ, "FAIR_USE_MAX_CONVERSATION_MESSAGES")
+        if cap is None:
+            max_messages: Optional[int] = DEFAULT_MAX_CONVERSATION_MESSAGES
+        elif cap.lower() == "off":
+            max_messages = None
+        elif cap.isdigit() and int(cap) > 0:
+            max_messages = int(cap)
+        else:
+            raise ValueError('FAIR_USE_MAX_CONVERSATION_MESSAGES must be a whole number above 0, or "off".')
+        trusted = _env(environ, "FAIR_USE_TRUSTED_ADDRESSES")
+        addresses: tuple[str, ...]
+        if trusted is None:
+            addresses = DEFAULT_TRUSTED_ADDRESSES
+        elif trusted.lower() == "none":
+            addresses = ()
+        else:
+            addresses = tuple(a.strip() for a in trusted.split(",") if a.strip())
+            _check_networks(addresses)
+        return cls(
+            conversation_limit=_rate(environ, "FAIR_USE_CONVERSATION_LIMIT", DEFAULT_CONVERSATION_LIMIT),
+            address_limit=_rate(environ, "FAIR_USE_ADDRESS_LIMIT", DEFAULT_ADDRESS_LIMIT),
+            max_conversation_messages=max_messages,
+            red_flag_reading_limit=_rate(environ, "FAIR_USE_RED_FLAG_READING_LIMIT", DEFAULT_RED_FLAG_READING_LIMIT),
+            trusted_addresses=addresses,
+        )
+
+
+def _check_networks(addresses: tuple[str, ...]) -> None:
+    import ipaddress
+
+    for address in addresses:
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            raise ValueError(f"FAIR_USE_TRUSTED_ADDRESSES: {address!r} is not an IP address or network "
+                             '(e.g. 127.0.0.1, 10.0.0.0/8), or use "none".') from None

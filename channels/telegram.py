@@ -8,6 +8,11 @@ is, and anyone who knows the URL can post updates, so the log says so at start-u
 Rasa's channel also registers the webhook with a blocking `asyncio.run` while the app is being
 built; here that happens once the server is up, in the server's event loop, and a failure is
 logged instead of stopping the bot. Telegram has buttons of its own, so they stay buttons.
+
+Fair use (channels/fair_use.py): past a rate limit or the cap on a conversation's length the
+message does not reach the bot and the patient gets one message a minute at most saying why.
+The update is still answered 200: Telegram delivers an update again and again until it gets a
+2xx. A message with a red flag always goes through.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels import fair_use as fair
 from channels.alerts import is_alert_marker
 from channels.disabled import disabled_channel_blueprint
 from channels.settings import TelegramSettings
@@ -108,7 +114,11 @@ class SecretTokenTelegramInput(TelegramInput):
                 "authenticated beyond the bot's username."
             )
 
-        telegram_webhook = super().blueprint(on_new_message)
+        # The chat is the person: Telegram says who writes, and a private chat's id is theirs.
+        fair_use = fair.AppFairUse()
+        telegram_webhook = super().blueprint(
+            fair.gated(on_new_message, fair_use, lambda message: f"telegram:{message.sender_id}"))
+        fair_use.attach(telegram_webhook)
 
         @telegram_webhook.middleware("request")
         async def check_secret_token(request: Request) -> Optional[HTTPResponse]:

@@ -13,6 +13,11 @@ goes: log lines, staff alert e-mails and their review links, lock keys in Redis.
 conversation); the number itself travels only inside the request, to send the replies, and in the
 user message's metadata (`twilio_from`), which the tracker store keeps and the staff review tool
 shows on the conversation page.
+
+Fair use (channels/fair_use.py): past a rate limit or the cap on a conversation's length the
+message does not reach the bot and the patient gets one text a minute at most saying why; the
+webhook still answers 200 with empty TwiML, because any other status makes Twilio call the
+number's fallback URL. A message with a red flag always goes through.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from channels import fair_use as fair
 from channels.alerts import is_alert_marker
 from channels.choices import numbered_choices_text, resolve_numbered_reply
 from channels.disabled import disabled_channel_blueprint
@@ -184,6 +190,7 @@ class SignedTwilioInput(TwilioInput):
             return disabled_channel_blueprint(self.name(), self.settings.missing)
 
         twilio_webhook = Blueprint("twilio_webhook", __name__)
+        fair_use = fair.attach(twilio_webhook)
 
         @twilio_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -212,15 +219,17 @@ class SignedTwilioInput(TwilioInput):
             text = text.replace("¡", "@")
             agent = getattr(request.app.ctx, "agent", None)
             text = await resolve_numbered_reply(agent, conversation_id, text)
-            await on_new_message(
-                UserMessage(
-                    text,
-                    output,
-                    conversation_id,
-                    input_channel=self.name(),
-                    metadata={**(self.get_metadata(request) or {}), FROM_METADATA_KEY: sender},
-                )
+            message = UserMessage(
+                text,
+                output,
+                conversation_id,
+                input_channel=self.name(),
+                metadata={**(self.get_metadata(request) or {}), FROM_METADATA_KEY: sender},
             )
+            # The person is their number, whether it writes by SMS or WhatsApp.
+            number = sender[len(WHATSAPP_PREFIX):] if sender.startswith(WHATSAPP_PREFIX) else sender
+            if await fair_use().gate(message, f"phone:{number}"):
+                await on_new_message(message)
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
         return twilio_webhook

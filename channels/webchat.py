@@ -16,6 +16,12 @@ Three things Rasa 3.6's `SocketIOInput` gets wrong with the locked packages or f
   the payload into `sio.emit(...)` as keyword arguments. Here a red-flag response marked with
   `custom: {alert: ...}` (or `metadata: {alert: ...}`) reaches the widget as one message,
   `{"text": ..., "quick_replies": [...], "custom": {"alert": "emergency"}}`.
+
+And two for fair use: a message past a rate limit or the cap on a conversation's length
+(channels/fair_use.py) gets a `bot_uttered` event with a plain sentence instead of an answer (the
+socket stays open; a red-flag message always goes through), and a `session_id` the tracker store
+could not keep (over 255 characters, or unprintable) is mapped to `webchat-<hash>`
+(channels/senders.py), so the conversation is stored and staff see it.
 """
 from __future__ import annotations
 
@@ -31,7 +37,9 @@ from sanic import Blueprint, Sanic
 from sanic.request import Request
 from sanic_cors.core import SANIC_CORS_EVALUATED
 
+from channels import fair_use as fair
 from channels.alerts import alert_level, is_alert_marker
+from channels.senders import storable_id
 from channels.settings import MAX_MESSAGE_CHARS, TOO_LONG, allowed_origins
 
 logger = logging.getLogger(__name__)
@@ -110,6 +118,17 @@ class WebChatInput(SocketIOInput):
         sio.eio.cors_allowed_origins = "*" if "*" in self.origins else self.origins
         logger.info(f"Web chat accepts sockets from: {', '.join(self.origins)}.")
         socketio_path = self.socketio_path or "/socket.io"
+        fair_use = fair.attach(socketio_webhook)
+
+        def address_of(sid: Text) -> Optional[str]:
+            environ = sio.get_environ(sid, namespace=self.namespace) or {}
+            request = environ.get("sanic.request")  # the request that opened the socket
+            return fair.network_address(request) if request is not None else None
+
+        async def join(sid: Text, session_id: Text) -> None:
+            joined = sio.enter_room(sid, session_id, namespace=self.namespace)
+            if inspect.isawaitable(joined):
+                await joined
 
         async def leave_cors_to_engineio(request: Request) -> None:
             if request.path.startswith(socketio_path):
@@ -123,11 +142,13 @@ class WebChatInput(SocketIOInput):
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Any) -> None:
             data = data if isinstance(data, dict) else {}
-            session_id = data.get("session_id") or uuid.uuid4().hex
+            given = data.get("session_id")
+            if isinstance(given, (str, int)) and not isinstance(given, bool) and str(given).strip():
+                session_id = storable_id(str(given), "webchat")
+            else:
+                session_id = uuid.uuid4().hex
             if self.session_persistence:
-                joined = sio.enter_room(sid, session_id, namespace=self.namespace)
-                if inspect.isawaitable(joined):
-                    await joined
+                await join(sid, session_id)
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
 
         # Replaces Rasa's handler of the same event, which hard-wires its own output channel.
@@ -139,7 +160,9 @@ class WebChatInput(SocketIOInput):
                 if not data.get("session_id"):
                     logger.warning("Ignored a web chat message without a session_id.")
                     return
-                sender_id = str(data["session_id"])
+                sender_id = storable_id(str(data["session_id"]), "webchat")
+                if sender_id != str(data["session_id"]):
+                    await join(sid, sender_id)  # replies go to the room of the stored id
             else:
                 sender_id = sid
 
@@ -156,14 +179,14 @@ class WebChatInput(SocketIOInput):
                     metadata = json.loads(metadata)
                 except ValueError:
                     metadata = {}
-            await on_new_message(
-                UserMessage(
-                    text,
-                    WebChatOutput(sio, self.bot_message_evt),
-                    sender_id,
-                    input_channel=self.name(),
-                    metadata=metadata if isinstance(metadata, dict) else {},
-                )
+            message = UserMessage(
+                text,
+                WebChatOutput(sio, self.bot_message_evt),
+                sender_id,
+                input_channel=self.name(),
+                metadata=metadata if isinstance(metadata, dict) else {},
             )
+            if await fair_use().gate(message, address_of(sid), tell_every_time=True):
+                await on_new_message(message)
 
         return socketio_webhook

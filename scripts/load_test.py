@@ -31,8 +31,8 @@ import secrets
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Optional, Sequence
 
 import aiohttp
 
@@ -77,7 +77,7 @@ class Turn:
     sender: str
     turn: int
     text: str
-    status: Optional[int]  # None: no answer (time-out, connection error)
+    status: int | None  # None: no answer (time-out, connection error)
     seconds: float
     error: str = ""
     bot_messages: int = 0
@@ -143,7 +143,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 async def _conversation(session: aiohttp.ClientSession, url: str, sender: str, script: Sequence[str],
                         run_id: str, timeout: float, results: list[Turn],
-                        stop: Optional[asyncio.Event] = None) -> None:
+                        stop: asyncio.Event | None = None) -> None:
     for number, text in enumerate(script):
         if stop is not None and stop.is_set():
             return
@@ -176,11 +176,11 @@ async def _conversation(session: aiohttp.ClientSession, url: str, sender: str, s
                             started))
 
 
-async def drive(base_url: str, conversations: int, turns: int, concurrency: Optional[int] = None,
-                run_id: Optional[str] = None, timeout: float = 120.0,
+async def drive(base_url: str, conversations: int, turns: int, concurrency: int | None = None,
+                run_id: str | None = None, timeout: float = 120.0,
                 scripts: Sequence[Sequence[str]] = TRIAGE_SCRIPTS,
-                new_connection_per_message: bool = True, stop: Optional[asyncio.Event] = None,
-                results: Optional[list[Turn]] = None) -> tuple[str, list[Turn], float]:
+                new_connection_per_message: bool = True, stop: asyncio.Event | None = None,
+                results: list[Turn] | None = None) -> tuple[str, list[Turn], float]:
     """Runs the conversations; (run id, every turn, wall seconds). With `stop`, conversations end
     early once it is set; `results` (a list) lets a caller watch turns as they finish."""
     run_id = run_id or f"load{secrets.token_hex(4)}"
@@ -228,7 +228,7 @@ def check_stored(db_url: str, run_id: str, results: Sequence[Turn]) -> dict:
         numbers = [n for n, _ in rows]
         counts = Counter(numbers)
         duplicated += sum(c - 1 for c in counts.values() if c > 1)
-        out_of_order += sum(1 for a, b in zip(numbers, numbers[1:]) if b <= a)
+        out_of_order += sum(1 for a, b in zip(numbers, numbers[1:], strict=False) if b <= a)
         for number, text in rows:
             turn = sent.get((sender, number))
             if turn is not None and text != turn.text:
@@ -245,7 +245,7 @@ def check_stored(db_url: str, run_id: str, results: Sequence[Turn]) -> dict:
 
 
 def report(run_id: str, results: Sequence[Turn], wall: float, conversations: int, turns: int,
-           concurrency: int, db_url: Optional[str] = None) -> LoadReport:
+           concurrency: int, db_url: str | None = None) -> LoadReport:
     acknowledged = [t for t in results if t.acknowledged]
     latencies = [t.seconds * 1000 for t in acknowledged]
     errors = Counter(t.error or f"http_{t.status}" for t in results if not t.acknowledged)
@@ -262,8 +262,8 @@ def report(run_id: str, results: Sequence[Turn], wall: float, conversations: int
     return result
 
 
-def run_load(base_url: str, conversations: int, turns: int, concurrency: Optional[int] = None,
-             db_url: Optional[str] = None, timeout: float = 120.0,
+def run_load(base_url: str, conversations: int, turns: int, concurrency: int | None = None,
+             db_url: str | None = None, timeout: float = 120.0,
              scripts: Sequence[Sequence[str]] = TRIAGE_SCRIPTS,
              new_connection_per_message: bool = True) -> LoadReport:
     """Drives the conversations and checks PostgreSQL (when db_url is given); the report."""
@@ -274,7 +274,7 @@ def run_load(base_url: str, conversations: int, turns: int, concurrency: Optiona
     return report(run_id, results, wall, conversations, turns, concurrency, db_url)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:5005", help="the Rasa server")
     parser.add_argument("--conversations", type=int, default=200)

@@ -183,3 +183,52 @@ async def test_channel_is_off_until_its_variables_are_set(graph_api, monkeypatch
     async with serve_bot(bot_script) as running:
         assert await send_signed(running.url, text_event("hello")) == 503
     assert running.agent.received == []
+
+
+# --- fair use (channels/fair_use.py) and conversation ids ---------------------------------------
+
+def _warm_up_red_flag_rules() -> None:
+    from bot.redflags import warm_up
+
+    warm_up()  # as the Rasa server does when the model loads
+
+
+async def test_past_the_limit_the_person_is_told_once_and_a_red_flag_still_goes_through(
+        facebook_env, graph_api, monkeypatch):
+    from channels.settings import RATE_LIMITED
+
+    _warm_up_red_flag_rules()
+    monkeypatch.setenv("FAIR_USE_CONVERSATION_LIMIT", "2/minute")
+    async with serve_bot(bot_script) as running:
+        statuses = [await send_signed(running.url, text_event(text))
+                    for text in ("hello", "again", "and again", "once more", "crushing chest pain")]
+
+    assert statuses == [200] * 5  # Meta re-delivers, then turns the webhook off, on errors
+    assert [m.text for m in running.agent.received] == ["hello", "again", "crushing chest pain"]
+    assert [m.get("text") for m in sent_messages(graph_api)] == [
+        "You said hello", "You said again", RATE_LIMITED, "Please call 000 now."]
+
+
+async def test_one_delivery_carrying_two_peoples_messages_refuses_only_the_one_past_the_limit(
+        facebook_env, graph_api, monkeypatch):
+    _warm_up_red_flag_rules()
+    monkeypatch.setenv("FAIR_USE_CONVERSATION_LIMIT", "1/minute")
+    async with serve_bot(bot_script) as running:
+        await send_signed(running.url, text_event("hello"))
+        both = text_event("me again")
+        other = {**both["entry"][0]["messaging"][0], "sender": {"id": "1111222233334444"},
+                 "message": {"mid": "m_xyz", "text": "hi there"}}
+        both["entry"][0]["messaging"].append(other)
+        assert await send_signed(running.url, both) == 200
+    assert [(m.sender_id, m.text) for m in running.agent.received] == [
+        (PSID, "hello"), ("1111222233334444", "hi there")]
+
+
+async def test_a_sender_id_the_store_cannot_keep_is_refused_not_lost_in_the_store(bot, graph_api):
+    # Meta's ids are short numbers; a longer one could be neither stored nor answered.
+    base_url, agent = bot
+    long_id = event({"message": {"mid": "m_long", "text": "hello"}})
+    long_id["entry"][0]["messaging"][0]["sender"]["id"] = "9" * 300
+    assert await send_signed(base_url, long_id) == 200
+    assert agent.received == []
+    assert sent_messages(graph_api) == []

@@ -171,3 +171,22 @@ async def test_only_telegram_posting_updates_is_served_and_nobody_can_re_registe
                 assert reply.status == 404
     assert len(bot_api.sent("setWebhook")) == 1, "only the registration at start-up"
     assert await post_update(base_url, message_update("hello")) == 200, "updates still get through"
+
+
+# --- fair use (channels/fair_use.py) -------------------------------------------------------------
+
+async def test_past_the_limit_the_person_is_told_once_and_a_red_flag_still_goes_through(
+        telegram_env, bot_api, monkeypatch):
+    from bot.redflags import warm_up
+    from channels.settings import RATE_LIMITED
+
+    warm_up()  # as the Rasa server does when the model loads
+    monkeypatch.setenv("FAIR_USE_CONVERSATION_LIMIT", "2/minute")
+    async with serve_bot(clinic_script) as running:
+        statuses = [await post_update(running.url, message_update(text, update_id=20000 + n))
+                    for n, text in enumerate(("hello", "again", "and again", "once more", "crushing chest pain"))]
+
+    assert statuses == [200] * 5  # Telegram delivers an update again until it gets a 2xx
+    assert [m.text for m in running.agent.received] == ["hello", "again", "crushing chest pain"]
+    assert [m["text"] for m in bot_api.sent("sendMessage")] == [
+        "You said hello", "You said again", RATE_LIMITED, *CHEST_PAIN_ALERT["text"].split("\n\n")]

@@ -212,3 +212,39 @@ async def test_channel_is_off_until_its_variables_are_set(twilio_api, monkeypatc
         status, _ = await post(running.url, form, signed(form))
     assert status == 503
     assert running.agent.received == []
+
+
+# --- fair use (channels/fair_use.py) -------------------------------------------------------------
+
+async def test_past_the_limit_the_patient_gets_one_text_saying_why_and_red_flags_still_go_through(
+        twilio_env, twilio_api, monkeypatch):
+    from bot.redflags import warm_up
+    from channels.settings import RATE_LIMITED
+
+    warm_up()  # as the Rasa server does when the model loads
+    monkeypatch.setenv("FAIR_USE_CONVERSATION_LIMIT", "2/minute")
+    async with serve_bot(clinic_script) as running:
+        statuses = []
+        for body in ("hello", "again", "and again", "once more", "crushing chest pain"):
+            form = sms(body)
+            statuses.append((await post(running.url, form, signed(form)))[0])
+        # SMS and WhatsApp from one number are one person: the number's limit is shared.
+        form = sms("hi", sender="whatsapp:" + PATIENT)
+        statuses.append((await post(running.url, form, signed(form)))[0])
+
+    # 200 with empty TwiML: any other status makes Twilio call the number's fallback URL.
+    assert statuses == [200] * 6
+    assert [m.text for m in running.agent.received] == ["hello", "again", "crushing chest pain", "hi"]
+    assert [m["Body"] for m in sent_messages(twilio_api)] == [
+        "You said hello", "You said again", RATE_LIMITED, CHEST_PAIN_ALERT["text"], "You said hi"]
+
+
+async def test_a_flood_from_one_number_does_not_hold_up_another(twilio_env, twilio_api, monkeypatch):
+    monkeypatch.setenv("FAIR_USE_ADDRESS_LIMIT", "3/minute")
+    async with serve_bot(clinic_script) as running:
+        for n in range(5):
+            form = sms(f"spam {n}", sender="+61400000001")
+            await post(running.url, form, signed(form))
+        form = sms("my knee hurts", sender="+61400000002")
+        assert (await post(running.url, form, signed(form)))[0] == 200
+    assert [m.text for m in running.agent.received] == ["spam 0", "spam 1", "spam 2", "my knee hurts"]

@@ -194,3 +194,60 @@ def test_the_widget_holds_the_servers_message_limit():
     script = (Path(__file__).resolve().parents[1] / "web" / "widget" / "upwell-chat.js").read_text()
     assert int(re.search(r"var MAX_MESSAGE_CHARS = (\d+);", script).group(1)) == MAX_MESSAGE_CHARS
     assert "maxlength" not in script  # a paste is never cut by the browser
+
+
+# --- fair use (channels/fair_use.py) and conversation ids ---------------------------------------
+
+@pytest.fixture
+def small_limits(monkeypatch):
+    monkeypatch.setenv("FAIR_USE_TRUSTED_ADDRESSES", "none")  # loopback is exempt by default
+    monkeypatch.setenv("FAIR_USE_CONVERSATION_LIMIT", "2/2 seconds")
+    monkeypatch.delenv("ALLOWED_ORIGINS", raising=False)
+    from bot.redflags import warm_up
+
+    warm_up()  # as the Rasa server does when the model loads; a window here is 2 seconds
+
+
+async def test_past_the_limit_the_widget_is_told_to_wait_and_the_socket_stays_open(small_limits):
+    from channels.settings import RATE_LIMITED
+
+    async with start_bot() as running:
+        widget = await WidgetClient().open(running.url)
+        for text in ("hello one", "hello two", "hello three"):
+            await widget.say(text)
+        assert [r["text"] for r in await widget.replies(3)] == [
+            "You said hello one", "You said hello two", RATE_LIMITED]
+        assert [m.text for m in running.agent.received] == ["hello one", "hello two"]
+
+        await asyncio.sleep(2.1)  # the window has passed: the same socket carries on
+        await widget.say("hello four")
+        assert (await widget.replies(1))[0]["text"] == "You said hello four"
+        await widget.close()
+
+
+async def test_a_red_flag_message_past_the_limit_reaches_the_bot_from_the_widget(small_limits):
+    async with start_bot() as running:
+        widget = await WidgetClient().open(running.url)
+        for text in ("hello one", "hello two"):
+            await widget.say(text)
+        await widget.replies(2)
+        await widget.say("I have crushing chest pain")
+        assert await widget.replies(1) == [CHEST_PAIN_ALERT]
+        await widget.close()
+
+
+@pytest.mark.parametrize("session_id", ["s" * 300, "tab\tand\nnewline"], ids=["too-long", "unprintable"])
+async def test_a_session_id_the_store_cannot_keep_is_mapped_and_the_conversation_carries_on(bot, session_id):
+    from channels.senders import MAX_SENDER_CHARS, storable_id
+
+    base_url, agent = bot
+    widget = await WidgetClient().open(base_url, session_id=session_id)
+    mapped = storable_id(session_id, "webchat")
+    assert widget.session_id == mapped and mapped.startswith("webchat-") and len(mapped) <= MAX_SENDER_CHARS
+    await widget.say("hello")
+    assert (await widget.replies(1))[0]["text"] == "You said hello"
+    # A page that keeps sending the id it had (not the confirmed one) reaches the same conversation.
+    await widget.sio.emit("user_uttered", {"message": "again", "session_id": session_id})
+    assert (await widget.replies(1))[0]["text"] == "You said again"
+    assert [m.sender_id for m in agent.received] == [mapped, mapped]
+    await widget.close()
