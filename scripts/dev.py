@@ -428,6 +428,8 @@ def test(args: argparse.Namespace) -> int:
     if fast:
         prepare()  # the spaCy pipeline the entity rules read; no training
         pytest_args = fast_selection(pytest_args)
+        if (os.cpu_count() or 1) > 1 and not any(a == "-n" or a.startswith("-n") for a in pytest_args):
+            pytest_args = ["-n", str(min(os.cpu_count() or 1, 4)), *pytest_args]  # pytest-xdist: every core
     else:
         train()
         ensure_browser()
