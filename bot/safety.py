@@ -99,6 +99,13 @@ def _finding_level(finding: Mapping[str, Any]) -> str:
     return highest_level([finding.get("level"), RED_FLAG_MIN_LEVEL.get(finding["code"])]) or "consultation_24"
 
 
+# A message that opens by asking something back ("Should I go back to the GP about the swelling, or
+# is that normal after a cortisone shot?") is not read as an answer to the safety question waiting.
+ASKS_BACK = re.compile(
+    r"^\s*(?:should|shall|is|are|can|could|would|will|do|does|did|what|why|how|when|where|which|who)\b"
+    r"[^.!?]*\?", re.IGNORECASE)
+
+
 def screening_answer_finding(turn: Turn) -> list[dict]:
     """A "yes" (typed or tapped) to a safety question is that question's red flag. Needs no
     detector, so it holds even if the rule layer fails."""
@@ -115,6 +122,8 @@ def contextual_findings(turn: Turn, detect) -> list[dict]:
     that are red flags only in a child, and signs that make a red flag only with signs said in
     earlier messages (a hot knee, then a fever; a fall, then "I can't get up")."""
     question = turn.requested_slot if turn.requested_slot in SCREENING_QUESTIONS else None
+    if question and ASKS_BACK.match(turn.text):
+        question = None  # "Should I see the GP about the swelling?" asks; it does not answer the calf question
     under_16 = turn.slots.get("under_16") == "yes" or _number(turn.slots.get("age"), 99) < 16
     prior = [s for s in turn.slots.get(SIGNS_SLOT) or [] if isinstance(s, str)] if turn.signs else []
     if not question and not under_16 and not prior:

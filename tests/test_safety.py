@@ -312,3 +312,13 @@ def test_a_question_during_the_booking_details_is_left_to_the_rules_that_answer_
     asked = safety.Turn(text="Should she keep playing netball in the meantime?", intent="ask_rest", findings=[],
                         requested_slot="patient_name", slots={}, active_loop="booking_form")
     assert safety.on_user_message(asked, detect).action is None
+
+
+def test_a_question_asked_back_is_not_read_as_the_answer_to_the_safety_question_waiting():
+    asked_back = safety.Turn(text="Should I see the GP about the swelling, or is that normal after a cortisone shot? "
+                                  "He said it might flare.", intent="ask_imaging", findings=[],
+                             requested_slot="screen_calf", slots={}, active_loop="triage_form")
+    assert not safety.on_user_message(asked_back, detect).slot_updates.get("red_flags")
+    answered = safety.Turn(text="yes, my calf is swollen and sore", intent="affirm", findings=[],
+                           requested_slot="screen_calf", slots={}, active_loop="triage_form")
+    assert "dvt" in safety.on_user_message(answered, detect).slot_updates["red_flags"]
