@@ -50,6 +50,7 @@ from bot.booking.service import (
 )
 from bot.booking.store import BookingRequest, utcnow
 from bot.booking.validation import (
+    name_words,
     phone_for_people,
     validate_email,
     validate_location,
@@ -531,7 +532,7 @@ class _DetailsFormValidation(FormValidationAction, ABC):
             dispatcher.utter_message(text="Sorry, I need your name first, like Sam Lee.")
             return {"patient_name": None}
         checked = validate_name(value)
-        if checked.value is not None and len(checked.value.split()) > NAME_MAX_WORDS:
+        if checked.value is not None and name_words(checked.value) > NAME_MAX_WORDS:  # a note beside it is fine
             dispatcher.utter_message(text="Please type just your name, like Sam Lee.")
             return {"patient_name": None}
         if not checked.ok:

@@ -244,6 +244,14 @@ async def test_a_name_is_kept_and_the_contact_asked_next():
     assert slots["patient_name"] == "Sam Lee" and slots["requested_slot"] == "contact"
 
 
+@pytest.mark.parametrize("typed", ["Jess (Liam's mum)", "Noah Tran. I'm his mum, Linh", "Shane O'Brien-Smith",
+                                   "It's for my husband, Graham Lee"])
+async def test_a_name_with_a_note_about_who_is_writing_is_kept_whole(typed):
+    _, slots = await validate("booking_form", "patient_name", {"booking_consent": True},
+                              intent="nlu_fallback", text=typed, candidates={"patient_name": typed})
+    assert slots["patient_name"] == typed and slots["requested_slot"] == "contact"
+
+
 @pytest.mark.parametrize("typed, intent, reask", [
     ("<b>Sam</b>", "nlu_fallback", "letters only"),
     ("yes", "affirm", "your name first"),

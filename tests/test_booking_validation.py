@@ -187,3 +187,11 @@ def test_every_reask_is_plain_english_at_grade_8_or_below(name, message):
 def test_names_with_brackets_notes_and_apostrophes_are_kept_whole_and_split_without_the_note(typed, first, last):
     assert validate_name(typed).value == typed  # staff read the note as written
     assert split_name(typed) == (first, last)  # a booking system gets the name alone
+
+
+@pytest.mark.parametrize("typed,first,last", [
+    ("It's for my husband, Graham O'Brien-Smith. I'm Maureen, his wife", "Graham", "O'Brien-Smith"),
+    ("for my son Tom Kelly", "Tom", "Kelly"),
+])
+def test_who_the_booking_is_for_comes_before_the_name(typed, first, last):
+    assert split_name(typed) == (first, last)

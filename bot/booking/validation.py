@@ -237,11 +237,22 @@ def validate_name(text: str | None) -> Checked:
 _NAME_NOTE = re.compile(r",|\.\s+(?=(?:i'?m|i am|i|my|her|his|their|for|she|he|we|it'?s|this)\b)", re.IGNORECASE)
 
 
+# "It's for my husband, Graham Lee", "for my son Tom Kelly": who it is for, before the name.
+_FOR_SOMEONE = re.compile(r"^(?:(?:it'?s|this is|booking|book(?:ing)? it)\s+)?for\s+(?:my|our)\s+\w+[,:]?\s*",
+                          re.IGNORECASE)
+
+
+def name_words(name: str) -> int:
+    """The words of the name itself, without a note about who is writing or who it is for."""
+    first, last = split_name(name)
+    return len(f"{first} {last}".split())
+
+
 def split_name(name: str) -> tuple[str, str]:
     """First and last name for systems that need both; a single name fills only the first. A note
     in brackets or after a comma or a full stop ("Jess (Liam's mum)", "Tom Kelly, for my son") is left
     out."""
-    core = _NAME_NOTE.split(re.sub(r"\([^)]*\)?", " ", name))[0]
+    core = _NAME_NOTE.split(_FOR_SOMEONE.sub("", re.sub(r"\([^)]*\)?", " ", name).strip()))[0]
     parts = core.split() or name.split()
     if len(parts) == 1:
         return parts[0], ""
