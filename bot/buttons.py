@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 NEAR_MATCH = 0.85  # difflib ratio: "weekday mornigs", "no 16 or over" still pick their button
+SHORT_ANSWER_WORDS = 2  # "slow", "after injury": words of one title, typed alone
+MIN_PREFIX = 4  # letters a typed word needs to stand for a title's word ("not", "yes" are answers of their own)
 _NOT_WORDS = re.compile(r"[^\w\s]+")
 _PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z_]+)(?P<entities>\{.*\})?$", re.DOTALL)
 
@@ -31,7 +33,16 @@ def typed_button(text: str, buttons: Sequence[Mapping[str, Any]]) -> Mapping[str
         return exact[0]
     near = [b for b in buttons
             if difflib.SequenceMatcher(None, typed, _plain(b.get("title", ""))).ratio() >= NEAR_MATCH]
-    return near[0] if len(near) == 1 else None
+    if len(near) == 1:
+        return near[0]
+    # a word or two of one title, or their start: "slow" for "Slowly, over time", "injury"
+    words = typed.split()
+    if len(words) <= SHORT_ANSWER_WORDS and all(len(w) >= MIN_PREFIX for w in words):
+        fits = [b for b in buttons
+                if all(any(t.startswith(w) for t in _plain(b.get("title", "")).split()) for w in words)]
+        if len(fits) == 1:
+            return fits[0]
+    return None
 
 
 def parse_payload(payload: str) -> tuple[str | None, dict[str, Any]]:

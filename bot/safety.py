@@ -202,6 +202,14 @@ def asserted(findings: Iterable[Mapping[str, Any]]) -> list[dict]:
 NEVER_OVERRULED = frozenset({"cardiorespiratory", "self_harm"})
 
 
+def _net_self_harm_in_mood_answer(turn: Turn, findings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The learned net's self-harm findings in an answer to the mood question."""
+    if turn.requested_slot != MOOD_QUESTION:
+        return []
+    return [f for f in findings if f.get("code") == "self_harm" and f.get("asserted")
+            and str(f.get("rule", "")).startswith(MODEL_RULE_PREFIX)]
+
+
 def _not_answered_no(turn: Turn, findings: Sequence[Mapping[str, Any]],
                      context: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The NLU findings less the learned net's finding of the very code a safety question just
@@ -235,8 +243,15 @@ def on_user_message(turn: Turn, detect) -> Decision:
         decision.slot_updates[CLARIFY_SLOT] = None  # one question only, whatever the answer
         answer = clarified_findings(turn, pending, detect)
     context = contextual_findings(turn, detect)
-    findings = asserted([*_not_answered_no(turn, turn.findings, context), *screening_answer_finding(turn),
-                         *context, *answer])
+    nlu_findings = _not_answered_no(turn, turn.findings, context)
+    mood_doubt = _net_self_harm_in_mood_answer(turn, nlu_findings)
+    if mood_doubt:
+        # The answer to the mood question reads the question's words back ("down", "hopeless"):
+        # the learned net's self-harm finding there is asked about, directly, next (the rules'
+        # own findings, "I want to end it all", still escalate at once).
+        nlu_findings = [f for f in nlu_findings if f not in mood_doubt]
+        decision.slot_updates[MOOD_QUESTION] = "yes" if read_answer(turn.text) == "yes" else "unsure"
+    findings = asserted([*nlu_findings, *screening_answer_finding(turn), *context, *answer])
     current_level = turn.slots.get("triage_level")
     if findings:
         codes = list(turn.slots.get("red_flags") or [])
@@ -297,7 +312,9 @@ def on_user_message(turn: Turn, detect) -> Decision:
     # intent it was classified as ("No, not hot. No fever either, fine apart from the knee" is an
     # answer, not a new story about sitting).
     form_answer = answer_in_context(turn, doubtful)
-    if form_answer is not None:
+    if mood_doubt and turn.active_loop:
+        decision.action = turn.active_loop  # the direct question about self-harm comes next
+    elif form_answer is not None:
         decision.slot_updates.update(form_answer)
         decision.action = turn.active_loop
     elif turn.active_loop and TO_ASK_SLOT in decision.slot_updates:

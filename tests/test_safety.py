@@ -322,3 +322,31 @@ def test_a_question_asked_back_is_not_read_as_the_answer_to_the_safety_question_
     answered = safety.Turn(text="yes, my calf is swollen and sore", intent="affirm", findings=[],
                            requested_slot="screen_calf", slots={}, active_loop="triage_form")
     assert "dvt" in safety.on_user_message(answered, detect).slot_updates["red_flags"]
+
+
+def test_the_nets_self_harm_reading_of_a_mood_answer_leads_to_the_direct_question_not_to_lifeline_at_once():
+    net = finding("self_harm") | {"rule": "model.self_harm:0.85"}
+    mood = safety.Turn(text="Not especially. Anxious about the knee, but I would not say down or hopeless.",
+                       intent="deny", findings=[net], requested_slot="screen_mood", slots={}, active_loop="triage_form")
+    decision = safety.on_user_message(mood, detect)
+    assert not decision.slot_updates.get("red_flags")
+    assert decision.slot_updates["screen_mood"] == "unsure" and decision.action == "triage_form"
+    from bot import triage
+    assert "screen_self_harm" in triage.interview_plan({"screen_mood": "unsure"})  # asked next
+    # the rules' own reading still escalates at once
+    rules = finding("self_harm") | {"rule": "self_harm.ending_life"}
+    said = safety.Turn(text="yes, some days I want to end it all", intent="affirm", findings=[rules],
+                       requested_slot="screen_mood", slots={}, active_loop="triage_form")
+    assert safety.on_user_message(said, detect).slot_updates["red_flags"] == ["self_harm"]
+
+
+def test_a_word_of_one_buttons_title_typed_alone_counts_as_that_tap():
+    onset = [{"title": "Slowly, over time", "payload": '/inform{"onset":"gradual"}'},
+             {"title": "After an injury", "payload": '/inform{"onset":"sudden_injury"}'},
+             {"title": "Not sure", "payload": "/unsure"}]
+    typed = safety.Turn(text="slow", intent="nlu_fallback", findings=[], requested_slot="onset", slots={},
+                        active_loop="triage_form", buttons=onset)
+    decision = safety.on_user_message(typed, detect)
+    assert decision.action == "triage_form" and decision.slot_updates["onset"] == "gradual"
+    from bot.buttons import typed_button
+    assert typed_button("not", onset) is None  # too short to stand for "Not sure": read as an answer instead
