@@ -22,13 +22,16 @@ And two for fair use: a message past a rate limit or the cap on a conversation's
 socket stays open; a red-flag message always goes through), and a `session_id` the tracker store
 could not keep (over 255 characters, or unprintable) is mapped to `webchat-<hash>`
 (channels/senders.py), so the conversation is stored and staff see it.
+
+Sessions are issued and signed by the server (channels/sessions.py): the widget's `session_id` is
+a token, and a conversation id alone (from a log line or a guess) neither receives that patient's
+replies nor posts into their chat.
 """
 from __future__ import annotations
 
 import inspect
 import json
 import logging
-import uuid
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -40,6 +43,7 @@ from sanic_cors.core import SANIC_CORS_EVALUATED
 from channels import fair_use as fair
 from channels.alerts import alert_level, is_alert_marker
 from channels.senders import storable_id
+from channels.sessions import SessionSigner, log_id
 from channels.settings import MAX_MESSAGE_CHARS, TOO_LONG, allowed_origins
 
 logger = logging.getLogger(__name__)
@@ -139,17 +143,26 @@ class WebChatInput(SocketIOInput):
             app.register_middleware(leave_cors_to_engineio, "request")
 
         # Replaces Rasa's handler, which does not await the room join (see the module doc).
+        signer = SessionSigner.from_env()
+
+        async def new_session(sid: Text) -> str:
+            """A new conversation for this socket: its room joined, its signed token confirmed."""
+            conversation_id, token = signer.new_token()
+            if self.session_persistence:
+                await join(sid, conversation_id)
+            await sio.emit("session_confirm", token, room=sid, namespace=self.namespace)
+            return conversation_id
+
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Any) -> None:
             data = data if isinstance(data, dict) else {}
-            given = data.get("session_id")
-            if isinstance(given, (str, int)) and not isinstance(given, bool) and str(given).strip():
-                session_id = storable_id(str(given), "webchat")
-            else:
-                session_id = uuid.uuid4().hex
+            conversation_id = signer.conversation_of(data.get("session_id"))
+            if conversation_id is None:  # none, or not one this server issued: a new conversation
+                await new_session(sid)
+                return
             if self.session_persistence:
-                await join(sid, session_id)
-            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+                await join(sid, conversation_id)
+            await sio.emit("session_confirm", data["session_id"], room=sid, namespace=self.namespace)
 
         # Replaces Rasa's handler of the same event, which hard-wires its own output channel.
         @sio.on(self.user_message_evt, namespace=self.namespace)
@@ -157,12 +170,13 @@ class WebChatInput(SocketIOInput):
             if not isinstance(data, dict):
                 return
             if self.session_persistence:
-                if not data.get("session_id"):
-                    logger.warning("Ignored a web chat message without a session_id.")
-                    return
-                sender_id = storable_id(str(data["session_id"]), "webchat")
-                if sender_id != str(data["session_id"]):
-                    await join(sid, sender_id)  # replies go to the room of the stored id
+                conversation_id = signer.conversation_of(data.get("session_id"))
+                if conversation_id is None:
+                    # Not a token this server issued (a guessed or copied id, or a secret that
+                    # changed): the message is answered in a new conversation of its own.
+                    conversation_id = await new_session(sid)
+                    logger.warning("webchat.unsigned_session new=%s", log_id(conversation_id))
+                sender_id = storable_id(conversation_id, "webchat")
             else:
                 sender_id = sid
 

@@ -51,6 +51,8 @@ def env(**extra: str) -> dict:
     merged = {**os.environ, **QUIET_ENV, **extra}
     # The Rasa server sends it (endpoints.yml) and the action server checks it (actions/server.py)
     merged.setdefault("ACTION_SERVER_TOKEN", action_server_token())
+    # The web chat signs the sessions it issues (channels/sessions.py): kept, so a restart keeps them
+    merged.setdefault("WEBCHAT_SESSION_SECRET", machine_secret("WEBCHAT_SESSION_SECRET", "webchat-session-secret"))
     merged["PATH"] = f"{VENV_BIN}{os.pathsep}{merged.get('PATH', '')}"
     merged["PYTHONPATH"] = str(ROOT)
     return merged
@@ -130,13 +132,13 @@ def wait_for(url: str, seconds: float, proc: subprocess.Popen | None = None) -> 
     return False
 
 
-def action_server_token() -> str:
-    """The secret shared by the Rasa server and the action server: ACTION_SERVER_TOKEN, or one
-    made for this machine and kept in var/ (readable by this user only)."""
-    token = os.environ.get("ACTION_SERVER_TOKEN")
+def machine_secret(variable: str, file_name: str) -> str:
+    """The variable's value, or a secret made for this machine and kept in var/ (readable by this
+    user only)."""
+    token = os.environ.get(variable)
     if token:
         return token
-    path = ROOT / "var" / "action-server-token"
+    path = ROOT / "var" / file_name
     if not path.exists():
         path.parent.mkdir(exist_ok=True)
         path.write_text(secrets.token_urlsafe(32))
@@ -144,17 +146,14 @@ def action_server_token() -> str:
     return path.read_text().strip()
 
 
+def action_server_token() -> str:
+    """The secret shared by the Rasa server and the action server."""
+    return machine_secret("ACTION_SERVER_TOKEN", "action-server-token")
+
+
 def api_token() -> str:
-    """The Rasa HTTP API is only ever on with a token: RASA_API_TOKEN, or one made for this
-    machine and kept in var/ (readable by this user only)."""
-    token = os.environ.get("RASA_API_TOKEN")
-    if token:
-        return token
-    path = ROOT / "var" / "rasa-api-token"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    """The Rasa HTTP API is only ever on with a token."""
+    return machine_secret("RASA_API_TOKEN", "rasa-api-token")
 
 
 def allowed_origins(web_port: int) -> str:

@@ -73,7 +73,7 @@ async def test_message_gets_a_reply_split_into_bubbles(bot):
     assert await widget.replies(2) == [
         {"text": "Runner's knee is common."}, {"text": "It often gets better with exercise."}
     ]
-    assert agent.received[0].sender_id == widget.session_id
+    assert agent.received[0].sender_id == widget.session_id.split(".")[0]  # the token's conversation
     assert agent.received[0].input_channel == "socketio"
     await widget.close()
 
@@ -123,16 +123,19 @@ async def test_a_new_page_with_the_stored_session_id_continues_the_conversation(
     assert second.session_id == session_id
     await second.say("hello")
     assert (await second.replies(1))[0]["text"] == "You said hello"
-    assert agent.received[-1].sender_id == session_id
+    assert agent.received[-1].sender_id == session_id.split(".")[0]
     await second.close()
 
 
-async def test_message_without_a_session_id_is_ignored(bot):
+async def test_a_message_without_a_session_token_is_answered_in_a_new_conversation_of_its_own(bot):
     base_url, agent = bot
     widget = await WidgetClient().open(base_url)
+    first = widget.session_id
+    widget._confirmed.clear()
     await widget.sio.emit("user_uttered", {"message": "hello"})
-    await asyncio.sleep(0.3)
-    assert agent.received == []
+    assert (await widget.replies(1))[0]["text"] == "You said hello"  # never silent
+    await asyncio.wait_for(widget._confirmed.wait(), 5)
+    assert widget.session_id != first and agent.received[-1].sender_id == widget.session_id.split(".")[0]
     await widget.close()
 
 
@@ -236,18 +239,29 @@ async def test_a_red_flag_message_past_the_limit_reaches_the_bot_from_the_widget
         await widget.close()
 
 
-@pytest.mark.parametrize("session_id", ["s" * 300, "tab\tand\nnewline"], ids=["too-long", "unprintable"])
-async def test_a_session_id_the_store_cannot_keep_is_mapped_and_the_conversation_carries_on(bot, session_id):
-    from channels.senders import MAX_SENDER_CHARS, storable_id
-
+@pytest.mark.parametrize("session_id", ["s" * 300, "tab\tand\nnewline", "0123abcd", "0123abcd.forged"],
+                         ids=["too-long", "unprintable", "a-bare-id", "a-forged-token"])
+async def test_an_id_the_server_did_not_issue_starts_a_new_conversation(bot, session_id):
     base_url, agent = bot
     widget = await WidgetClient().open(base_url, session_id=session_id)
-    mapped = storable_id(session_id, "webchat")
-    assert widget.session_id == mapped and mapped.startswith("webchat-") and len(mapped) <= MAX_SENDER_CHARS
+    assert widget.session_id != session_id and widget.session_id.count(".") == 1
     await widget.say("hello")
     assert (await widget.replies(1))[0]["text"] == "You said hello"
-    # A page that keeps sending the id it had (not the confirmed one) reaches the same conversation.
-    await widget.sio.emit("user_uttered", {"message": "again", "session_id": session_id})
-    assert (await widget.replies(1))[0]["text"] == "You said again"
-    assert [m.sender_id for m in agent.received] == [mapped, mapped]
+    assert agent.received[-1].sender_id == widget.session_id.split(".")[0]
     await widget.close()
+
+
+async def test_another_patients_conversation_id_neither_receives_their_replies_nor_posts_into_their_chat(bot):
+    base_url, agent = bot
+    patient = await WidgetClient().open(base_url)
+    conversation = patient.session_id.split(".")[0]  # what a log line or a review link could show
+    intruder = await WidgetClient().open(base_url, session_id=conversation)
+    assert intruder.session_id.split(".")[0] != conversation
+    await intruder.sio.emit("user_uttered", {"message": "hello", "session_id": conversation})
+    assert (await intruder.replies(1))[0]["text"] == "You said hello"
+    assert all(m.sender_id != conversation for m in agent.received)
+    await patient.say("my own message")
+    assert (await patient.replies(1))[0]["text"] == "You said my own message"
+    assert intruder.received.empty()  # the patient's reply went to the patient only
+    await patient.close()
+    await intruder.close()
