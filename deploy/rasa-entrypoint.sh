@@ -9,7 +9,8 @@
 #   RASA_API_TOKEN, RASA_JWT_SECRET (RASA_JWT_METHOD, default HS256): the HTTP API is on only
 #                      when one of them is set
 # Anything other than `serve` is passed to `rasa` unchanged (e.g. `shell`, `--version`).
-# Secrets go as --flag=value: one that starts with "-" would otherwise be taken for a flag.
+# The secrets never go on the command line (readable in the process list): components/serve.py
+# reads RASA_API_TOKEN and RASA_JWT_SECRET from the environment inside the server.
 set -eu
 if [ "${1:-serve}" != "serve" ]; then
     exec rasa "$@"
@@ -28,18 +29,7 @@ if [ -n "${ALLOWED_ORIGINS:-}" ]; then
     done
     IFS=$old_ifs
 fi
-api=""
-if [ -n "${RASA_API_TOKEN:-}" ]; then
-    set -- "$@" "--auth-token=$RASA_API_TOKEN"
-    api=on
-fi
-if [ -n "${RASA_JWT_SECRET:-}" ]; then
-    set -- "$@" "--jwt-secret=$RASA_JWT_SECRET" "--jwt-method=${RASA_JWT_METHOD:-HS256}"
-    api=on
-fi
-if [ -n "$api" ]; then
-    set -- "$@" --enable-api
-else
+if [ -z "${RASA_API_TOKEN:-}" ] && [ -z "${RASA_JWT_SECRET:-}" ]; then
     echo "rasa-entrypoint: the Rasa HTTP API is off (set RASA_API_TOKEN or RASA_JWT_SECRET to turn it on)" >&2
 fi
-exec rasa "$@"
+exec python -m components.serve "$@"

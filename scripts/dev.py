@@ -160,20 +160,16 @@ def allowed_origins(web_port: int) -> str:
     return os.environ.get("ALLOWED_ORIGINS", f"http://localhost:{web_port},http://127.0.0.1:{web_port}")
 
 
-def api_flags(production: bool = False) -> list[str]:
-    """The Rasa HTTP API is on only with a token or a JWT secret. The default profile makes a
-    token for this machine (api_token); production takes secrets from the environment only
-    (RASA_API_TOKEN, RASA_JWT_SECRET) and leaves the API off when neither is set. Secrets are
-    passed as --flag=value: a random one may start with "-", which argparse takes for a flag."""
-    if not production:
-        return ["--enable-api", f"--auth-token={api_token()}"]
-    flags: list[str] = []
-    if os.environ.get("RASA_API_TOKEN"):
-        flags.append(f"--auth-token={os.environ['RASA_API_TOKEN']}")
-    if os.environ.get("RASA_JWT_SECRET"):
-        flags += [f"--jwt-secret={os.environ['RASA_JWT_SECRET']}",
-                  f"--jwt-method={os.environ.get('RASA_JWT_METHOD', 'HS256')}"]
-    return ["--enable-api", *flags] if flags else []
+def api_environment(production: bool = False) -> list[str]:
+    """The Rasa HTTP API is on only with a token or a JWT secret, and no secret is ever on a
+    command line (`ps` shows command lines to every local user): components/serve.py reads them
+    inside the server. The default profile points it at this machine's token file (api_token);
+    production passes RASA_API_TOKEN or RASA_JWT_SECRET from its own environment and leaves the
+    API off when neither is set."""
+    if production:
+        return []
+    api_token()  # made if missing
+    return [f"RASA_API_TOKEN_FILE={ROOT / 'var' / 'rasa-api-token'}"]
 
 
 def service_commands(rasa_port=5005, actions_port=5055, web_port=8080, review_port=8000,
@@ -184,7 +180,6 @@ def service_commands(rasa_port=5005, actions_port=5055, web_port=8080, review_po
     With production=True the Rasa server uses endpoints.production.yml (unless `endpoints` names
     another file) and the production channels; run it with production_env(...) in its
     environment."""
-    rasa = str(VENV_BIN / "rasa")
     py = sys.executable
     if production and endpoints == "endpoints.yml":
         endpoints = PRODUCTION_ENDPOINTS
@@ -194,13 +189,12 @@ def service_commands(rasa_port=5005, actions_port=5055, web_port=8080, review_po
         ("action server", [py, "-m", "actions.server", "--port", str(actions_port), "--host", "127.0.0.1"],
          f"http://127.0.0.1:{actions_port}/health"),
         # The web chat channel checks socket origins itself, from ALLOWED_ORIGINS.
-        ("Rasa server", ["env", f"ALLOWED_ORIGINS={allowed_origins(web_port)}",
-                         rasa, "run", "--model", str(model), "--port", str(rasa_port),
+        ("Rasa server", ["env", f"ALLOWED_ORIGINS={allowed_origins(web_port)}", *api_environment(production),
+                         py, "-m", "components.serve", "run", "--model", str(model), "--port", str(rasa_port),
                          # one machine: loopback only (a container or proxy sets the production
                          # profile, which listens where its network puts it)
                          *([] if production else ["--interface", "127.0.0.1"]),
                          "--endpoints", endpoints, "--credentials", credentials,
-                         *api_flags(production),
                          "--cors", *allowed_origins(web_port).split(",")],
          f"http://127.0.0.1:{rasa_port}/"),
     ]
@@ -341,7 +335,8 @@ def run(args: argparse.Namespace) -> int:
                 stop()
                 return 1
         if production:
-            api = ("on (RASA_API_TOKEN / RASA_JWT_SECRET)" if api_flags(production=True)
+            api = ("on (RASA_API_TOKEN / RASA_JWT_SECRET)"
+                   if os.environ.get("RASA_API_TOKEN") or os.environ.get("RASA_JWT_SECRET")
                    else "off (set RASA_API_TOKEN or RASA_JWT_SECRET to turn it on)")
             where = (f"  Transcripts:            {extra['TRACKER_DB_URL'].split('@')[-1]} (PostgreSQL)\n"
                      f"  Lock store:             Redis {extra['REDIS_HOST']}:{extra['REDIS_PORT']}, "

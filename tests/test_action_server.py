@@ -83,3 +83,14 @@ def test_it_listens_on_loopback_only_by_default(server):
     listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
     local_addresses = {line.split()[3] for line in listening.splitlines() if line.strip()}
     assert local_addresses == {f"127.0.0.1:{port}"}  # not 0.0.0.0, not every interface
+
+
+def test_the_rasa_servers_api_secrets_come_from_the_environment_not_the_command_line(tmp_path):
+    from components.serve import rasa_arguments
+
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret-token\n")
+    assert rasa_arguments(["run", "--port", "5005"], {"RASA_API_TOKEN_FILE": str(token_file)}) == [
+        "run", "--port", "5005", "--enable-api", "--auth-token=s3cret-token"]
+    assert rasa_arguments(["run"], {}) == ["run"]  # no secret: the API stays off
+    assert rasa_arguments(["shell"], {"RASA_API_TOKEN": "t"}) == ["shell"]  # only `run` serves the API

@@ -279,7 +279,7 @@ class ProductionStack:
     def start(self) -> None:
         self.database = create_database()
         saved = {k: os.environ.get(k) for k in ("RASA_API_TOKEN", "RASA_JWT_SECRET")}
-        os.environ["RASA_API_TOKEN"] = self.token  # api_flags reads secrets from the environment
+        os.environ["RASA_API_TOKEN"] = self.token  # the production profile's API is on only with it
         os.environ.pop("RASA_JWT_SECRET", None)
         try:
             commands = dev.service_commands(rasa_port=self.rasa_port, actions_port=self.actions_port,

@@ -73,30 +73,41 @@ def test_the_environment_chooses_the_databases_and_redis_without_editing_a_file(
     assert settings["REVIEW_DB_URL"].startswith("postgresql://"), "the review tool uses PostgreSQL too"
 
 
+def served(command: list[str], environ: dict) -> list[str]:
+    """The arguments `rasa` gets from `python -m components.serve ...` in that environment."""
+    from components.serve import rasa_arguments
+
+    after = command[command.index("components.serve") + 1:]
+    settings = dict(arg.split("=", 1) for arg in command[1:command.index("components.serve") - 2] if "=" in arg)
+    return rasa_arguments(after, {**environ, **settings})
+
+
 def test_production_turns_the_http_api_on_only_with_a_token_or_jwt_from_the_environment(clean_env):
     def rasa_command() -> list[str]:
         return dict((name, command) for name, command, _ in dev.service_commands(production=True))["Rasa server"]
 
     command = rasa_command()
-    assert "--enable-api" not in command and not has_flag(command, "--auth-token")
+    assert "--enable-api" not in served(command, {}) and not has_flag(served(command, {}), "--auth-token")
     assert "endpoints.production.yml" in command and "deploy/credentials.production.yml" in command
 
     clean_env.setenv("RASA_API_TOKEN", "-token-from-env")  # a leading "-" must not read as a flag
     command = rasa_command()
-    assert flag(command, "--auth-token") == "-token-from-env" and "--enable-api" in command
+    assert not any("-token-from-env" in arg for arg in command)  # never on a command line (ps)
+    args = served(command, {"RASA_API_TOKEN": "-token-from-env"})
+    assert flag(args, "--auth-token") == "-token-from-env" and "--enable-api" in args
 
-    clean_env.delenv("RASA_API_TOKEN")
-    clean_env.setenv("RASA_JWT_SECRET", "jwt-from-env")
-    command = rasa_command()
-    assert flag(command, "--jwt-secret") == "jwt-from-env" and not has_flag(command, "--auth-token")
+    args = served(rasa_command(), {"RASA_JWT_SECRET": "jwt-from-env"})
+    assert flag(args, "--jwt-secret") == "jwt-from-env" and not has_flag(args, "--auth-token")
 
 
-def test_the_default_profile_is_unchanged(clean_env):
+def test_the_default_profile_is_unchanged_and_keeps_its_token_off_the_command_line(clean_env):
     command = dict((name, command) for name, command, _ in dev.service_commands())["Rasa server"]
     assert command[command.index("--endpoints") + 1] == "endpoints.yml"
     assert command[command.index("--credentials") + 1] == "credentials.yml"
     assert command[command.index("--interface") + 1] == "127.0.0.1"  # development servers on loopback
-    assert "--enable-api" in command and flag(command, "--auth-token") == dev.api_token()
+    assert not any(dev.api_token() in arg for arg in command)  # `ps` shows command lines to every user
+    args = served(command, {})
+    assert "--enable-api" in args and flag(args, "--auth-token") == dev.api_token()
 
 
 def test_production_channels_are_the_default_ones():
@@ -147,14 +158,23 @@ def test_helm_values_give_rasas_chart_the_production_stores():
 
 
 def entrypoint_command(tmp_path: Path, *args: str, **env: str) -> list[str]:
-    """The `rasa` command line deploy/rasa-entrypoint.sh runs (a stand-in `rasa` prints it)."""
-    fake = tmp_path / "rasa"
-    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
-    fake.chmod(0o755)
+    """What the server gets from deploy/rasa-entrypoint.sh: the command line it runs (stand-ins for
+    `python` and `rasa` print it), and for `serve` the arguments components/serve.py gives `rasa`
+    from the environment."""
+    for name in ("python", "rasa"):
+        fake = tmp_path / name
+        fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+        fake.chmod(0o755)
     environ = {"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", **env}
     done = subprocess.run(["sh", str(DEPLOY / "rasa-entrypoint.sh"), *args], env=environ,
                           capture_output=True, text=True, check=True, timeout=30)
-    return done.stdout.splitlines()
+    line = done.stdout.splitlines()
+    if line[:2] != ["-m", "components.serve"]:
+        return line
+    assert not any(secret in arg for arg in line for secret in env.values() if "secret" in secret or "t0ken" in secret)
+    from components.serve import rasa_arguments
+
+    return rasa_arguments(line[2:], env)
 
 
 def test_the_rasa_image_turns_the_api_on_only_with_a_secret_from_the_environment(tmp_path):
@@ -166,8 +186,8 @@ def test_the_rasa_image_turns_the_api_on_only_with_a_secret_from_the_environment
     assert "--enable-api" in command and flag(command, "--auth-token") == "-t0ken"
     assert command[command.index("--cors") + 1:command.index("--cors") + 3] == ["https://a.example", "https://b.example"]
 
-    command = entrypoint_command(tmp_path, RASA_JWT_SECRET="jwt", RASA_ENDPOINTS="/app/endpoints.yml")
-    assert flag(command, "--jwt-secret") == "jwt" and not has_flag(command, "--auth-token")
+    command = entrypoint_command(tmp_path, RASA_JWT_SECRET="jwt-secret", RASA_ENDPOINTS="/app/endpoints.yml")
+    assert flag(command, "--jwt-secret") == "jwt-secret" and not has_flag(command, "--auth-token")
     assert command[command.index("--endpoints") + 1] == "/app/endpoints.yml"
 
     assert entrypoint_command(tmp_path, "shell", "--debug") == ["shell", "--debug"]
