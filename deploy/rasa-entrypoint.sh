@@ -9,7 +9,7 @@
 #   RASA_API_TOKEN, RASA_JWT_SECRET (RASA_JWT_METHOD, default HS256): the HTTP API is on only
 #                      when one of them is set
 # Anything other than `serve` is passed to `rasa` unchanged (e.g. `shell`, `--version`).
-# The secrets never go on the command line (readable in the process list): components/serve.py
+# The secrets never go on the command line (readable in the process list): channels/serve.py
 # reads RASA_API_TOKEN and RASA_JWT_SECRET from the environment inside the server.
 set -eu
 if [ "${1:-serve}" != "serve" ]; then
@@ -32,4 +32,4 @@ fi
 if [ -z "${RASA_API_TOKEN:-}" ] && [ -z "${RASA_JWT_SECRET:-}" ]; then
     echo "rasa-entrypoint: the Rasa HTTP API is off (set RASA_API_TOKEN or RASA_JWT_SECRET to turn it on)" >&2
 fi
-exec python -m components.serve "$@"
+exec python -m channels.serve "$@"

@@ -162,7 +162,7 @@ def allowed_origins(web_port: int) -> str:
 
 def api_environment(production: bool = False) -> list[str]:
     """The Rasa HTTP API is on only with a token or a JWT secret, and no secret is ever on a
-    command line (`ps` shows command lines to every local user): components/serve.py reads them
+    command line (`ps` shows command lines to every local user): channels/serve.py reads them
     inside the server. The default profile points it at this machine's token file (api_token);
     production passes RASA_API_TOKEN or RASA_JWT_SECRET from its own environment and leaves the
     API off when neither is set."""
@@ -190,7 +190,7 @@ def service_commands(rasa_port=5005, actions_port=5055, web_port=8080, review_po
          f"http://127.0.0.1:{actions_port}/health"),
         # The web chat channel checks socket origins itself, from ALLOWED_ORIGINS.
         ("Rasa server", ["env", f"ALLOWED_ORIGINS={allowed_origins(web_port)}", *api_environment(production),
-                         py, "-m", "components.serve", "run", "--model", str(model), "--port", str(rasa_port),
+                         py, "-m", "channels.serve", "run", "--model", str(model), "--port", str(rasa_port),
                          # one machine: loopback only (a container or proxy sets the production
                          # profile, which listens where its network puts it)
                          *([] if production else ["--interface", "127.0.0.1"]),

@@ -86,7 +86,7 @@ def test_it_listens_on_loopback_only_by_default(server):
 
 
 def test_the_rasa_servers_api_secrets_come_from_the_environment_not_the_command_line(tmp_path):
-    from components.serve import rasa_arguments
+    from channels.serve import rasa_arguments
 
     token_file = tmp_path / "token"
     token_file.write_text("s3cret-token\n")

@@ -74,11 +74,11 @@ def test_the_environment_chooses_the_databases_and_redis_without_editing_a_file(
 
 
 def served(command: list[str], environ: dict) -> list[str]:
-    """The arguments `rasa` gets from `python -m components.serve ...` in that environment."""
-    from components.serve import rasa_arguments
+    """The arguments `rasa` gets from `python -m channels.serve ...` in that environment."""
+    from channels.serve import rasa_arguments
 
-    after = command[command.index("components.serve") + 1:]
-    settings = dict(arg.split("=", 1) for arg in command[1:command.index("components.serve") - 2] if "=" in arg)
+    after = command[command.index("channels.serve") + 1:]
+    settings = dict(arg.split("=", 1) for arg in command[1:command.index("channels.serve") - 2] if "=" in arg)
     return rasa_arguments(after, {**environ, **settings})
 
 
@@ -159,7 +159,7 @@ def test_helm_values_give_rasas_chart_the_production_stores():
 
 def entrypoint_command(tmp_path: Path, *args: str, **env: str) -> list[str]:
     """What the server gets from deploy/rasa-entrypoint.sh: the command line it runs (stand-ins for
-    `python` and `rasa` print it), and for `serve` the arguments components/serve.py gives `rasa`
+    `python` and `rasa` print it), and for `serve` the arguments channels/serve.py gives `rasa`
     from the environment."""
     for name in ("python", "rasa"):
         fake = tmp_path / name
@@ -169,10 +169,10 @@ def entrypoint_command(tmp_path: Path, *args: str, **env: str) -> list[str]:
     done = subprocess.run(["sh", str(DEPLOY / "rasa-entrypoint.sh"), *args], env=environ,
                           capture_output=True, text=True, check=True, timeout=30)
     line = done.stdout.splitlines()
-    if line[:2] != ["-m", "components.serve"]:
+    if line[:2] != ["-m", "channels.serve"]:
         return line
     assert not any(secret in arg for arg in line for secret in env.values() if "secret" in secret or "t0ken" in secret)
-    from components.serve import rasa_arguments
+    from channels.serve import rasa_arguments
 
     return rasa_arguments(line[2:], env)
 

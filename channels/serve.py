@@ -1,6 +1,6 @@
 """`rasa run` with the HTTP API's secrets read inside the process, never from its command line.
 
-    python -m components.serve run --model models/triage.tar.gz --enable-api ...
+    python -m channels.serve run --model models/triage.tar.gz --enable-api ...
 
 Rasa takes its API token and JWT secret only as command-line options, and a command line is
 readable by every local user (`ps`, /proc). Here they come from the environment instead and are
@@ -11,7 +11,9 @@ added to Rasa's arguments inside this process, where no other user can read them
 - RASA_JWT_SECRET (and RASA_JWT_METHOD, default HS256) becomes --jwt-secret and --jwt-method.
 
 With any of them the API is switched on (--enable-api); with none it stays as the arguments say.
-Everything else goes to `rasa` unchanged.
+Everything else goes to `rasa` unchanged. It lives in `channels` (whose package import does
+nothing) rather than `components`, whose import installs the patches that must come after Rasa
+has set up its logging, when the model loads them.
 """
 from __future__ import annotations
 
