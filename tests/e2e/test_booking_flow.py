@@ -144,6 +144,8 @@ def test_bad_answers_are_asked_again_and_an_answer_can_be_changed_before_confirm
 def test_no_consent_keeps_nothing_and_gives_the_clinic_phone(bot):
     sender = new_id()
     bot.send("I'd like to book an appointment", sender)
+    replies = bot.answer_the_emergency_questions(sender)  # they come first, then the consent question
+    assert "privacy policy" in texts(replies)
     replies = bot.send("/deny", sender)
     text = texts(replies)
     assert "haven't kept any of your details" in text and clinic_settings(bot).clinic_phone in text
