@@ -331,9 +331,10 @@ NOT_AN_ANSWER_ACTION = "utter_need_a_choice"
 STUCK_ACTION = "utter_stuck"
 STUCK_AFTER_TRIES = 2  # messages while the same question waited: the second miss offers skip and a person
 # Intents that, during the triage questions, mean the message was not read as an answer: it is not
-# a question (answered by the rules, then the form resumes), a steer (stop, skip, book, a person)
-# or an answer intent the form reads itself (affirm, deny, inform, unsure).
-NOT_AN_ANSWER_INTENTS = frozenset({"nlu_fallback", "out_of_scope", "greet", "goodbye", "thank", *SYMPTOM_INTENTS})
+# a question (answered by the rules, then the form resumes), a steer (stop, skip, book, a person),
+# an answer intent the form reads itself (affirm, deny, inform, unsure) or a greeting.
+# A greeting, a thank-you or a goodbye has its own reply, and the form goes on after it.
+NOT_AN_ANSWER_INTENTS = frozenset({"nlu_fallback", "out_of_scope", *SYMPTOM_INTENTS})
 
 
 ANSWER_INTENTS = {"affirm": "yes", "deny": "no", "unsure": "unsure"}
