@@ -14,8 +14,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import triage
-from bot.contract import level_rank
+from bot import policy, triage
 from bot.knee_topic import mentions_knee
 from bot.redflags.screening import read_answer
 from bot.settings import load_settings
@@ -27,7 +26,6 @@ SETTINGS = load_settings()
 # keeps the level at consultation or above); elsewhere "not sure" is the same as skipping.
 UNSURE_IS_AN_ANSWER = ("under_16", triage.MOOD_QUESTION, *triage.SCREENING_QUESTIONS)
 YES_NO_QUESTIONS = frozenset((triage.MOOD_QUESTION, *triage.SCREENING_QUESTIONS))
-BOOKABLE = level_rank("consultation")  # at or below: offer a running assessment
 # Entities that place a message on the knee: where on it, or what brings knee pain on. How long,
 # which side or how it started could be said of any body part.
 KNEE_PLACE_OR_ACTIVITY = frozenset({"pain_location", "pain_trigger"})
@@ -88,7 +86,7 @@ class ValidateTriageForm(FormValidationAction):
         # An age given at any point answers the question before it is asked.
         age = tracker.get_slot("age")
         if tracker.get_slot("under_16") is None and isinstance(age, (int, float)):
-            return {"under_16": "yes" if age < 16 else "no"}
+            return {"under_16": "yes" if policy.is_child(age) else "no"}
         return {}
 
     def validate_duration_weeks(
@@ -132,15 +130,15 @@ class ActionTriageSummary(Action):
         level, reasons = triage.assess(record, current_level=tracker.get_slot("triage_level"))
         text = triage.summary(record, level, reasons)
         dispatcher.utter_message(text=text)
-        booking_next = bool(tracker.get_slot(triage.BOOKING_WANTED_SLOT)) and level_rank(level) <= BOOKABLE
-        if level_rank(level) <= BOOKABLE and not booking_next:
+        booking_next = bool(tracker.get_slot(triage.BOOKING_WANTED_SLOT)) and policy.bookable(level)
+        if policy.bookable(level) and not booking_next:
             dispatcher.utter_message(response="utter_offer_hip")
         events: list[EventType] = [
             SlotSet("triage_level", level),
             SlotSet("triage_reasons", reasons),
             SlotSet("triage_summary", triage.describe(record)),
         ]
-        if level_rank(level) >= level_rank("consultation_24"):
+        if policy.is_urgent(level):
             events.append(SlotSet("staff_review_needed", True))
         if booking_next:  # they asked to book during the questions: the booking starts now
             events.append(FollowupAction("action_offer_booking"))

@@ -37,6 +37,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.actions import SETTINGS
+from bot import policy
 from bot.booking.hours import DAY_NAMES, time_words
 from bot.booking.service import (
     BookingService,
@@ -58,7 +59,7 @@ from bot.booking.validation import (
     validate_phone,
     validate_preferred_times,
 )
-from bot.contract import QUESTION_INTENTS, SYMPTOM_INTENTS, level_rank
+from bot.contract import QUESTION_INTENTS, SYMPTOM_INTENTS
 from bot.settings import Settings
 from bot.triage import BOOKING_WANTED_SLOT, EMERGENCY_QUESTIONS, interview_plan
 
@@ -88,8 +89,6 @@ CONFIDENT = 0.8
 NAME_MAX_WORDS = 5
 NO_SLOT = "none"  # the "None of these suit me" button
 ANY_TIME = "Any time"
-EMERGENCY = level_rank("emergency")
-BOOKABLE = level_rank("consultation")  # at or below: booking is offered, no reminder needed
 
 
 def booking_service() -> BookingService:
@@ -166,7 +165,7 @@ def first_name(name: str | None) -> str:
 
 def details_to_ask(form: str, slots: Mapping[str, Any], settings: Settings) -> list[str]:
     """The questions this request needs, in order (the form asks the first unanswered one)."""
-    if form == BOOKING_FORM and level_rank(slots.get("triage_level")) >= EMERGENCY:
+    if form == BOOKING_FORM and policy.blocks_booking(slots.get("triage_level")):
         return []  # never a booking in an emergency (the safety policy answers first)
     if slots.get("booking_consent") is False:
         return ["booking_consent"]  # no consent: ask nothing else, keep nothing
@@ -367,9 +366,9 @@ class ActionOfferBooking(Action):
         return "action_offer_booking"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        level = level_rank(tracker.get_slot("triage_level"))
+        level = tracker.get_slot("triage_level")
         form = _active_form(tracker)
-        if level >= EMERGENCY:
+        if policy.blocks_booking(level):
             dispatcher.utter_message(response="utter_emergency_no_booking")
             return []
         if form == "triage_form":
@@ -380,19 +379,17 @@ class ActionOfferBooking(Action):
             dispatcher.utter_message(response="utter_booking_after_safety" if waiting else "utter_booking_now")
             return [SlotSet(BOOKING_WANTED_SLOT, True)]
         if form in DETAIL_FORMS:
-            dispatcher.utter_message(text="Let's finish these details first.")
+            dispatcher.utter_message(response="utter_booking_finish_details")
             return []
         if any(tracker.get_slot(q) is None for q in EMERGENCY_QUESTIONS) and not tracker.get_slot("red_flags"):
             # Nobody is booked in without the emergency questions: they come first, then the
             # triage form ends and its summary starts the booking (ActionTriageSummary).
             dispatcher.utter_message(response="utter_booking_after_safety")
             return [SlotSet(BOOKING_WANTED_SLOT, True), FollowupAction("triage_form")]
-        if level > BOOKABLE:
-            dispatcher.utter_message(text=(
-                "Please see a GP within 24 hours first, as I said. A physio visit can come after that, "
-                "and you can book it now."))
+        if not policy.bookable(level):
+            dispatcher.utter_message(response="utter_booking_gp_first")
         else:
-            dispatcher.utter_message(text="Great, let's get you booked in. It only takes a minute.")
+            dispatcher.utter_message(response="utter_booking_start")
         settings = booking_service().settings
         dispatcher.utter_message(text=consent_text(settings, "booking"), buttons=CONSENT_BUTTONS)
         return [*_cleared(), SlotSet(BOOKING_WANTED_SLOT, None)]
@@ -417,16 +414,15 @@ class ActionHandoffHuman(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         settings = booking_service().settings
-        emergency = level_rank(tracker.get_slot("triage_level")) >= EMERGENCY
+        emergency = policy.blocks_booking(tracker.get_slot("triage_level"))
         form = _active_form(tracker)
-        lines = []
         if emergency:
-            lines.append("Please get urgent care first: call 000 or go to an emergency department.")
-        lines += [f"You can talk to our team on {settings.clinic_phone}.", opening_hours_sentence(settings),
-                  open_now_sentence(settings, utcnow())]
+            dispatcher.utter_message(response="utter_handoff_urgent_care_first")
+        dispatcher.utter_message(text=" ".join([
+            f"You can talk to our team on {settings.clinic_phone}.", opening_hours_sentence(settings),
+            open_now_sentence(settings, utcnow())]))
         if form:
-            lines.append("Now, back to where we were.")
-        dispatcher.utter_message(text=" ".join(lines))
+            dispatcher.utter_message(response="utter_back_to_questions")
         if form or emergency:
             return []
         dispatcher.utter_message(text=callback_offer_text(settings), buttons=CALLBACK_BUTTONS)
@@ -452,13 +448,13 @@ class ActionAskAppointmentSlot(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         slots = await booking_service().offer_slots_async(limit=3)
         if not slots:
-            dispatcher.utter_message(text="I can't see free times online right now, so our team will find one for you.")
+            dispatcher.utter_message(response="utter_booking_no_free_times")
             dispatcher.utter_message(response="utter_ask_booking_form_preferred_times")
             return [SlotSet("offered_slots", []), SlotSet("appointment_slot", NO_SLOT),
                     SlotSet("requested_slot", "preferred_times")]
         buttons = [{"title": s.label, "payload": f'/inform{{"appointment_slot":"{s.value}"}}'} for s in slots]
         buttons.append({"title": "None of these suit me", "payload": f'/inform{{"appointment_slot":"{NO_SLOT}"}}'})
-        dispatcher.utter_message(text="Here are the next free times. Tap the one you'd like.", buttons=buttons)
+        dispatcher.utter_message(response="utter_booking_free_times", buttons=buttons)
         return [SlotSet("offered_slots", [{"value": s.value, "label": s.label} for s in slots])]
 
 
@@ -468,7 +464,7 @@ class ActionAskClinicLocation(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         locations = booking_service().settings.clinic_locations
-        dispatcher.utter_message(text="Which clinic would you like to visit?",
+        dispatcher.utter_message(response="utter_which_clinic",
                                  buttons=[{"title": place, "payload": place} for place in locations])
         return []
 
@@ -508,7 +504,7 @@ class _DetailsFormValidation(FormValidationAction, ABC):
 
     def _button_from_elsewhere(self, value: Any, dispatcher: CollectingDispatcher) -> bool:
         if isinstance(value, str) and value.startswith("/"):
-            dispatcher.utter_message(text="Let's finish these details first.")
+            dispatcher.utter_message(response="utter_booking_finish_details")
             return True
         return False
 
@@ -517,7 +513,7 @@ class _DetailsFormValidation(FormValidationAction, ABC):
                                       domain: DomainDict) -> dict[str, Any]:
         if not self._unclear(tracker, "booking_consent") or _intent(tracker) in ("affirm", "deny"):
             return {}
-        dispatcher.utter_message(text="Sorry, I need a yes or a no for this one.")
+        dispatcher.utter_message(response="utter_booking_need_yes_or_no")
         return {"booking_consent": None}
 
     def validate_booking_consent(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -529,11 +525,11 @@ class _DetailsFormValidation(FormValidationAction, ABC):
         if value is None or self._button_from_elsewhere(value, dispatcher):
             return {"patient_name": None}
         if _intent(tracker) in NOT_A_NAME_INTENTS and _confidence(tracker) >= CONFIDENT:
-            dispatcher.utter_message(text="Sorry, I need your name first, like Sam Lee.")
+            dispatcher.utter_message(response="utter_booking_need_name")
             return {"patient_name": None}
         checked = validate_name(value)
         if checked.value is not None and name_words(checked.value) > NAME_MAX_WORDS:  # a note beside it is fine
-            dispatcher.utter_message(text="Please type just your name, like Sam Lee.")
+            dispatcher.utter_message(response="utter_booking_just_name")
             return {"patient_name": None}
         if not checked.ok:
             dispatcher.utter_message(text=checked.reask)
@@ -567,7 +563,7 @@ class _DetailsFormValidation(FormValidationAction, ABC):
                                        domain: DomainDict) -> dict[str, Any]:
         if not self._unclear(tracker, "appointment_slot") or _entity(tracker, "appointment_slot"):
             return {}
-        dispatcher.utter_message(text="Please tap one of the times, or tap None of these.")
+        dispatcher.utter_message(response="utter_booking_tap_a_time")
         return {"appointment_slot": None}
 
     def validate_appointment_slot(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -577,7 +573,7 @@ class _DetailsFormValidation(FormValidationAction, ABC):
         offered = [s.get("value") for s in tracker.get_slot("offered_slots") or []]
         if value == NO_SLOT or value in offered:
             return {"appointment_slot": value}
-        dispatcher.utter_message(text="That time isn't free any more. Please tap one of these.")
+        dispatcher.utter_message(response="utter_booking_time_taken")
         return {"appointment_slot": None}
 
     def validate_clinic_location(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -605,7 +601,7 @@ class _DetailsFormValidation(FormValidationAction, ABC):
             if field == "appointment_slot":
                 cleared["preferred_times"] = None
             return {"booking_confirmed": None, **cleared}
-        dispatcher.utter_message(text="No problem. Tap the answer you'd like to change, or Yes to send it.")
+        dispatcher.utter_message(response="utter_booking_change_which")
         return {"booking_confirmed": None}
 
     def validate_booking_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -635,7 +631,7 @@ class ActionSubmitBooking(Action):
         service = booking_service()
         settings = service.settings
         slots = tracker.current_slot_values()
-        if self.kind == "booking" and level_rank(slots.get("triage_level")) >= EMERGENCY:
+        if self.kind == "booking" and policy.blocks_booking(slots.get("triage_level")):
             return _cleared()  # the safety policy has already said what to do
         if slots.get("booking_consent") is False:
             dispatcher.utter_message(text=no_consent_text(settings, self.kind))

@@ -1,4 +1,4 @@
-"""Staff alerts for urgent conversations (triage level `consultation_24` or above).
+"""Staff alerts for urgent conversations (`bot/policy.py`: `consultation_24` or above).
 
 One alert per conversation per rise in level, by email (SMTP) and/or a signed webhook, carrying
 only the conversation id, the level, the red-flag codes and a link to the staff review tool:
@@ -32,6 +32,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from bot import policy
 from bot.booking.store import UTCDateTime, make_engine, utcnow
 from bot.booking.webhook import post_signed_json
 from bot.contract import RED_FLAG_CODES, level_rank
@@ -39,7 +40,6 @@ from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-ALERT_MIN_LEVEL = "consultation_24"
 LEVEL_WORDS = {
     "emergency_ambulance": "call an ambulance now",
     "emergency": "go to an emergency department now",
@@ -63,7 +63,7 @@ class StaffAlert:
 
 
 def is_alert_level(level: str | None) -> TypeGuard[str]:
-    return level_rank(level) >= level_rank(ALERT_MIN_LEVEL)
+    return policy.is_urgent(level)
 
 
 def safe_red_flags(value: Any) -> tuple[str, ...]:

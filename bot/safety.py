@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import policy
 from bot.buttons import parse_payload, typed_button
 from bot.contract import (
     MODEL_RULE_PREFIX,
@@ -57,7 +58,6 @@ FOLLOWUP_ACTION = "utter_red_flag_followup"
 NO_BOOKING_ACTION = "utter_emergency_no_booking"
 LISTEN = "action_listen"
 BOOKING_INTENTS = frozenset({"book_appointment"})
-REVIEW_LEVEL = "consultation_24"  # staff review every conversation at or above this level
 
 # A button press sends a payload ("/affirm"), not words: read it as the words it stands for.
 PAYLOAD_INTENT_AS_TEXT = {"affirm": "yes", "deny": "no", "unsure": "not sure"}
@@ -124,7 +124,7 @@ def contextual_findings(turn: Turn, detect) -> list[dict]:
     question = turn.requested_slot if turn.requested_slot in SCREENING_QUESTIONS else None
     if question and ASKS_BACK.match(turn.text):
         question = None  # "Should I see the GP about the swelling?" asks; it does not answer the calf question
-    under_16 = turn.slots.get("under_16") == "yes" or _number(turn.slots.get("age"), 99) < 16
+    under_16 = turn.slots.get("under_16") == "yes" or policy.is_child(_number(turn.slots.get("age"), 99))
     prior = [s for s in turn.slots.get(SIGNS_SLOT) or [] if isinstance(s, str)] if turn.signs else []
     if not question and not under_16 and not prior:
         return []
@@ -262,7 +262,7 @@ def on_user_message(turn: Turn, detect) -> Decision:
             {k: f.get(k) for k in ("code", "level", "matched", "rule", "modifiers")} for f in findings
         ]
         decision.slot_updates.update(red_flags=codes, triage_level=level, red_flag_evidence=evidence)
-        if level_rank(level) >= level_rank(REVIEW_LEVEL):
+        if policy.is_urgent(level):
             decision.slot_updates["staff_review_needed"] = True
         # The most urgent; on a tie, the code of the safety question just answered.
         answered = SCREENING_QUESTIONS.get(turn.requested_slot or "")
@@ -303,7 +303,7 @@ def on_user_message(turn: Turn, detect) -> Decision:
         decision.action = CLARIFY_PREFIX + code
         return decision
 
-    if turn.intent in BOOKING_INTENTS and level_rank(current_level) >= level_rank("emergency"):
+    if turn.intent in BOOKING_INTENTS and policy.blocks_booking(current_level):
         decision.action = NO_BOOKING_ACTION
         decision.stop_form = turn.active_loop is not None
         return decision
@@ -398,7 +398,7 @@ def answer_in_context(turn: Turn, doubtful: Sequence[str] = ()) -> dict[str, Any
         if reading is None and asked == "under_16":
             ages = [int(n) for n in _AGE.findall(turn.text) if 0 < int(n) < 120]
             if len(ages) == 1:
-                return {"under_16": "yes" if ages[0] < 16 else "no", "age": ages[0]}
+                return {"under_16": "yes" if policy.is_child(ages[0]) else "no", "age": ages[0]}
         if reading is None:
             return None
         ages = [int(n) for n in _AGE.findall(turn.text) if 0 < int(n) < 120] if asked == "under_16" else []

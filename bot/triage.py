@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import policy
 from bot.contract import RED_FLAG_MIN_LEVEL, highest_level
 
 # The safety questions: each slot's "yes" is that red-flag code. Every code of the contract has
@@ -107,7 +108,7 @@ class TriageRecord:
 
     @property
     def is_child(self) -> bool:
-        return self.under_16 == "yes" or (self.age is not None and self.age < 16)
+        return self.under_16 == "yes" or policy.is_child(self.age)
 
 
 def assess(record: TriageRecord, current_level: str | None = None) -> tuple[str, list[str]]:

@@ -19,7 +19,7 @@ RUN grep -iE '^(django|asgiref|sqlparse|sqlalchemy|greenlet|typing.extensions|ps
         /tmp/requirements.lock > /tmp/review-requirements.txt \
  && pip install --no-deps -r /tmp/review-requirements.txt gunicorn==23.0.0 \
  && pip check
-COPY bot/__init__.py bot/contract.py bot/
+COPY bot/__init__.py bot/contract.py bot/policy.py bot/settings.py bot/
 COPY review/ review/
 RUN useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin upwell
 USER 10001:10001

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from bot import policy  # noqa: E402  (after the path set-up)
 from bot.contract import RED_FLAG_MIN_LEVEL, TRIAGE_LEVELS  # noqa: E402  (after the path set-up)
 
 MAX_TURNS = 60
@@ -59,7 +60,6 @@ AGREE_TO = {"booking_consent", "booking_confirmed", "appointment_slot", "clinic_
 PICK_FIRST = {"appointment_slot", "clinic_location"}
 # A persona whose answer was not taken tries it this many times, then taps a button or skips.
 GIVE_UP_AFTER = 2
-URGENT_LEVELS = {"emergency_ambulance", "emergency", "consultation_24"}
 BOOKED = {"requested", "booked", "pending", "confirmed", "delivered", "sent"}
 
 
@@ -157,7 +157,7 @@ def _give_up(replies: list[dict], answer: str) -> str:
 
 def _level_ok(level: str | None, codes: list[str]) -> bool:
     if not codes:
-        return level not in URGENT_LEVELS
+        return not policy.is_urgent(level)
     need = max(TRIAGE_LEVELS.index(RED_FLAG_MIN_LEVEL[c]) for c in codes)  # least to most urgent
     return level in TRIAGE_LEVELS and TRIAGE_LEVELS.index(level) >= need
 

@@ -89,8 +89,15 @@ def slot_events(events: list) -> dict[str, Any]:
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
 
 
+def rendered(message: dict) -> str:
+    """What the patient reads: the message's own text, or its domain response's, as Rasa renders it."""
+    if message.get("response"):
+        return DOMAIN.responses[message["response"]][0]["text"]
+    return message.get("text") or ""
+
+
 def said(dispatcher: CollectingDispatcher) -> str:
-    return "\n".join(m.get("text") or "" for m in dispatcher.messages)
+    return "\n".join(rendered(m) for m in dispatcher.messages)
 
 
 def payloads(dispatcher: CollectingDispatcher) -> list[str]:
@@ -99,8 +106,8 @@ def payloads(dispatcher: CollectingDispatcher) -> list[str]:
 
 def assert_readable(dispatcher: CollectingDispatcher) -> None:
     for message in dispatcher.messages:
-        if message.get("text"):
-            assert is_readable(message["text"]), plain_text(message["text"])
+        if rendered(message):
+            assert is_readable(rendered(message)), plain_text(rendered(message))
         for button in message.get("buttons") or []:
             assert is_readable(button["title"]), button["title"]
 

@@ -11,7 +11,8 @@ local default (the house style): the tool runs on a laptop with no configuration
     REVIEW_ALLOWED_HOSTS  comma separated host names (default 127.0.0.1,localhost)
     REVIEW_HTTPS       "1" behind HTTPS: secure cookies and HSTS
     REVIEW_DEBUG       "1" for Django's debug pages (never with real patient data)
-    REVIEW_TIME_ZONE   the clinic's time zone for dates on screen (default Australia/Sydney)
+    CLINIC_TIMEZONE    the clinic's time zone for dates on screen: the bot's own setting, read by
+                       both (bot/settings.py; default Australia/Melbourne)
     REVIEW_LOW_CONFIDENCE  intent confidence below which a message counts as low confidence (0.6)
     REVIEW_PROXY_COUNT  reverse proxies in front of the tool that append X-Forwarded-For (default
                        0: the client address is the connection's own, and the header is ignored)
@@ -23,7 +24,10 @@ import os
 import secrets
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from sqlalchemy.engine import make_url
+
+from bot.settings import Settings as BotSettings
 
 REVIEW_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = REVIEW_DIR.parent
@@ -185,7 +189,9 @@ if _env_flag("REVIEW_HTTPS"):
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 LANGUAGE_CODE = "en-au"
-TIME_ZONE = os.environ.get("REVIEW_TIME_ZONE", "Australia/Sydney")
+if os.environ.get("REVIEW_TIME_ZONE"):
+    raise ImproperlyConfigured("REVIEW_TIME_ZONE is gone: the review tool reads CLINIC_TIMEZONE, as the bot does")
+TIME_ZONE = os.environ.get("CLINIC_TIMEZONE") or BotSettings.clinic_timezone
 USE_I18N = False
 USE_TZ = True
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Optional
 
+from bot import policy
 from bot.contract import MODEL_RULE_PREFIX, TRIAGE_LEVELS, level_rank
 
 from .stores import EventRow
@@ -22,7 +23,6 @@ RECORD_SLOTS = (
     "red_flags", "triage_level", "pain_triggers", "pain_location", "onset", "duration_weeks",
     "staff_review_needed",
 )
-URGENT_RANK = level_rank("consultation_24")
 PREVIEW_CHARS = 200
 # The metadata key channels/twilio.py (FROM_METADATA_KEY) puts an SMS or WhatsApp number under,
 # and that channel's name (SignedTwilioInput.name(), the event's input_channel). Metadata is
@@ -98,7 +98,7 @@ class Digest:
 
     @property
     def urgent(self) -> bool:
-        return self.level_rank >= URGENT_RANK or self.staff_review_needed or bool(self.red_flags)
+        return self.level_rank >= level_rank(policy.URGENT_FROM) or self.staff_review_needed or bool(self.red_flags)
 
     def add(self, event: EventRow) -> None:
         if self.first_event_id is None or event.id < self.first_event_id:
@@ -368,7 +368,7 @@ class TriageRecord:
 
     @property
     def urgent(self) -> bool:
-        return level_rank(self.highest_level) >= URGENT_RANK or bool(self.red_flags) or bool(
+        return policy.is_urgent(self.highest_level) or bool(self.red_flags) or bool(
             self.values.get("staff_review_needed")
         )
 

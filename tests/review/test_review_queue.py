@@ -56,9 +56,15 @@ def test_date_filters_use_the_clinic_day(db, stores, clinician, client_for):
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    sydney = ZoneInfo("Australia/Sydney")
-    early = datetime(2026, 3, 2, 8, 0, tzinfo=sydney).timestamp()
-    late = datetime(2026, 3, 4, 23, 0, tzinfo=sydney).timestamp()
+    from django.conf import settings
+
+    from bot.settings import load_settings
+
+    # The review tool's day is the clinic's, as the bot keeps it (CLINIC_TIMEZONE, one setting).
+    assert settings.TIME_ZONE == load_settings({}).clinic_timezone
+    clinic = ZoneInfo(settings.TIME_ZONE)
+    early = datetime(2026, 3, 2, 8, 0, tzinfo=clinic).timestamp()
+    late = datetime(2026, 3, 4, 23, 0, tzinfo=clinic).timestamp()
     build_tracker_db(tracker_path, [
         Script("march-2", start=early).user("knee hurts", "knee_pain_general").done(),
         Script("march-4", start=late).user("knee hurts", "knee_pain_general").done(),
