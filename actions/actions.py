@@ -4,6 +4,7 @@ Each action reads the tracker, calls plain Python in `bot/`, and turns the resul
 and events. Nothing clinical is decided here: triage is `bot.triage`, red flags `bot.safety`
 and `bot.redflags`, configuration `bot.settings`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -99,7 +100,7 @@ class ValidateTriageForm(FormValidationAction):
         if 0 <= weeks <= 1000:
             return {"duration_weeks": weeks}
         dispatcher.utter_message(
-            text="Sorry, I didn't catch how long. You can say something like \"6 weeks\" or \"3 months\"."
+            text='Sorry, I didn\'t catch how long. You can say something like "6 weeks" or "3 months".'
         )
         return {"duration_weeks": None}
 

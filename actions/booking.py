@@ -21,6 +21,7 @@ level, nothing stored) are a second line.
 
 Logs carry request ids and status codes only: never names, numbers or symptoms.
 """
+
 from __future__ import annotations
 
 import logging
@@ -71,8 +72,16 @@ DETAIL_FORMS = (BOOKING_FORM, CALLBACK_FORM)
 
 # Every slot the two forms fill, cleared before a new request and after one is sent or stopped.
 DETAIL_SLOTS = (
-    "booking_consent", "patient_name", "contact", "contact_phone", "contact_email", "preferred_times",
-    "appointment_slot", "offered_slots", "clinic_location", "booking_confirmed",
+    "booking_consent",
+    "patient_name",
+    "contact",
+    "contact_phone",
+    "contact_email",
+    "preferred_times",
+    "appointment_slot",
+    "offered_slots",
+    "clinic_location",
+    "booking_confirmed",
 )
 # The answers a person can change on the confirmation step, in the order they are asked.
 CHANGEABLE = ("patient_name", "contact", "appointment_slot", "preferred_times", "clinic_location")
@@ -82,9 +91,19 @@ CHANGEABLE = ("patient_name", "contact", "appointment_slot", "preferred_times", 
 # `not_intent` in domain.yml (tests/test_booking_actions.py checks both).
 RULE_HANDLED_INTENTS = frozenset({"stop", "request_human", "ask_clinic_info", "bot_challenge", *QUESTION_INTENTS})
 # A confident guess at one of these means the message was not a name.
-NOT_A_NAME_INTENTS = frozenset({
-    "affirm", "deny", "greet", "goodbye", "thank", "skip", "unsure", "book_appointment", *SYMPTOM_INTENTS,
-})
+NOT_A_NAME_INTENTS = frozenset(
+    {
+        "affirm",
+        "deny",
+        "greet",
+        "goodbye",
+        "thank",
+        "skip",
+        "unsure",
+        "book_appointment",
+        *SYMPTOM_INTENTS,
+    }
+)
 CONFIDENT = 0.8
 NAME_MAX_WORDS = 5
 NO_SLOT = "none"  # the "None of these suit me" button
@@ -97,6 +116,7 @@ def booking_service() -> BookingService:
 
 
 # --- plain helpers (no Rasa) -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ContactAnswer:
@@ -194,7 +214,7 @@ def chosen_time_label(value: str | None, settings: Settings) -> str | None:
 
 
 def when_we_open(opens: datetime, now: datetime, settings: Settings) -> str:
-    """"today at 7 am", "tomorrow at 8 am", "on Monday at 7 am" (clinic time)."""
+    """ "today at 7 am", "tomorrow at 8 am", "on Monday at 7 am" (clinic time)."""
     local_now = now.astimezone(settings.zone)
     days = (opens.date() - local_now.date()).days
     at = time_words(opens.time().replace(tzinfo=None))
@@ -215,6 +235,7 @@ def open_now_sentence(settings: Settings, now: datetime) -> str:
 
 
 # --- what the person reads (grade 8 or below: tests/test_booking_actions.py) -----------------
+
 
 def consent_text(settings: Settings, kind: str) -> str:
     if kind == "callback":
@@ -283,9 +304,11 @@ def confirmation_text(slots: Mapping[str, Any], settings: Settings, kind: str) -
 
 def confirmation_buttons(asked: Sequence[str], kind: str) -> list[dict[str, str]]:
     titles = {
-        "patient_name": "Change name", "contact": "Change phone" if kind == "callback" else "Change phone or email",
+        "patient_name": "Change name",
+        "contact": "Change phone" if kind == "callback" else "Change phone or email",
         "appointment_slot": "Change time",
-        "preferred_times": "Change times", "clinic_location": "Change clinic",
+        "preferred_times": "Change times",
+        "clinic_location": "Change clinic",
     }
     buttons = [{"title": "Yes, send it", "payload": "/affirm"}]
     for field in CHANGEABLE:
@@ -300,33 +323,40 @@ def outcome_text(request: BookingRequest, settings: Settings) -> str:
     """What happens next, in plain words, for a stored request."""
     name = first_name(request.name)
     thanks = f"Thanks, {name}." if name else "Thanks."
-    reach = (f"call you on {phone_for_people(request.phone)}" if request.phone
-             else f"email you at {request.email}")
+    reach = f"call you on {phone_for_people(request.phone)}" if request.phone else f"email you at {request.email}"
     clinic_phone = settings.clinic_phone
     if request.kind == "callback":
         if request.status == "delivered":
-            return (f"{thanks} Our team will {reach}. If you'd rather not wait, call us on {clinic_phone}.")
-        return (f"{thanks} I've saved your request. Our team will {reach} as soon as they can. "
-                f"You can also call us on {clinic_phone}.")
+            return f"{thanks} Our team will {reach}. If you'd rather not wait, call us on {clinic_phone}."
+        return (
+            f"{thanks} I've saved your request. Our team will {reach} as soon as they can. "
+            f"You can also call us on {clinic_phone}."
+        )
     when = slot_label(request.slot_starts_at, settings) if request.slot_starts_at else None
     if request.status == "delivered":
         if when and request.backend == "cliniko":
             place = f" at {request.location}" if request.location else ""
-            return (f"{thanks} You're booked in for {when}{place}. "
-                    f"If you need to change it, call us on {clinic_phone}.")
-        return (f"{thanks} Your request is with the clinic. Our team will {reach} to set a time. "
-                f"If you'd rather talk now, call us on {clinic_phone}.")
+            return f"{thanks} You're booked in for {when}{place}. If you need to change it, call us on {clinic_phone}."
+        return (
+            f"{thanks} Your request is with the clinic. Our team will {reach} to set a time. "
+            f"If you'd rather talk now, call us on {clinic_phone}."
+        )
     missed = f"I couldn't book {when} just now" if when else "I couldn't send it to the clinic just now"
-    return (f"{thanks} I've saved your request, but {missed}. Don't worry: our team will {reach} "
-            f"to set a time. You can also call us on {clinic_phone}.")
+    return (
+        f"{thanks} I've saved your request, but {missed}. Don't worry: our team will {reach} "
+        f"to set a time. You can also call us on {clinic_phone}."
+    )
 
 
 def not_saved_text(settings: Settings) -> str:
-    return (f"Sorry, I couldn't save your request just now. Please call us on {settings.clinic_phone} "
-            "and we'll book you in.")
+    return (
+        f"Sorry, I couldn't save your request just now. Please call us on {settings.clinic_phone} "
+        "and we'll book you in."
+    )
 
 
 # --- Rasa glue ---------------------------------------------------------------------------------
+
 
 def _intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
@@ -396,7 +426,7 @@ class ActionOfferBooking(Action):
 
 
 class ActionBookingDeclined(Action):
-    """"No" to keeping details: keep nothing, and give the phone and booking page instead."""
+    """ "No" to keeping details: keep nothing, and give the phone and booking page instead."""
 
     def name(self) -> str:
         return "action_booking_declined"
@@ -418,9 +448,15 @@ class ActionHandoffHuman(Action):
         form = _active_form(tracker)
         if emergency:
             dispatcher.utter_message(response="utter_handoff_urgent_care_first")
-        dispatcher.utter_message(text=" ".join([
-            f"You can talk to our team on {settings.clinic_phone}.", opening_hours_sentence(settings),
-            open_now_sentence(settings, utcnow())]))
+        dispatcher.utter_message(
+            text=" ".join(
+                [
+                    f"You can talk to our team on {settings.clinic_phone}.",
+                    opening_hours_sentence(settings),
+                    open_now_sentence(settings, utcnow()),
+                ]
+            )
+        )
         if form:
             dispatcher.utter_message(response="utter_back_to_questions")
         if form or emergency:
@@ -450,8 +486,11 @@ class ActionAskAppointmentSlot(Action):
         if not slots:
             dispatcher.utter_message(response="utter_booking_no_free_times")
             dispatcher.utter_message(response="utter_ask_booking_form_preferred_times")
-            return [SlotSet("offered_slots", []), SlotSet("appointment_slot", NO_SLOT),
-                    SlotSet("requested_slot", "preferred_times")]
+            return [
+                SlotSet("offered_slots", []),
+                SlotSet("appointment_slot", NO_SLOT),
+                SlotSet("requested_slot", "preferred_times"),
+            ]
         buttons = [{"title": s.label, "payload": f'/inform{{"appointment_slot":"{s.value}"}}'} for s in slots]
         buttons.append({"title": "None of these suit me", "payload": f'/inform{{"appointment_slot":"{NO_SLOT}"}}'})
         dispatcher.utter_message(response="utter_booking_free_times", buttons=buttons)
@@ -464,8 +503,9 @@ class ActionAskClinicLocation(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         locations = booking_service().settings.clinic_locations
-        dispatcher.utter_message(response="utter_which_clinic",
-                                 buttons=[{"title": place, "payload": place} for place in locations])
+        dispatcher.utter_message(
+            response="utter_which_clinic", buttons=[{"title": place, "payload": place} for place in locations]
+        )
         return []
 
 
@@ -479,8 +519,10 @@ class ActionAskBookingConfirmed(Action):
         settings = booking_service().settings
         form = _active_form(tracker) or BOOKING_FORM
         slots = tracker.current_slot_values()
-        dispatcher.utter_message(text=confirmation_text(slots, settings, _kind(form)),
-                                 buttons=confirmation_buttons(details_to_ask(form, slots, settings), _kind(form)))
+        dispatcher.utter_message(
+            text=confirmation_text(slots, settings, _kind(form)),
+            buttons=confirmation_buttons(details_to_ask(form, slots, settings), _kind(form)),
+        )
         return []
 
 
@@ -488,11 +530,11 @@ class _DetailsFormValidation(FormValidationAction, ABC):
     """What booking_form and callback_form share: which questions, and checking each answer."""
 
     @abstractmethod
-    def name(self) -> str:
-        ...
+    def name(self) -> str: ...
 
-    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> list[str]:
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
         return details_to_ask(self.form_name(), tracker.slots, booking_service().settings)
 
     def _asked(self, tracker: Tracker, slot: str) -> bool:
@@ -509,19 +551,22 @@ class _DetailsFormValidation(FormValidationAction, ABC):
         return False
 
     # consent: yes/no buttons; anything else gets a kind re-ask
-    async def extract_booking_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                      domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_consent(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if not self._unclear(tracker, "booking_consent") or _intent(tracker) in ("affirm", "deny"):
             return {}
         dispatcher.utter_message(response="utter_booking_need_yes_or_no")
         return {"booking_consent": None}
 
-    def validate_booking_consent(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict) -> dict[str, Any]:
+    def validate_booking_consent(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return {"booking_consent": value if isinstance(value, bool) else None}
 
-    def validate_patient_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> dict[str, Any]:
+    def validate_patient_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None or self._button_from_elsewhere(value, dispatcher):
             return {"patient_name": None}
         if _intent(tracker) in NOT_A_NAME_INTENTS and _confidence(tracker) >= CONFIDENT:
@@ -536,8 +581,9 @@ class _DetailsFormValidation(FormValidationAction, ABC):
             return {"patient_name": None}
         return {"patient_name": checked.value}
 
-    def validate_contact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                         domain: DomainDict) -> dict[str, Any]:
+    def validate_contact(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         cleared = {"contact": None, "contact_phone": None, "contact_email": None}
         if value is None or self._button_from_elsewhere(value, dispatcher):
             return cleared
@@ -547,8 +593,9 @@ class _DetailsFormValidation(FormValidationAction, ABC):
             return cleared
         return {"contact": answer.shown, "contact_phone": answer.phone, "contact_email": answer.email}
 
-    def validate_preferred_times(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict) -> dict[str, Any]:
+    def validate_preferred_times(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None or self._button_from_elsewhere(value, dispatcher):
             return {"preferred_times": None}
         if _intent(tracker) in ("skip", "unsure"):
@@ -559,15 +606,17 @@ class _DetailsFormValidation(FormValidationAction, ABC):
             return {"preferred_times": None}
         return {"preferred_times": checked.value}
 
-    async def extract_appointment_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                       domain: DomainDict) -> dict[str, Any]:
+    async def extract_appointment_slot(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if not self._unclear(tracker, "appointment_slot") or _entity(tracker, "appointment_slot"):
             return {}
         dispatcher.utter_message(response="utter_booking_tap_a_time")
         return {"appointment_slot": None}
 
-    def validate_appointment_slot(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                  domain: DomainDict) -> dict[str, Any]:
+    def validate_appointment_slot(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None:
             return {"appointment_slot": None}
         offered = [s.get("value") for s in tracker.get_slot("offered_slots") or []]
@@ -576,8 +625,9 @@ class _DetailsFormValidation(FormValidationAction, ABC):
         dispatcher.utter_message(response="utter_booking_time_taken")
         return {"appointment_slot": None}
 
-    def validate_clinic_location(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict) -> dict[str, Any]:
+    def validate_clinic_location(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value is None or self._button_from_elsewhere(value, dispatcher):
             return {"clinic_location": None}
         checked = validate_location(value, booking_service().settings.clinic_locations)
@@ -588,8 +638,9 @@ class _DetailsFormValidation(FormValidationAction, ABC):
 
     # confirmation: "yes" sends; a change button (or "my number is wrong") clears that answer,
     # which the form then asks again before confirming again; anything else shows the choices
-    async def extract_booking_confirmed(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                        domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_confirmed(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if not self._unclear(tracker, "booking_confirmed") or _intent(tracker) == "affirm":
             return {}
         asked = details_to_ask(self.form_name(), tracker.slots, booking_service().settings)
@@ -604,8 +655,9 @@ class _DetailsFormValidation(FormValidationAction, ABC):
         dispatcher.utter_message(response="utter_booking_change_which")
         return {"booking_confirmed": None}
 
-    def validate_booking_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                   domain: DomainDict) -> dict[str, Any]:
+    def validate_booking_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return {"booking_confirmed": True if value is True else None}
 
 
@@ -640,18 +692,21 @@ class ActionSubmitBooking(Action):
             return _cleared()  # the form ended some other way: nothing to send
         fields = self.fields(tracker, slots)
         try:
-            request = await service.submit_and_deliver(
-                fields, idempotency_key=tracker.latest_message.get("message_id"))
+            request = await service.submit_and_deliver(fields, idempotency_key=tracker.latest_message.get("message_id"))
         except Exception as error:  # the database is away, or a field slipped past the form
-            logger.error("%s request for conversation %s not saved: %s", self.kind, tracker.sender_id,
-                         type(error).__name__)
+            logger.error(
+                "%s request for conversation %s not saved: %s", self.kind, tracker.sender_id, type(error).__name__
+            )
             dispatcher.utter_message(text=not_saved_text(settings))
             return [*_cleared(), SlotSet("booking_kind", self.kind), SlotSet("booking_status", "not_saved")]
-        logger.info("%s request %s for conversation %s: %s", self.kind, request.id, tracker.sender_id,
-                    request.status)
+        logger.info("%s request %s for conversation %s: %s", self.kind, request.id, tracker.sender_id, request.status)
         dispatcher.utter_message(text=outcome_text(request, settings))
-        return [*_cleared(), SlotSet("booking_kind", self.kind), SlotSet("booking_status", request.status),
-                SlotSet("booking_request_id", request.id)]
+        return [
+            *_cleared(),
+            SlotSet("booking_kind", self.kind),
+            SlotSet("booking_status", request.status),
+            SlotSet("booking_request_id", request.id),
+        ]
 
     def fields(self, tracker: Tracker, slots: Mapping[str, Any]) -> dict[str, Any]:
         summary = triage_summary_from_slots(slots)
@@ -682,7 +737,7 @@ class ActionSubmitCallback(ActionSubmitBooking):
 
 
 class ActionBookingStopped(Action):
-    """"Stop" in the middle: end kindly and keep none of the details."""
+    """ "Stop" in the middle: end kindly and keep none of the details."""
 
     def name(self) -> str:
         return "action_booking_stopped"

@@ -12,6 +12,7 @@ one is rasa_sdk's app with two differences:
 
     python -m actions.server --port 5055
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,9 @@ def create_app(token: str, action_package: str = "actions") -> Sanic:
             return None
         given = (request.headers.get(TOKEN_HEADER) or "").encode()
         if not hmac.compare_digest(given, expected):
-            logger.warning("action server: refused a call without the shared secret (%s %s)",
-                           request.method, request.path)
+            logger.warning(
+                "action server: refused a call without the shared secret (%s %s)", request.method, request.path
+            )
             return response.json({"error": "Not allowed."}, status=401)
         return None
 

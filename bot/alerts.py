@@ -11,6 +11,7 @@ never the patient's words, name or contact details (the link is where staff read
 
 `components/alert_broker.py` plugs these into the Rasa server as an event broker.
 """
+
 from __future__ import annotations
 
 import json
@@ -157,15 +158,19 @@ def alert_email(settings: Settings, alert: StaffAlert) -> EmailMessage:
     message["From"] = settings.alert_smtp_from
     message["To"] = ", ".join(settings.alert_smtp_to)
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content("\n".join([
-        f"A chat reached triage level {alert.triage_level} ({LEVEL_WORDS.get(alert.triage_level, '')}).",
-        f"Red-flag codes: {', '.join(alert.red_flags) or 'none recorded'}",
-        f"Conversation: {alert.conversation_id}",
-        f"Raised: {local:%Y-%m-%d %H:%M} {local.tzname()}",
-        f"Open it in the staff review tool: {review_url(settings, alert.conversation_id)}",
-        "",
-        "This alert holds no patient details. Read the conversation in the review tool.",
-    ]))
+    message.set_content(
+        "\n".join(
+            [
+                f"A chat reached triage level {alert.triage_level} ({LEVEL_WORDS.get(alert.triage_level, '')}).",
+                f"Red-flag codes: {', '.join(alert.red_flags) or 'none recorded'}",
+                f"Conversation: {alert.conversation_id}",
+                f"Raised: {local:%Y-%m-%d %H:%M} {local.tzname()}",
+                f"Open it in the staff review tool: {review_url(settings, alert.conversation_id)}",
+                "",
+                "This alert holds no patient details. Read the conversation in the review tool.",
+            ]
+        )
+    )
     return message
 
 
@@ -176,8 +181,12 @@ class SendError(Exception):
 def send_email(settings: Settings, alert: StaffAlert, timeout: float = 10.0) -> None:
     try:
         if settings.alert_smtp_security == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(settings.alert_smtp_host, settings.alert_smtp_port,
-                                                    timeout=timeout, context=ssl.create_default_context())
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                settings.alert_smtp_host,
+                settings.alert_smtp_port,
+                timeout=timeout,
+                context=ssl.create_default_context(),
+            )
         else:
             client = smtplib.SMTP(settings.alert_smtp_host, settings.alert_smtp_port, timeout=timeout)
         with client:
@@ -198,9 +207,14 @@ def send_webhook(settings: Settings, alert: StaffAlert, timeout: float = 10.0) -
     import requests
 
     try:
-        response = post_signed_json(settings.alert_webhook_url, settings.alert_webhook_secret,
-                                    alert_payload(settings, alert), idempotency_key=alert.key,
-                                    event="staff_alert", timeout=timeout)
+        response = post_signed_json(
+            settings.alert_webhook_url,
+            settings.alert_webhook_secret,
+            alert_payload(settings, alert),
+            idempotency_key=alert.key,
+            event="staff_alert",
+            timeout=timeout,
+        )
     except requests.RequestException as error:
         raise SendError(f"webhook_{type(error).__name__}") from error
     if not (200 <= response.status_code < 300 or response.status_code == 409):
@@ -258,23 +272,35 @@ class AlertLedger:
                 return False
         try:
             with self.engine.begin() as conn:
-                conn.execute(t.insert().values(
-                    id=alert.key, conversation_id=alert.conversation_id, triage_level=alert.triage_level,
-                    red_flags=json.dumps(list(alert.red_flags)), created_at=alert.raised_at, status="pending",
-                    channels_sent="",
-                ))
+                conn.execute(
+                    t.insert().values(
+                        id=alert.key,
+                        conversation_id=alert.conversation_id,
+                        triage_level=alert.triage_level,
+                        red_flags=json.dumps(list(alert.red_flags)),
+                        created_at=alert.raised_at,
+                        status="pending",
+                        channels_sent="",
+                    )
+                )
         except IntegrityError:
             return False  # another process raised it first
         return True
 
-    def record(self, alert: StaffAlert, status: str, channels_sent: Iterable[str],
-               last_error: str | None = None) -> None:
+    def record(
+        self, alert: StaffAlert, status: str, channels_sent: Iterable[str], last_error: str | None = None
+    ) -> None:
         with self.engine.begin() as conn:
-            conn.execute(self.table.update().where(self.table.c.id == alert.key).values(
-                status=status, channels_sent=",".join(sorted(channels_sent)),
-                last_error=(last_error or None) and last_error[:120],
-                sent_at=utcnow() if status == "sent" else None,
-            ))
+            conn.execute(
+                self.table.update()
+                .where(self.table.c.id == alert.key)
+                .values(
+                    status=status,
+                    channels_sent=",".join(sorted(channels_sent)),
+                    last_error=(last_error or None) and last_error[:120],
+                    sent_at=utcnow() if status == "sent" else None,
+                )
+            )
 
     def unfinished(self, since: datetime) -> list[tuple[StaffAlert, set[str]]]:
         """Alerts a stopped process left pending (recent ones only: old news helps nobody)."""
@@ -282,9 +308,13 @@ class AlertLedger:
         query = sa.select(t).where(t.c.status == "pending").where(t.c.created_at >= since)
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return [(StaffAlert(r["conversation_id"], r["triage_level"], tuple(json.loads(r["red_flags"])),
-                            r["created_at"]), set(filter(None, r["channels_sent"].split(","))))
-                for r in rows]
+        return [
+            (
+                StaffAlert(r["conversation_id"], r["triage_level"], tuple(json.loads(r["red_flags"])), r["created_at"]),
+                set(filter(None, r["channels_sent"].split(","))),
+            )
+            for r in rows
+        ]
 
     def rows(self) -> list[dict]:
         with self.engine.connect() as conn:
@@ -381,8 +411,9 @@ class AlertDispatcher:
             try:
                 return self.ledger.claim(alert)
             except SQLAlchemyError as error:
-                logger.warning("staff alerts: ledger unavailable (%s); deduplicating in memory only",
-                               type(error).__name__)
+                logger.warning(
+                    "staff alerts: ledger unavailable (%s); deduplicating in memory only", type(error).__name__
+                )
         if key in self._claimed_here:
             return False
         self._claimed_here.add(key)
@@ -390,8 +421,9 @@ class AlertDispatcher:
 
     def _handle(self, alert: StaffAlert, sent: set[str], claimed: bool) -> None:
         if not claimed and not self._claim(alert):
-            logger.info("staff alert already raised: conversation %s level %s", alert.conversation_id,
-                        alert.triage_level)
+            logger.info(
+                "staff alert already raised: conversation %s level %s", alert.conversation_id, alert.triage_level
+            )
             return
         errors: dict[str, str] = {}
         for attempt in range(len(self.retry_delays) + 1):
@@ -411,11 +443,19 @@ class AlertDispatcher:
             time.sleep(self.retry_delays[attempt])
         status = "failed" if errors else "sent"
         if errors:
-            logger.error("staff alert not sent: conversation %s level %s (%s)", alert.conversation_id,
-                         alert.triage_level, ", ".join(f"{k}={v}" for k, v in sorted(errors.items())))
+            logger.error(
+                "staff alert not sent: conversation %s level %s (%s)",
+                alert.conversation_id,
+                alert.triage_level,
+                ", ".join(f"{k}={v}" for k, v in sorted(errors.items())),
+            )
         else:
-            logger.info("staff alert sent: conversation %s level %s via %s", alert.conversation_id,
-                        alert.triage_level, ",".join(sorted(sent)))
+            logger.info(
+                "staff alert sent: conversation %s level %s via %s",
+                alert.conversation_id,
+                alert.triage_level,
+                ",".join(sorted(sent)),
+            )
         if self.ledger is not None:
             try:
                 self.ledger.record(alert, status, sent, "; ".join(f"{k}={v}" for k, v in sorted(errors.items())))

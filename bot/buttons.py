@@ -3,6 +3,7 @@
 Pure functions over the buttons of the bot's last message: the safety policy reads every channel's
 typed answers with them, and the text-only channels (channels/choices.py) map numbered replies too.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -31,15 +32,17 @@ def typed_button(text: str, buttons: Sequence[Mapping[str, Any]]) -> Mapping[str
     exact = [b for b in buttons if _plain(b.get("title", "")) == typed]
     if len(exact) == 1:
         return exact[0]
-    near = [b for b in buttons
-            if difflib.SequenceMatcher(None, typed, _plain(b.get("title", ""))).ratio() >= NEAR_MATCH]
+    near = [
+        b for b in buttons if difflib.SequenceMatcher(None, typed, _plain(b.get("title", ""))).ratio() >= NEAR_MATCH
+    ]
     if len(near) == 1:
         return near[0]
     # a word or two of one title, or their start: "slow" for "Slowly, over time", "injury"
     words = typed.split()
     if len(words) <= SHORT_ANSWER_WORDS and all(len(w) >= MIN_PREFIX for w in words):
-        fits = [b for b in buttons
-                if all(any(t.startswith(w) for t in _plain(b.get("title", "")).split()) for w in words)]
+        fits = [
+            b for b in buttons if all(any(t.startswith(w) for t in _plain(b.get("title", "")).split()) for w in words)
+        ]
         if len(fits) == 1:
             return fits[0]
     return None

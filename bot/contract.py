@@ -3,6 +3,7 @@
 Clinic staff filter transcripts by these names and analytics count them: rename nothing here
 without changing the contract everywhere.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -35,29 +36,58 @@ RED_FLAG_CODES: tuple[str, ...] = tuple(RED_FLAG_MIN_LEVEL)
 MODEL_RULE_PREFIX = "model."
 
 PAIN_TRIGGERS: tuple[str, ...] = (
-    "stairs", "sitting", "squatting", "kneeling", "running", "jumping", "hills", "walking", "cycling",
+    "stairs",
+    "sitting",
+    "squatting",
+    "kneeling",
+    "running",
+    "jumping",
+    "hills",
+    "walking",
+    "cycling",
 )
 PAIN_LOCATIONS: tuple[str, ...] = (
-    "around_kneecap", "behind_kneecap", "below_kneecap", "inner_knee", "outer_knee",
-    "back_of_knee", "whole_knee",
+    "around_kneecap",
+    "behind_kneecap",
+    "below_kneecap",
+    "inner_knee",
+    "outer_knee",
+    "back_of_knee",
+    "whole_knee",
 )
 ONSETS: tuple[str, ...] = ("gradual", "sudden_injury")
 
 SYMPTOM_INTENTS: tuple[str, ...] = (
-    "pain_on_stairs", "pain_after_sitting", "pain_when_squatting", "pain_when_running",
-    "pain_when_jumping", "knee_pain_general",
+    "pain_on_stairs",
+    "pain_after_sitting",
+    "pain_when_squatting",
+    "pain_when_running",
+    "pain_when_jumping",
+    "knee_pain_general",
 )
 QUESTION_INTENTS: tuple[str, ...] = (
-    "ask_what_is_pfps", "ask_why_hip", "ask_rest", "ask_cadence", "ask_orthotics", "ask_vmo",
-    "ask_recovery_time", "ask_treatment_evidence", "ask_taping_bracing", "ask_imaging",
+    "ask_what_is_pfps",
+    "ask_why_hip",
+    "ask_rest",
+    "ask_cadence",
+    "ask_orthotics",
+    "ask_vmo",
+    "ask_recovery_time",
+    "ask_treatment_evidence",
+    "ask_taping_bracing",
+    "ask_imaging",
 )
 HANDOFF_INTENTS: tuple[str, ...] = ("book_appointment", "request_human")
 CONVERSATION_INTENTS: tuple[str, ...] = (
-    "greet", "goodbye", "affirm", "deny", "thank", "bot_challenge", "out_of_scope",
+    "greet",
+    "goodbye",
+    "affirm",
+    "deny",
+    "thank",
+    "bot_challenge",
+    "out_of_scope",
 )
-MINIMUM_INTENTS: tuple[str, ...] = (
-    SYMPTOM_INTENTS + QUESTION_INTENTS + HANDOFF_INTENTS + CONVERSATION_INTENTS
-)
+MINIMUM_INTENTS: tuple[str, ...] = SYMPTOM_INTENTS + QUESTION_INTENTS + HANDOFF_INTENTS + CONVERSATION_INTENTS
 # The bot's intents beyond the contract's minimum: answers inside the triage and booking
 # questions, and clinic questions (fees, hours, where) that only the team can answer.
 FORM_INTENTS: tuple[str, ...] = ("inform", "stop", "skip", "unsure")

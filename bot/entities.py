@@ -10,6 +10,7 @@ intent classifier (DIET) never sees entity annotations; this module is the only 
 Pure Python plus spaCy's blank English tokenizer and the lookup lemma table from
 spacy-lookups-data: no model download, no Rasa import.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -80,16 +81,13 @@ def _damerau_within_one(a: str, b: str) -> bool:
         if len(diffs) == 1:
             return True
         return (
-            len(diffs) == 2
-            and diffs[1] == diffs[0] + 1
-            and a[diffs[0]] == b[diffs[1]]
-            and a[diffs[1]] == b[diffs[0]]
+            len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]]
         )
     if la > lb:
         a, b = b, a
     # b is one longer: deleting one letter of b gives a
     for i in range(len(b)):
-        if b[:i] + b[i + 1:] == a:
+        if b[:i] + b[i + 1 :] == a:
             return True
     return False
 
@@ -289,8 +287,7 @@ class KneeEntityRules:
                 cue_ends[name].setdefault(key, []).append(s if name == "hypothetical" else e)
         boundary_at = [t.norm_ in self._boundaries or t.text in self._boundaries for t in doc]
         question_boundary_at = [
-            t.norm_ in self._hypothetical_boundaries or t.text in self._hypothetical_boundaries
-            for t in doc
+            t.norm_ in self._hypothetical_boundaries or t.text in self._hypothetical_boundaries for t in doc
         ]
 
         spans_by_entity: dict[str, list[Span]] = {e: [] for e in TOKEN_ENTITIES}
@@ -315,9 +312,7 @@ class KneeEntityRules:
                 next_mention = starts[following] if following < len(starts) else len(doc)
                 first = bisect.bisect_left(starts, group[0].start)
                 previous_end = kept[first - 1].end if first else 0
-                if self._negated(
-                    group[0].start, end, previous_end, next_mention, cue_ends, boundary_at
-                ):
+                if self._negated(group[0].start, end, previous_end, next_mention, cue_ends, boundary_at):
                     continue
                 for span in group:
                     if entity == "pain_trigger" and self._in_question(
@@ -341,8 +336,8 @@ class KneeEntityRules:
         groups: list[list[Span]] = []
         for span in spans:
             if groups:
-                gap = doc[groups[-1][-1].end:span.start]
-                said_to_hurt = any(t.norm_ in self._pain_words for t in doc[span.end:span.end + 2])
+                gap = doc[groups[-1][-1].end : span.start]
+                said_to_hurt = any(t.norm_ in self._pain_words for t in doc[span.end : span.end + 2])
                 if all(t.text in LIST_JOINERS for t in gap) and not said_to_hurt:
                     groups[-1].append(span)
                     continue
@@ -373,18 +368,12 @@ class KneeEntityRules:
                 return True
         # After: up to a boundary or the next mention of the same kind.
         scope_end = end
-        while (
-            scope_end < next_mention
-            and scope_end - end < self._window_after
-            and not boundary_at[scope_end]
-        ):
+        while scope_end < next_mention and scope_end - end < self._window_after and not boundary_at[scope_end]:
             scope_end += 1
         return any(s in cue_ends["after"] for s in range(end, scope_end))
 
     @staticmethod
-    def _in_question(
-        start: int, question_starts_by_end: dict[int, list[int]], boundary_at: Sequence[bool]
-    ) -> bool:
+    def _in_question(start: int, question_starts_by_end: dict[int, list[int]], boundary_at: Sequence[bool]) -> bool:
         """Does 'should I', 'is it ok to'... come just before this mention, in the same clause?"""
         for e in range(max(0, start - HYPOTHETICAL_WINDOW + 1), start + 1):
             if e in question_starts_by_end and not any(boundary_at[e:start]):
@@ -492,7 +481,7 @@ class _NumberReader:
             num = self.value(m.group("num"))
             if num is None:
                 continue
-            previous = lowered[max(0, m.start() - 40):m.start()].split()[-1:] or [""]
+            previous = lowered[max(0, m.start() - 40) : m.start()].split()[-1:] or [""]
             previous_word = previous[0].strip(".,!?;:()")
             if previous_word in self.not_after:
                 continue
@@ -500,7 +489,7 @@ class _NumberReader:
                 continue
             if previous_word.isdigit() or re.fullmatch(r"\d+(?:k|km|kms)", previous_word):
                 continue  # "40 km a week"
-            rest = lowered[m.end():]
+            rest = lowered[m.end() :]
             if any(r.match(rest) for r in (self.frequency_after_re, self.old_after_re, self.ahead_re)):
                 continue
             amounts = [num] + [self.value(m.group(g)) for g in ("num2", "num3") if m.group(g)]
@@ -508,15 +497,16 @@ class _NumberReader:
             if m.group("half1") or m.group("half2"):
                 amount += 0.5
             weeks = round(amount * self.units[m.group("unit")], 2)
-            found.append(Found("duration_weeks", weeks, m.start(), m.end(), text[m.start():m.end()]))
+            found.append(Found("duration_weeks", weeks, m.start(), m.end(), text[m.start() : m.end()]))
         for m in self.phrases_re.finditer(lowered):
             weeks = self.phrases[re.sub(r"\s+", " ", m.group(0))]
-            found.append(Found("duration_weeks", round(weeks, 2), m.start(), m.end(), text[m.start():m.end()]))
+            found.append(Found("duration_weeks", round(weeks, 2), m.start(), m.end(), text[m.start() : m.end()]))
         for m in self.period_re.finditer(lowered):
             unit = m.group("unit") or m.group("unit2")
             if unit in self.units:
-                found.append(Found("duration_weeks", round(self.units[unit], 2), m.start(), m.end(),
-                                   text[m.start():m.end()]))
+                found.append(
+                    Found("duration_weeks", round(self.units[unit], 2), m.start(), m.end(), text[m.start() : m.end()])
+                )
         return _drop_overlaps(found)
 
     def ages(self, text: str, lowered: str) -> list[Found]:
@@ -533,19 +523,19 @@ class _NumberReader:
 
 def _alternation(words: Iterable[str]) -> str:
     """A regex alternation, longest first so 'a couple of' wins over 'a'."""
-    return "(?:" + "|".join(
-        re.escape(w).replace(r"\ ", r"\s+") for w in sorted(words, key=len, reverse=True)
-    ) + ")"
+    return "(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(words, key=len, reverse=True)) + ")"
 
 
 # Words that tie a sentence to the pain itself, not to something else that lasted or happened then.
 _ABOUT_THE_PAIN = re.compile(
     r"\b(?:pain\w*|sore\w*|ache|aches|aching|achy|hurt\w*|niggl\w*|twing\w*|bad|worse|playing up|grief|"
     r"flare\w*|started|starting|began|begun|came on|come on|on and off|off and on|bugging|troubl\w*|"
-    r"had it|had this)\b")
+    r"had it|had this)\b"
+)
 # "on and off for a year, but it flared up in March": the history, then a new episode of unknown length
 _HISTORY_THEN_NOW = re.compile(
-    r"\b(?:on and off|off and on|on and off again|for years)\b.*\b(?:but|though|tho|until)\b")
+    r"\b(?:on and off|off and on|on and off again|for years)\b.*\b(?:but|though|tho|until)\b"
+)
 LONG_STRETCH_WEEKS = 52  # a year or more: the history, not usually this episode
 SHORT_ANSWER_WORDS = 8
 
@@ -553,7 +543,7 @@ SHORT_ANSWER_WORDS = 8
 def _sentence_around(text: str, start: int, end: int) -> str:
     left = max(text.rfind(mark, 0, start) for mark in ".!?\n")
     rights = [i for i in (text.find(mark, end) for mark in ".!?\n") if i != -1]
-    return text[left + 1:min(rights) if rights else len(text)]
+    return text[left + 1 : min(rights) if rights else len(text)]
 
 
 def this_episode(durations: list[Found], lowered: str) -> list[Found]:
@@ -562,10 +552,15 @@ def this_episode(durations: list[Found], lowered: str) -> list[Found]:
     and not beside a shorter one ("on and off for a year, but bad for 5 weeks" is 5 weeks)."""
     if len(lowered.split()) <= SHORT_ANSWER_WORDS:  # "had it for a year": an answer to "how long?"
         return durations
-    kept = [d for d in durations
-            if d.value < LONG_STRETCH_WEEKS
-            or (_ABOUT_THE_PAIN.search(_sentence_around(lowered, d.start, d.end))
-                and not _HISTORY_THEN_NOW.search(_sentence_around(lowered, d.start, d.end)))]
+    kept = [
+        d
+        for d in durations
+        if d.value < LONG_STRETCH_WEEKS
+        or (
+            _ABOUT_THE_PAIN.search(_sentence_around(lowered, d.start, d.end))
+            and not _HISTORY_THEN_NOW.search(_sentence_around(lowered, d.start, d.end))
+        )
+    ]
     if any(d.value < LONG_STRETCH_WEEKS for d in kept):
         kept = [d for d in kept if d.value < LONG_STRETCH_WEEKS]
     return kept
@@ -583,8 +578,11 @@ def by_anatomy(found: list[Found], lowered: str) -> list[Found]:
         return found
     found = [f for f in found if not (f.entity == "pain_location" and f.value == "behind_kneecap")]
     if "below_kneecap" not in places:
-        found.append(Found("pain_location", "below_kneecap", tendon.start(), tendon.end(),
-                           lowered[tendon.start():tendon.end()]))
+        found.append(
+            Found(
+                "pain_location", "below_kneecap", tendon.start(), tendon.end(), lowered[tendon.start() : tendon.end()]
+            )
+        )
     return found
 
 

@@ -19,6 +19,7 @@ pain_on_stairs), else knee_pain_general, which starts the triage questions.
     >>> knee_topic_intent("my knee is fine, it is my shoulder", []) is None
     True
 """
+
 from __future__ import annotations
 
 import re
@@ -72,7 +73,9 @@ def mentions_knee(text: str) -> bool:
 
 
 def knee_topic_intent(
-    text: str, pain_triggers: Iterable[str], location_words: Sequence[str] = (),
+    text: str,
+    pain_triggers: Iterable[str],
+    location_words: Sequence[str] = (),
     ranked: Sequence[str] = (),
 ) -> str | None:
     """The intent a declined message should have instead, or None to leave it declined.

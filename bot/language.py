@@ -18,6 +18,7 @@ interpreter. Built from what the installed packages carry, nothing downloaded:
     >>> other_language("my kne hurtz wen i run up hils") is None
     True
 """
+
 from __future__ import annotations
 
 import functools

@@ -13,6 +13,7 @@ simulator and the evaluation scripts), so they cannot disagree:
 
 The level names themselves are the contract's (`bot/contract.py`).
 """
+
 from __future__ import annotations
 
 from bot.contract import TRIAGE_LEVELS, level_rank

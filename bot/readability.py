@@ -7,6 +7,7 @@ taken out first (``plain_text``), because the formula would score them as words 
 
 textstat works offline: it counts syllables with pyphen's bundled hyphenation dictionaries.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,7 @@ _STRAY_MARKUP = re.compile(r"[*`~]+|(?<!\w)_+|_+(?!\w)")
 _LINE_MARKER = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+\u2022]\s+|\d{1,3}[.)]\s+)")
 # Emoji and pictographs, dingbats, variation selectors and zero-width joiners.
 _EMOJI = re.compile(
-    "[\U0001F000-\U0001FAFF\U00002600-\U000027BF\U00002B00-\U00002BFF"
-    "\U0000FE00-\U0000FE0F\U0000200D\U000020E3]"
+    "[\U0001f000-\U0001faff\U00002600-\U000027bf\U00002b00-\U00002bff\U0000fe00-\U0000fe0f\U0000200d\U000020e3]"
 )
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,!?;:])")
 _SENTENCE_END = ".!?"

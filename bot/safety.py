@@ -11,6 +11,7 @@ server needed) before every action the bot takes, and this module decides:
 - the escalation reply to send at once (stopping any form), then the follow-up, then listen;
 - that an emergency-level conversation is never steered to booking.
 """
+
 from __future__ import annotations
 
 import re
@@ -103,7 +104,9 @@ def _finding_level(finding: Mapping[str, Any]) -> str:
 # is that normal after a cortisone shot?") is not read as an answer to the safety question waiting.
 ASKS_BACK = re.compile(
     r"^\s*(?:should|shall|is|are|can|could|would|will|do|does|did|what|why|how|when|where|which|who)\b"
-    r"[^.!?]*\?", re.IGNORECASE)
+    r"[^.!?]*\?",
+    re.IGNORECASE,
+)
 
 
 def screening_answer_finding(turn: Turn) -> list[dict]:
@@ -113,8 +116,18 @@ def screening_answer_finding(turn: Turn) -> list[dict]:
     if question not in SCREENING_QUESTIONS or turn.intent != "affirm":
         return []
     code = SCREENING_QUESTIONS[question]
-    return [{"code": code, "level": RED_FLAG_MIN_LEVEL[code], "matched": turn.text[:200], "start": 0,
-             "end": len(turn.text), "modifiers": [], "asserted": True, "rule": f"screening:{question}:yes"}]
+    return [
+        {
+            "code": code,
+            "level": RED_FLAG_MIN_LEVEL[code],
+            "matched": turn.text[:200],
+            "start": 0,
+            "end": len(turn.text),
+            "modifiers": [],
+            "asserted": True,
+            "rule": f"screening:{question}:yes",
+        }
+    ]
 
 
 def contextual_findings(turn: Turn, detect) -> list[dict]:
@@ -167,8 +180,14 @@ def clarify_codes(findings: Iterable[Mapping[str, Any]]) -> list[str]:
     codes: list[str] = []
     for f in findings:
         modifiers = set(f.get("modifiers") or [])
-        if (not f.get("asserted") and modifiers and modifiers <= CLARIFY_MODIFIERS
-                and f.get("code") in RED_FLAG_MIN_LEVEL and f["code"] not in sure and f["code"] not in codes):
+        if (
+            not f.get("asserted")
+            and modifiers
+            and modifiers <= CLARIFY_MODIFIERS
+            and f.get("code") in RED_FLAG_MIN_LEVEL
+            and f["code"] not in sure
+            and f["code"] not in codes
+        ):
             codes.append(f["code"])
     return codes
 
@@ -182,8 +201,18 @@ def clarified_findings(turn: Turn, code: str, detect) -> list[dict]:
         yes = any(getattr(f, "asserted", False) and getattr(f, "code", None) == code for f in found)
     if not yes:
         return []
-    return [{"code": code, "level": RED_FLAG_MIN_LEVEL[code], "matched": turn.text[:200], "start": 0,
-             "end": len(turn.text), "modifiers": [], "asserted": True, "rule": f"clarified:{code}:yes"}]
+    return [
+        {
+            "code": code,
+            "level": RED_FLAG_MIN_LEVEL[code],
+            "matched": turn.text[:200],
+            "start": 0,
+            "end": len(turn.text),
+            "modifiers": [],
+            "asserted": True,
+            "rule": f"clarified:{code}:yes",
+        }
+    ]
 
 
 def asserted(findings: Iterable[Mapping[str, Any]]) -> list[dict]:
@@ -206,12 +235,16 @@ def _net_self_harm_in_mood_answer(turn: Turn, findings: Sequence[Mapping[str, An
     """The learned net's self-harm findings in an answer to the mood question."""
     if turn.requested_slot != MOOD_QUESTION:
         return []
-    return [f for f in findings if f.get("code") == "self_harm" and f.get("asserted")
-            and str(f.get("rule", "")).startswith(MODEL_RULE_PREFIX)]
+    return [
+        f
+        for f in findings
+        if f.get("code") == "self_harm" and f.get("asserted") and str(f.get("rule", "")).startswith(MODEL_RULE_PREFIX)
+    ]
 
 
-def _not_answered_no(turn: Turn, findings: Sequence[Mapping[str, Any]],
-                     context: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _not_answered_no(
+    turn: Turn, findings: Sequence[Mapping[str, Any]], context: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
     """The NLU findings less the learned net's finding of the very code a safety question just
     asked about, when the answer is a plain no ("Not locking. It grinds a bit but it's never given
     way" to the locking question): the net reads the question's own words back, the rules read the
@@ -222,8 +255,7 @@ def _not_answered_no(turn: Turn, findings: Sequence[Mapping[str, Any]],
     no = read_answer(turn.text) == "no" or (read_answer(turn.text) is None and starts_negative(turn.text))
     if not no:
         return list(findings)
-    return [f for f in findings
-            if not (f.get("code") == code and str(f.get("rule", "")).startswith(MODEL_RULE_PREFIX))]
+    return [f for f in findings if not (f.get("code") == code and str(f.get("rule", "")).startswith(MODEL_RULE_PREFIX))]
 
 
 def on_user_message(turn: Turn, detect) -> Decision:
@@ -258,9 +290,7 @@ def on_user_message(turn: Turn, detect) -> Decision:
         codes += [f["code"] for f in findings if f["code"] not in codes]
         level = highest_level([current_level, *(_finding_level(f) for f in findings)])
         evidence = list(turn.slots.get("red_flag_evidence") or [])
-        evidence += [
-            {k: f.get(k) for k in ("code", "level", "matched", "rule", "modifiers")} for f in findings
-        ]
+        evidence += [{k: f.get(k) for k in ("code", "level", "matched", "rule", "modifiers")} for f in findings]
         decision.slot_updates.update(red_flags=codes, triage_level=level, red_flag_evidence=evidence)
         if policy.is_urgent(level):
             decision.slot_updates["staff_review_needed"] = True
@@ -339,8 +369,12 @@ NOT_AN_ANSWER_INTENTS = frozenset({"nlu_fallback", "out_of_scope", *SYMPTOM_INTE
 
 ANSWER_INTENTS = {"affirm": "yes", "deny": "no", "unsure": "unsure"}
 # The slot each entity of a button's payload fills (pain_trigger adds to a list).
-SLOT_FOR_ENTITY = {"pain_location": "pain_location", "onset": "onset", "duration_weeks": "duration_weeks",
-                   "pain_trigger": "pain_triggers"}
+SLOT_FOR_ENTITY = {
+    "pain_location": "pain_location",
+    "onset": "onset",
+    "duration_weeks": "duration_weeks",
+    "pain_trigger": "pain_triggers",
+}
 
 
 def tapped_answer(asked: str, button: Mapping[str, Any], slots: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -368,8 +402,12 @@ STEERING_INTENTS = frozenset({"stop", "skip", "request_human", "book_appointment
 # Form questions any text answers (the booking forms check and re-ask themselves).
 FREE_TEXT_QUESTIONS = frozenset({"patient_name", "contact", "preferred_times"})
 # Form questions answered by an entity of the same name found in the message.
-ENTITY_QUESTIONS = {"pain_location": "pain_location", "pain_triggers": "pain_trigger", "onset": "onset",
-                    "duration_weeks": "duration_weeks"}
+ENTITY_QUESTIONS = {
+    "pain_location": "pain_location",
+    "pain_triggers": "pain_trigger",
+    "onset": "onset",
+    "duration_weeks": "duration_weeks",
+}
 YES_NO_QUESTIONS = frozenset({MOOD_QUESTION, *SCREENING_QUESTIONS})
 _AGE = re.compile(r"\b(\d{1,3})\b")
 
@@ -414,8 +452,7 @@ def answer_in_context(turn: Turn, doubtful: Sequence[str] = ()) -> dict[str, Any
     return None
 
 
-def after_action(latest_action: str | None, form_stopped_this_turn: bool,
-                 active_loop: str | None = None) -> str | None:
+def after_action(latest_action: str | None, form_stopped_this_turn: bool, active_loop: str | None = None) -> str | None:
     """What follows the safety layer's own replies; None when the reply was not ours."""
     if latest_action is None:
         return None
@@ -423,7 +460,10 @@ def after_action(latest_action: str | None, form_stopped_this_turn: bool,
         return active_loop  # the form asks its question again, with its buttons
     if latest_action.startswith(ESCALATION_PREFIX) and latest_action != FOLLOWUP_ACTION:
         return FOLLOWUP_ACTION if form_stopped_this_turn else LISTEN
-    if (latest_action in (FOLLOWUP_ACTION, NO_BOOKING_ACTION) or latest_action.startswith(CLARIFY_PREFIX)
-            or latest_action.startswith(REMINDER_PREFIX)):
+    if (
+        latest_action in (FOLLOWUP_ACTION, NO_BOOKING_ACTION)
+        or latest_action.startswith(CLARIFY_PREFIX)
+        or latest_action.startswith(REMINDER_PREFIX)
+    ):
         return LISTEN
     return None

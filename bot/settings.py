@@ -7,6 +7,7 @@ Secrets are never part of `repr(settings)`, so logging the settings object leaks
 Call `load_settings()` once at start-up; it raises `ValueError` naming the bad variable, so a
 misconfigured server stops at once instead of failing on the first patient.
 """
+
 from __future__ import annotations
 
 import os
@@ -181,7 +182,7 @@ def absolute_db_url(url: str) -> str:
     prefix = "sqlite:///"
     if not url.startswith(prefix) or url == "sqlite://" or url.startswith("sqlite:////"):
         return url
-    path, _, query = url[len(prefix):].partition("?")
+    path, _, query = url[len(prefix) :].partition("?")
     if path in ("", ":memory:"):
         return url
     absolute = (REPO_ROOT / path).resolve()
@@ -303,4 +304,3 @@ def _require_https_or_loopback(key: str, url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme != "https" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
         raise ValueError(f"{key} must use https (plain http only to localhost)")
-

@@ -7,6 +7,7 @@ features. It has no word vectors, so config.yml uses no SpacyFeaturizer.
 
     python -m bot.spacy_model [PATH]      # default: var/spacy/en_knee_lookup
 """
+
 from __future__ import annotations
 
 import sys

@@ -14,6 +14,7 @@ without Rasa. The rules, in order:
 `self_care` is never the result of the triage questions: it stays available for conversations
 that only ask for information, where no record is assessed.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -50,9 +51,19 @@ EMERGENCY_QUESTIONS: tuple[str, ...] = ("screen_chest", "screen_heat_swelling_fe
 TO_ASK_SLOT = "red_flags_to_ask"
 # Every slot the triage questions can fill, in the domain's order (domain.yml lists them too).
 ALL_FORM_SLOTS: tuple[str, ...] = (
-    *EMERGENCY_QUESTIONS, "pain_location", "pain_triggers", "onset", "screen_weight_bearing",
-    "screen_pop_swelling", "duration_weeks", "under_16", "screen_child_hip", "screen_locking_giving_way",
-    "screen_night_pain", MOOD_QUESTION, "screen_self_harm",
+    *EMERGENCY_QUESTIONS,
+    "pain_location",
+    "pain_triggers",
+    "onset",
+    "screen_weight_bearing",
+    "screen_pop_swelling",
+    "duration_weeks",
+    "under_16",
+    "screen_child_hip",
+    "screen_locking_giving_way",
+    "screen_night_pain",
+    MOOD_QUESTION,
+    "screen_self_harm",
 )
 
 # Where patellofemoral pain is felt, and what loads the joint behind the kneecap.

@@ -5,11 +5,13 @@ numbered lines, and the patient answers "2". The answer is mapped back to that b
 by reading the buttons of the bot's last message from the conversation's tracker, so nothing has
 to be remembered in the channel between two webhooks (and it survives a restart).
 """
+
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from rasa.shared.core.events import BotUttered, SessionStarted, UserUttered
 
@@ -32,7 +34,7 @@ def numbered_choices_text(text: str, buttons: Sequence[Button]) -> str:
     return "\n".join(lines)
 
 
-def payload_for_reply(reply: str, buttons: Sequence[Button]) -> Optional[str]:
+def payload_for_reply(reply: str, buttons: Sequence[Button]) -> str | None:
     """The payload of the button a reply picks: by its number, or by typing its title."""
     match = _NUMBER_REPLY.match(reply or "")
     if match:

@@ -3,10 +3,11 @@
 The routes stay where the platform expects them, so a webhook someone configured too early gets
 a clear 503 and the log says which variables turn the channel on (names only, never values).
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -27,9 +28,7 @@ def disabled_channel_blueprint(channel_name: str, missing: Sequence[str]) -> Blu
 
     @blueprint.route("/webhook", methods=["GET", "POST"])
     async def webhook(_: Request) -> HTTPResponse:
-        logger.warning(
-            f"Channel '{channel_name}' got a webhook call but is off; set {needed} to turn it on."
-        )
+        logger.warning(f"Channel '{channel_name}' got a webhook call but is off; set {needed} to turn it on.")
         return response.json({"status": "disabled"}, status=503)
 
     return blueprint

@@ -14,12 +14,14 @@ The webhook still answers 200: one delivery can carry several people's messages,
 delivers again, then turns the webhook off, when it keeps getting errors. A message with a red
 flag always goes through.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fbmessenger import MessengerClient
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -42,7 +44,7 @@ MAX_QUICK_REPLIES = 13
 MAX_TITLE_CHARS = 20
 
 
-def _titles_fit(buttons: List[Dict[Text, Any]]) -> bool:
+def _titles_fit(buttons: list[dict[str, Any]]) -> bool:
     return all(len(str(button.get("title", ""))) <= MAX_TITLE_CHARS for button in buttons)
 
 
@@ -50,7 +52,7 @@ class MessengerOutput(MessengerBot):
     """Rasa's Messenger output, keeping buttons that do not fit Messenger's limits."""
 
     async def send_text_with_buttons(
-        self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
         if len(buttons) <= MAX_TEMPLATE_BUTTONS and _titles_fit(buttons):
             await super().send_text_with_buttons(recipient_id, text, buttons, **kwargs)
@@ -58,7 +60,7 @@ class MessengerOutput(MessengerBot):
             await self.send_quick_replies(recipient_id, text, buttons, **kwargs)
 
     async def send_quick_replies(
-        self, recipient_id: Text, text: Text, quick_replies: List[Dict[Text, Any]], **kwargs: Any
+        self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]], **kwargs: Any
     ) -> None:
         if len(quick_replies) <= MAX_QUICK_REPLIES and _titles_fit(quick_replies):
             replies = [{**reply, "content_type": "text"} for reply in quick_replies]
@@ -66,7 +68,7 @@ class MessengerOutput(MessengerBot):
         else:
             await self.send_text_message(recipient_id, numbered_choices_text(text, quick_replies))
 
-    async def send_custom_json(self, recipient_id: Text, json_message: Any, **kwargs: Any) -> None:
+    async def send_custom_json(self, recipient_id: str, json_message: Any, **kwargs: Any) -> None:
         if is_alert_marker(json_message):
             return  # the alert's text has already gone out
         await super().send_custom_json(recipient_id, json_message, **kwargs)
@@ -77,7 +79,7 @@ class NumberedReplyMessenger(Messenger):
 
     def __init__(
         self,
-        page_access_token: Text,
+        page_access_token: str,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         agent: Any,
         fair_use: fair.FairUse,
@@ -86,7 +88,7 @@ class NumberedReplyMessenger(Messenger):
         self.agent = agent
         self.fair_use = fair_use
 
-    async def handle(self, payload: Dict, metadata: Optional[Dict[Text, Any]]) -> None:
+    async def handle(self, payload: dict, metadata: dict[str, Any] | None) -> None:
         """Every message of a delivery: Meta batches them, and Rasa's `handle` returns after the
         first, so the others were lost."""
         for entry in payload.get("entry") or []:
@@ -97,9 +99,7 @@ class NumberedReplyMessenger(Messenger):
                 elif message.get("postback"):
                     await self.postback(message, metadata)
 
-    async def _handle_user_message(
-        self, text: Text, sender_id: Text, metadata: Optional[Dict[Text, Any]]
-    ) -> None:
+    async def _handle_user_message(self, text: str, sender_id: str, metadata: dict[str, Any] | None) -> None:
         out_channel = MessengerOutput(self.client)
         await out_channel.send_action(sender_id, sender_action="mark_seen")
         text = await resolve_numbered_reply(self.agent, sender_id, text)
@@ -118,20 +118,18 @@ class SignedFacebookInput(FacebookInput):
     """Messenger webhook; configured by `FACEBOOK_*` environment variables."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "facebook"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         return cls(FacebookSettings.from_env())
 
     def __init__(self, settings: FacebookSettings) -> None:
-        super().__init__(
-            settings.verify_token or "", settings.app_secret or "", settings.page_access_token or ""
-        )
+        super().__init__(settings.verify_token or "", settings.app_secret or "", settings.page_access_token or "")
         self.settings = settings
 
-    def get_output_channel(self) -> Optional[OutputChannel]:
+    def get_output_channel(self) -> OutputChannel | None:
         if not self.settings.enabled:
             return None
         return MessengerOutput(MessengerClient(self.fb_access_token))
@@ -172,7 +170,9 @@ class SignedFacebookInput(FacebookInput):
                 logger.warning(f"Rejected a Messenger webhook without a valid {SIGNATURE_HEADER}.")
                 return response.text("Forbidden", status=403)
             messenger = NumberedReplyMessenger(
-                self.fb_access_token, on_new_message, getattr(request.app.ctx, "agent", None),
+                self.fb_access_token,
+                on_new_message,
+                getattr(request.app.ctx, "agent", None),
                 fair_use(),
             )
             await messenger.handle(request.json, self.get_metadata(request))

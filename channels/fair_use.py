@@ -169,7 +169,7 @@ class FairUse:
         if tell_every_time or await self._first_in_window("notice", message.sender_id):
             try:
                 await message.output_channel.send_text_message(message.sender_id, refusal.text)
-            except Exception as error:  # noqa: BLE001 - the platform is away; the refusal stands
+            except Exception as error:
                 logger.error("fair_use.notice_failed conversation=%s error=%s", message.sender_id, type(error).__name__)
         return False
 
@@ -230,7 +230,7 @@ class FairUse:
             return None
         try:
             tracker = await store.retrieve(conversation_id)
-        except Exception as error:  # noqa: BLE001 - no count is no reason to refuse a patient
+        except Exception as error:
             logger.warning(
                 "fair_use.tracker_unreadable conversation=%s error=%s", conversation_id, type(error).__name__
             )

@@ -29,10 +29,12 @@ In credentials.yml (the name stays `rest`, so the URL does not change):
 
     channels.rest.AcknowledgedRestInput:
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -54,7 +56,6 @@ logger = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = "5"
 
 
-
 class BadMessage(Exception):
     def __init__(self, status: int, code: str, error: str) -> None:
         super().__init__(code)
@@ -71,7 +72,7 @@ def _refused(refusal: fair.Refusal) -> HTTPResponse:
     return _error(403, refusal.code, refusal.text)  # the conversation is full: call the clinic
 
 
-def parse_message(request: Request) -> Tuple[str, str, Optional[Dict[str, Any]]]:
+def parse_message(request: Request) -> tuple[str, str, dict[str, Any] | None]:
     """(sender, text, metadata) from a request, or BadMessage saying what is wrong with it."""
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type != "application/json":
@@ -133,15 +134,14 @@ class AcknowledgedRestInput(RestInput):
                     return _refused(refusal)
                 await on_new_message(message)
             except TrackerStoreUnavailable as error:
-                logger.error("rest.not_stored conversation=%s code=%s cause=%s",
-                             sender, error.code, error.cause_name)
+                logger.error("rest.not_stored conversation=%s code=%s cause=%s", sender, error.code, error.cause_name)
                 return _error(503, error.code, NOT_STORED, **{"Retry-After": RETRY_AFTER_SECONDS})
             except (RedisError, LockError) as error:
                 # The lock store is down or the conversation stayed locked: nothing was handled
                 # (the lock comes first) or the reply cannot be confirmed.
                 logger.error("rest.lock_store_error conversation=%s error=%s", sender, type(error).__name__)
                 return _error(503, "lock_store_unavailable", BUSY, **{"Retry-After": RETRY_AFTER_SECONDS})
-            except Exception as error:  # noqa: BLE001 - the sender gets a plain answer, the log a code
+            except Exception as error:
                 # The error's text may quote the message, so only its class goes into the log.
                 logger.error("rest.failed conversation=%s error=%s", sender, type(error).__name__)
                 logger.debug("rest.failed traceback", exc_info=True)

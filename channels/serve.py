@@ -15,6 +15,7 @@ Everything else goes to `rasa` unchanged. It lives in `channels` (whose package 
 nothing) rather than `components`, whose import installs the patches that must come after Rasa
 has set up its logging, when the model loads them.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,10 @@ def secret_arguments(environ: Mapping[str, str]) -> list[str]:
         token = Path(token_file).read_text().strip()
     flags = [f"--auth-token={token}"] if token else []
     if environ.get("RASA_JWT_SECRET"):
-        flags += [f"--jwt-secret={environ['RASA_JWT_SECRET']}",
-                  f"--jwt-method={environ.get('RASA_JWT_METHOD') or 'HS256'}"]
+        flags += [
+            f"--jwt-secret={environ['RASA_JWT_SECRET']}",
+            f"--jwt-method={environ.get('RASA_JWT_METHOD') or 'HS256'}",
+        ]
     return flags
 
 

@@ -11,6 +11,7 @@ Without `WEBCHAT_SESSION_SECRET` the secret is made at start-up (`./dev run` kee
 var/webchat-session-secret): a restart then starts new conversations for open pages, nothing
 else is lost.
 """
+
 from __future__ import annotations
 
 import hashlib

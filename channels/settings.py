@@ -4,11 +4,12 @@ Secrets never go into credentials.yml: Rasa's `${VAR}` substitution there fails 
 a variable is unset, and a channel the clinic has not signed up for must simply stay off. Each
 messaging channel is therefore on only when every variable it needs is set.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
 
 DEFAULT_ALLOWED_ORIGINS = ("http://localhost:8080", "http://127.0.0.1:8080")
 
@@ -17,26 +18,35 @@ DEFAULT_ALLOWED_ORIGINS = ("http://localhost:8080", "http://127.0.0.1:8080")
 # is refused with TOO_LONG, never cut: a red flag at the end of a long message must not be lost.
 # The web widget (web/widget/upwell-chat.js) holds the same number, with a counter near it.
 MAX_MESSAGE_CHARS = 10_000
-TOO_LONG = (f"That message is too long for me to read in one go. Please split it into shorter messages "
-            f"(up to {MAX_MESSAGE_CHARS:,} characters each).")
+TOO_LONG = (
+    f"That message is too long for me to read in one go. Please split it into shorter messages "
+    f"(up to {MAX_MESSAGE_CHARS:,} characters each)."
+)
 
 # The REST channel's answers when a message was not handled (channels/rest.py).
-NOT_STORED = ("We could not save your message just now, so nothing was sent to the clinic. "
-              "Please send it again in a minute.")
+NOT_STORED = (
+    "We could not save your message just now, so nothing was sent to the clinic. Please send it again in a minute."
+)
 BUSY = "We are busy right now. Please send your message again in a minute."
 FAILED = "Something went wrong on our side. Please send your message again."
-NO_REPLY = ("Sorry, I can't answer that properly right now. Please try again in a few minutes. "
-            "If your knee needs care today, call the clinic on {phone}. If it's an emergency, call 000.")
+NO_REPLY = (
+    "Sorry, I can't answer that properly right now. Please try again in a few minutes. "
+    "If your knee needs care today, call the clinic on {phone}. If it's an emergency, call 000."
+)
 
 # Fair use (channels/fair_use.py): what a patient reads when a message is not taken. Red-flag
 # messages are always taken, so both sentences also say what to do in an emergency.
-RATE_LIMITED = ("Sorry, you're sending messages faster than I can read them. Please wait a minute, "
-                "then send your last message again. If it's an emergency, call 000 now.")
-CONVERSATION_FULL = ("This chat is now too long for me to keep going. Please call the clinic on {phone} "
-                     "and our team will help you. If it's an emergency, call 000 now.")
+RATE_LIMITED = (
+    "Sorry, you're sending messages faster than I can read them. Please wait a minute, "
+    "then send your last message again. If it's an emergency, call 000 now."
+)
+CONVERSATION_FULL = (
+    "This chat is now too long for me to keep going. Please call the clinic on {phone} "
+    "and our team will help you. If it's an emergency, call 000 now."
+)
 
 
-def _env(environ: Mapping[str, str], name: str) -> Optional[str]:
+def _env(environ: Mapping[str, str], name: str) -> str | None:
     """The stripped value of a variable; None when it is unset or blank."""
     value = environ.get(name, "").strip()
     return value or None
@@ -70,19 +80,19 @@ class ChannelSettings:
 
 @dataclass(frozen=True)
 class TwilioSettings(ChannelSettings):
-    account_sid: Optional[str] = None
-    auth_token: Optional[str] = None
-    sms_number: Optional[str] = None
-    whatsapp_number: Optional[str] = None
+    account_sid: str | None = None
+    auth_token: str | None = None
+    sms_number: str | None = None
+    whatsapp_number: str | None = None
     # The exact public URL configured in Twilio's console. Twilio signs that URL, which differs
     # from the one the server sees behind a proxy or tunnel.
-    webhook_url: Optional[str] = None
+    webhook_url: str | None = None
     # Keys the pseudonymous conversation id made from a patient's number (channels/twilio.py).
     # Unset: the auth token is used, so rotating the token starts new conversations.
-    conversation_key: Optional[str] = field(default=None, repr=False)
+    conversation_key: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "TwilioSettings":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> TwilioSettings:
         missing = _missing(environ, "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
         sms = _env(environ, "TWILIO_SMS_NUMBER")
         whatsapp = _env(environ, "TWILIO_WHATSAPP_NUMBER")
@@ -103,20 +113,18 @@ class TwilioSettings(ChannelSettings):
 
 @dataclass(frozen=True)
 class TelegramSettings(ChannelSettings):
-    access_token: Optional[str] = None
-    bot_username: Optional[str] = None
-    webhook_url: Optional[str] = None
+    access_token: str | None = None
+    bot_username: str | None = None
+    webhook_url: str | None = None
     # Optional but recommended: Telegram sends it back in X-Telegram-Bot-Api-Secret-Token.
-    secret_token: Optional[str] = None
+    secret_token: str | None = None
     # Only for a self-hosted Bot API server (and the tests' fake one).
-    api_url: Optional[str] = None
+    api_url: str | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "TelegramSettings":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> TelegramSettings:
         return cls(
-            missing=_missing(
-                environ, "TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_USERNAME", "TELEGRAM_WEBHOOK_URL"
-            ),
+            missing=_missing(environ, "TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_USERNAME", "TELEGRAM_WEBHOOK_URL"),
             access_token=_env(environ, "TELEGRAM_BOT_TOKEN"),
             bot_username=_env(environ, "TELEGRAM_BOT_USERNAME"),
             webhook_url=_env(environ, "TELEGRAM_WEBHOOK_URL"),
@@ -127,12 +135,12 @@ class TelegramSettings(ChannelSettings):
 
 @dataclass(frozen=True)
 class FacebookSettings(ChannelSettings):
-    verify_token: Optional[str] = None
-    app_secret: Optional[str] = None
-    page_access_token: Optional[str] = None
+    verify_token: str | None = None
+    app_secret: str | None = None
+    page_access_token: str | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "FacebookSettings":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> FacebookSettings:
         return cls(
             missing=_missing(
                 environ,
@@ -167,7 +175,7 @@ DEFAULT_RED_FLAG_READING_LIMIT = "100000/minute"
 DEFAULT_TRUSTED_ADDRESSES: tuple[str, ...] = ("127.0.0.1", "::1")
 
 
-def _rate(environ: Mapping[str, str], name: str, default: str) -> Optional[str]:
+def _rate(environ: Mapping[str, str], name: str, default: str) -> str | None:
     from limits import parse  # the channels import this module; only fair use needs limits
 
     value = _env(environ, name) or default
@@ -186,18 +194,18 @@ def _rate(environ: Mapping[str, str], name: str, default: str) -> Optional[str]:
 class FairUseSettings:
     """Rate limits and the conversation cap of every patient channel (channels/fair_use.py)."""
 
-    conversation_limit: Optional[str] = DEFAULT_CONVERSATION_LIMIT
-    address_limit: Optional[str] = DEFAULT_ADDRESS_LIMIT
-    max_conversation_messages: Optional[int] = DEFAULT_MAX_CONVERSATION_MESSAGES
-    red_flag_reading_limit: Optional[str] = DEFAULT_RED_FLAG_READING_LIMIT
+    conversation_limit: str | None = DEFAULT_CONVERSATION_LIMIT
+    address_limit: str | None = DEFAULT_ADDRESS_LIMIT
+    max_conversation_messages: int | None = DEFAULT_MAX_CONVERSATION_MESSAGES
+    red_flag_reading_limit: str | None = DEFAULT_RED_FLAG_READING_LIMIT
     trusted_addresses: tuple[str, ...] = DEFAULT_TRUSTED_ADDRESSES
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "FairUseSettings":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> FairUseSettings:
         """Raises ValueError naming the variable when one is malformed."""
         cap = _env(environ, "FAIR_USE_MAX_CONVERSATION_MESSAGES")
         if cap is None:
-            max_messages: Optional[int] = DEFAULT_MAX_CONVERSATION_MESSAGES
+            max_messages: int | None = DEFAULT_MAX_CONVERSATION_MESSAGES
         elif cap.lower() == "off":
             max_messages = None
         elif cap.isdigit() and int(cap) > 0:
@@ -229,5 +237,7 @@ def _check_networks(addresses: tuple[str, ...]) -> None:
         try:
             ipaddress.ip_network(address, strict=False)
         except ValueError:
-            raise ValueError(f"FAIR_USE_TRUSTED_ADDRESSES: {address!r} is not an IP address or network "
-                             '(e.g. 127.0.0.1, 10.0.0.0/8), or use "none".') from None
+            raise ValueError(
+                f"FAIR_USE_TRUSTED_ADDRESSES: {address!r} is not an IP address or network "
+                '(e.g. 127.0.0.1, 10.0.0.0/8), or use "none".'
+            ) from None

@@ -14,12 +14,14 @@ message does not reach the bot and the patient gets one message a minute at most
 The update is still answered 200: Telegram delivers an update again and again until it gets a
 2xx. A message with a red flag always goes through.
 """
+
 from __future__ import annotations
 
 import hmac
 import logging
 import re
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiogram.bot.api import TelegramAPIServer
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -43,24 +45,20 @@ _SECRET_TOKEN_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 class TelegramBotOutput(TelegramOutput):
     """Rasa's Telegram output, pointed at a chosen Bot API server, registering the secret."""
 
-    def __init__(
-        self, access_token: Text, secret_token: Optional[str], api_url: Optional[str]
-    ) -> None:
+    def __init__(self, access_token: str, secret_token: str | None, api_url: str | None) -> None:
         server = TelegramAPIServer.from_base(api_url) if api_url else None
         super(TelegramOutput, self).__init__(access_token, **({"server": server} if server else {}))
         self.secret_token = secret_token
 
-    async def set_webhook(self, url: Text, *args: Any, **kwargs: Any) -> bool:
+    async def set_webhook(self, url: str, *args: Any, **kwargs: Any) -> bool:
         """Registers the webhook, with the secret token whenever one is configured."""
         # aiogram 2.15 predates `secret_token`, so the call is made by its Bot API name.
-        payload: Dict[str, Any] = {"url": url}
+        payload: dict[str, Any] = {"url": url}
         if self.secret_token:
             payload["secret_token"] = self.secret_token
         return await self.request("setWebhook", payload)
 
-    async def send_custom_json(
-        self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
-    ) -> None:
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         if is_alert_marker(json_message):
             return  # the alert's text has already gone out
         await super().send_custom_json(recipient_id, json_message, **kwargs)
@@ -70,24 +68,19 @@ class SecretTokenTelegramInput(TelegramInput):
     """Telegram webhook; configured by `TELEGRAM_*` environment variables."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "telegram"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         return cls(TelegramSettings.from_env())
 
     def __init__(self, settings: TelegramSettings) -> None:
         if settings.secret_token and not _SECRET_TOKEN_FORMAT.match(settings.secret_token):
-            raise ValueError(
-                "TELEGRAM_SECRET_TOKEN may hold only letters, digits, '_' and '-' "
-                "(1 to 256 characters)."
-            )
-        super().__init__(
-            settings.access_token, settings.bot_username, settings.webhook_url, debug_mode=False
-        )
+            raise ValueError("TELEGRAM_SECRET_TOKEN may hold only letters, digits, '_' and '-' (1 to 256 characters).")
+        super().__init__(settings.access_token, settings.bot_username, settings.webhook_url, debug_mode=False)
         self.settings = settings
-        self._output: Optional[TelegramBotOutput] = None
+        self._output: TelegramBotOutput | None = None
 
     def get_output_channel(self) -> TelegramBotOutput:
         # One output (one HTTP session) for the channel's life; no network call here.
@@ -117,19 +110,21 @@ class SecretTokenTelegramInput(TelegramInput):
         # The chat is the person: Telegram says who writes, and a private chat's id is theirs.
         fair_use = fair.AppFairUse()
         telegram_webhook = super().blueprint(
-            fair.gated(on_new_message, fair_use, lambda message: f"telegram:{message.sender_id}"))
+            fair.gated(on_new_message, fair_use, lambda message: f"telegram:{message.sender_id}")
+        )
         fair_use.attach(telegram_webhook)
 
         @telegram_webhook.middleware("request")
-        async def check_secret_token(request: Request) -> Optional[HTTPResponse]:
+        async def check_secret_token(request: Request) -> HTTPResponse | None:
             # Rasa's routes answer 500 to GET /webhook (its handler returns nothing), and
             # /set_webhook lets anyone make the bot call Telegram. The webhook is registered at
             # start-up (below), so /set_webhook is not served; /webhook takes POST only.
             if request.path.rstrip("/").endswith("/set_webhook"):
                 return response.text("Not found: the webhook is registered at start-up.", status=404)
             if request.path.rstrip("/").endswith("/webhook") and request.method != "POST":
-                return response.text("Method not allowed: Telegram posts updates.", status=405,
-                                     headers={"Allow": "POST"})
+                return response.text(
+                    "Method not allowed: Telegram posts updates.", status=405, headers={"Allow": "POST"}
+                )
             if request.method == "POST" and not self.has_valid_secret(request):
                 logger.warning(f"Rejected a Telegram update without the right {SECRET_HEADER}.")
                 return response.text("Forbidden", status=403)

@@ -19,13 +19,15 @@ message does not reach the bot and the patient gets one text a minute at most sa
 webhook still answers 200 with empty TwiML, because any other status makes Twilio call the
 number's fallback URL. A message with a red flag always goes through.
 """
+
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import hmac
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.twilio import TwilioInput
@@ -62,7 +64,7 @@ def conversation_id_for(address: str, key: str) -> str:
 
 def is_address(recipient_id: str) -> bool:
     """A phone number Twilio can send to: +61..., or whatsapp:+61..."""
-    number = recipient_id[len(WHATSAPP_PREFIX):] if recipient_id.startswith(WHATSAPP_PREFIX) else recipient_id
+    number = recipient_id[len(WHATSAPP_PREFIX) :] if recipient_id.startswith(WHATSAPP_PREFIX) else recipient_id
     return number.startswith("+") and number[1:].isdigit()
 
 
@@ -70,38 +72,40 @@ class TwilioTextOutput(OutputChannel):
     """Sends replies with Twilio's Messages API from the SMS or the WhatsApp sender."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "twilio"
 
-    def __init__(self, client: Client, sms_number: Optional[str], whatsapp_number: Optional[str]):
+    def __init__(self, client: Client, sms_number: str | None, whatsapp_number: str | None):
         self.client = client
         self.sms_number = sms_number
         self.whatsapp_number = whatsapp_number
         # conversation id -> the number to answer, for the conversations of this request
-        self._addresses: Dict[str, str] = {}
+        self._addresses: dict[str, str] = {}
 
     def remember(self, conversation_id: str, address: str) -> None:
         """Replies to `conversation_id` go to `address` (the patient's number)."""
         self._addresses[conversation_id] = address
 
-    def address_for(self, recipient_id: Text) -> Optional[str]:
+    def address_for(self, recipient_id: str) -> str | None:
         """The number to send to: the one remembered for this conversation, or the recipient
         itself when it is a number. A pseudonymous id with no number known has none."""
         if recipient_id in self._addresses:
             return self._addresses[recipient_id]
         return recipient_id if is_address(recipient_id) else None
 
-    def sender_for(self, address: Text) -> Optional[str]:
+    def sender_for(self, address: str) -> str | None:
         """WhatsApp users are answered from the WhatsApp sender, everyone else by SMS."""
         if address.startswith(WHATSAPP_PREFIX):
             return self.whatsapp_number
         return self.sms_number
 
-    async def _create_message(self, recipient_id: Text, **fields: Any) -> None:
+    async def _create_message(self, recipient_id: str, **fields: Any) -> None:
         address = self.address_for(recipient_id)
         if address is None:
-            logger.error("twilio.no_address conversation=%s: no number is known for it outside "
-                         "its own webhook request.", recipient_id)
+            logger.error(
+                "twilio.no_address conversation=%s: no number is known for it outside its own webhook request.",
+                recipient_id,
+            )
             return
         sender = self.sender_for(address)
         if sender is None:
@@ -109,32 +113,28 @@ class TwilioTextOutput(OutputChannel):
             return
         try:
             # The SDK blocks on HTTP; a thread keeps other conversations moving meanwhile.
-            await asyncio.to_thread(
-                self.client.messages.create, to=address, from_=sender, **fields
-            )
+            await asyncio.to_thread(self.client.messages.create, to=address, from_=sender, **fields)
         except TwilioRestException as error:
             logger.error(f"Twilio refused a message: status {error.status}, code {error.code}.")
 
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         # One message, not one per paragraph: separate SMS can arrive out of order.
         await self._create_message(recipient_id, body=text.strip())
 
     async def send_text_with_buttons(
-        self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
         await self.send_text_message(recipient_id, numbered_choices_text(text, buttons))
 
     async def send_quick_replies(
-        self, recipient_id: Text, text: Text, quick_replies: List[Dict[Text, Any]], **kwargs: Any
+        self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]], **kwargs: Any
     ) -> None:
         await self.send_text_with_buttons(recipient_id, text, quick_replies)
 
-    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         await self._create_message(recipient_id, media_url=[image])
 
-    async def send_custom_json(
-        self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
-    ) -> None:
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         if is_alert_marker(json_message):
             return  # the alert's text has already gone out
         fields = {key: value for key, value in json_message.items() if key not in ("to", "from_")}
@@ -147,19 +147,17 @@ class SignedTwilioInput(TwilioInput):
     """Twilio SMS and WhatsApp webhook; configured by `TWILIO_*` environment variables."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "twilio"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         return cls(TwilioSettings.from_env())
 
     def __init__(self, settings: TwilioSettings) -> None:
-        super().__init__(
-            settings.account_sid, settings.auth_token, settings.sms_number, debug_mode=False
-        )
+        super().__init__(settings.account_sid, settings.auth_token, settings.sms_number, debug_mode=False)
         self.settings = settings
-        self._client: Optional[Client] = None
+        self._client: Client | None = None
 
     @property
     def conversation_key(self) -> str:
@@ -170,12 +168,10 @@ class SignedTwilioInput(TwilioInput):
             self._client = Client(self.settings.account_sid, self.settings.auth_token)
         return self._client
 
-    def get_output_channel(self) -> Optional[OutputChannel]:
+    def get_output_channel(self) -> OutputChannel | None:
         if not self.settings.enabled:
             return None
-        return TwilioTextOutput(
-            self._twilio_client(), self.settings.sms_number, self.settings.whatsapp_number
-        )
+        return TwilioTextOutput(self._twilio_client(), self.settings.sms_number, self.settings.whatsapp_number)
 
     def is_signed_by_twilio(self, request: Request) -> bool:
         """Whether `X-Twilio-Signature` is Twilio's signature of this request."""
@@ -209,7 +205,7 @@ class SignedTwilioInput(TwilioInput):
                 return response.text(EMPTY_TWIML, content_type="text/xml")
 
             output = self.get_output_channel()
-            if output.sender_for(sender) is None:
+            if not isinstance(output, TwilioTextOutput) or output.sender_for(sender) is None:
                 logger.warning("A Twilio message came in on a channel with no sender number set.")
                 return response.text("Channel not configured", status=503)
 
@@ -227,7 +223,7 @@ class SignedTwilioInput(TwilioInput):
                 metadata={**(self.get_metadata(request) or {}), FROM_METADATA_KEY: sender},
             )
             # The person is their number, whether it writes by SMS or WhatsApp.
-            number = sender[len(WHATSAPP_PREFIX):] if sender.startswith(WHATSAPP_PREFIX) else sender
+            number = sender[len(WHATSAPP_PREFIX) :] if sender.startswith(WHATSAPP_PREFIX) else sender
             if await fair_use().gate(message, f"phone:{number}"):
                 await on_new_message(message)
             return response.text(EMPTY_TWIML, content_type="text/xml")

@@ -27,12 +27,14 @@ Sessions are issued and signed by the server (channels/sessions.py): the widget'
 a token, and a conversation id alone (from a log line or a guess) neither receives that patient's
 replies nor posts into their chat.
 """
+
 from __future__ import annotations
 
 import inspect
 import json
 import logging
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
@@ -52,7 +54,7 @@ logger = logging.getLogger(__name__)
 class WebChatOutput(SocketIOOutput):
     """Sends bot messages to the widget's socket room, alerts as one marked message."""
 
-    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         level = alert_level(message)
         if level is None:
             await super().send_response(recipient_id, message)
@@ -61,12 +63,11 @@ class WebChatOutput(SocketIOOutput):
         custom = message.pop("custom", None)
         marker = dict(custom) if isinstance(custom, dict) else {}
         marker["alert"] = level
-        alert: Dict[Text, Any] = {"text": (message.pop("text", None) or "").strip()}
+        alert: dict[str, Any] = {"text": (message.pop("text", None) or "").strip()}
         buttons = message.pop("quick_replies", None) or message.pop("buttons", None)
         if buttons:
             alert["quick_replies"] = [
-                {"content_type": "text", "title": b["title"], "payload": b["payload"]}
-                for b in buttons
+                {"content_type": "text", "title": b["title"], "payload": b["payload"]} for b in buttons
             ]
         alert["custom"] = marker
         # One message, not one per paragraph: the widget shows an alert as a single card.
@@ -75,9 +76,7 @@ class WebChatOutput(SocketIOOutput):
         message.pop("metadata", None)
         await super().send_response(recipient_id, message)  # any image or attachment
 
-    async def send_custom_json(
-        self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
-    ) -> None:
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         if is_alert_marker(json_message):
             return
         await super().send_custom_json(recipient_id, json_message, **kwargs)
@@ -87,11 +86,11 @@ class WebChatInput(SocketIOInput):
     """Socket.io input for the widget; allowed origins come from `ALLOWED_ORIGINS`."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "socketio"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         credentials = credentials or {}
         return cls(
             credentials.get("user_message_evt", "user_uttered"),
@@ -105,11 +104,11 @@ class WebChatInput(SocketIOInput):
             origins=allowed_origins(),
         )
 
-    def __init__(self, *args: Any, origins: Optional[list[str]] = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, origins: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.origins = list(origins) if origins is not None else allowed_origins()
 
-    def get_output_channel(self) -> Optional[OutputChannel]:
+    def get_output_channel(self) -> OutputChannel | None:
         if self.sio is None:
             return super().get_output_channel()
         return WebChatOutput(self.sio, self.bot_message_evt)
@@ -124,12 +123,12 @@ class WebChatInput(SocketIOInput):
         socketio_path = self.socketio_path or "/socket.io"
         fair_use = fair.attach(socketio_webhook)
 
-        def address_of(sid: Text) -> Optional[str]:
+        def address_of(sid: str) -> str | None:
             environ = sio.get_environ(sid, namespace=self.namespace) or {}
             request = environ.get("sanic.request")  # the request that opened the socket
             return fair.network_address(request) if request is not None else None
 
-        async def join(sid: Text, session_id: Text) -> None:
+        async def join(sid: str, session_id: str) -> None:
             joined = sio.enter_room(sid, session_id, namespace=self.namespace)
             if inspect.isawaitable(joined):
                 await joined
@@ -145,7 +144,7 @@ class WebChatInput(SocketIOInput):
         # Replaces Rasa's handler, which does not await the room join (see the module doc).
         signer = SessionSigner.from_env()
 
-        async def new_session(sid: Text) -> str:
+        async def new_session(sid: str) -> str:
             """A new conversation for this socket: its room joined, its signed token confirmed."""
             conversation_id, token = signer.new_token()
             if self.session_persistence:
@@ -154,7 +153,7 @@ class WebChatInput(SocketIOInput):
             return conversation_id
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Any) -> None:
+        async def session_request(sid: str, data: Any) -> None:
             data = data if isinstance(data, dict) else {}
             conversation_id = signer.conversation_of(data.get("session_id"))
             if conversation_id is None:  # none, or not one this server issued: a new conversation
@@ -166,7 +165,7 @@ class WebChatInput(SocketIOInput):
 
         # Replaces Rasa's handler of the same event, which hard-wires its own output channel.
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: Text, data: Any) -> None:
+        async def handle_message(sid: str, data: Any) -> None:
             if not isinstance(data, dict):
                 return
             if self.session_persistence:

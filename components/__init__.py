@@ -1,4 +1,5 @@
 """Rasa glue: custom NLU components, the in-server safety policy and the alert broker."""
+
 from components import action_response_check as _action_response_check
 from components import action_retry as _action_retry
 from components import log_privacy as _log_privacy

@@ -12,6 +12,7 @@ same behaviour for answers: True for a valid one; for an invalid one, the same
 `jsonschema.ValidationError` (the best match, as `jsonschema.validate` picks it) with the same
 hint about the expected format appended.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -12,6 +12,7 @@ never raises into message handling. Configure in endpoints.yml:
 Channels and links come from the environment (ALERT_SMTP_*, ALERT_WEBHOOK_*, REVIEW_BASE_URL;
 see bot/settings.py). With none configured the broker does nothing.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,9 @@ class StaffAlertBroker(EventBroker):
         try:
             return AlertLedger(self.settings.booking_db_url)
         except SQLAlchemyError as error:
-            logger.warning("staff alerts: no ledger (%s); duplicates after a restart are possible",
-                           type(error).__name__)
+            logger.warning(
+                "staff alerts: no ledger (%s); duplicates after a restart are possible", type(error).__name__
+            )
             return None
 
     @classmethod
@@ -76,8 +78,7 @@ class StaffAlertBroker(EventBroker):
                 self._flush_scheduled = True
                 loop.call_soon(self._flush)
         except Exception as error:  # an alert problem must never break the conversation
-            logger.error("staff alert not queued: conversation %s (%s)", event.get("sender_id"),
-                         type(error).__name__)
+            logger.error("staff alert not queued: conversation %s (%s)", event.get("sender_id"), type(error).__name__)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -88,8 +89,7 @@ class StaffAlertBroker(EventBroker):
                 if alert is not None and self.dispatcher is not None:
                     self.dispatcher.submit(alert)
             except Exception as error:
-                logger.error("staff alert not queued: conversation %s (%s)", conversation_id,
-                             type(error).__name__)
+                logger.error("staff alert not queued: conversation %s (%s)", conversation_id, type(error).__name__)
 
     def is_ready(self) -> bool:
         return True

@@ -34,6 +34,7 @@ be a full SQLAlchemy URL):
 Logs carry conversation ids and error class names only, never SQL parameters (which hold what
 patients wrote).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -129,8 +130,7 @@ class DurableSQLTrackerStore(SQLTrackerStore):
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         self.retry_seconds = retry_budget_seconds() if retry_seconds is None else float(retry_seconds)
 
-    async def _with_retries(self, operation: str, sender_id: Optional[str],
-                            attempt: Callable[[], Awaitable[T]]) -> T:
+    async def _with_retries(self, operation: str, sender_id: Optional[str], attempt: Callable[[], Awaitable[T]]) -> T:
         deadline = time.monotonic() + self.retry_seconds
         backoff = 0.05
         tries = 0
@@ -142,21 +142,31 @@ class DurableSQLTrackerStore(SQLTrackerStore):
                 if not is_transient(error):
                     raise
                 if time.monotonic() + backoff > deadline:
-                    logger.error("tracker_store.unavailable operation=%s conversation=%s attempts=%d error=%s",
-                                 operation, sender_id, tries, type(error).__name__)
+                    logger.error(
+                        "tracker_store.unavailable operation=%s conversation=%s attempts=%d error=%s",
+                        operation,
+                        sender_id,
+                        tries,
+                        type(error).__name__,
+                    )
                     raise TrackerStoreUnavailable(operation, sender_id, error) from None
-                logger.warning("tracker_store.retry operation=%s conversation=%s attempt=%d error=%s",
-                               operation, sender_id, tries, type(error).__name__)
+                logger.warning(
+                    "tracker_store.retry operation=%s conversation=%s attempt=%d error=%s",
+                    operation,
+                    sender_id,
+                    tries,
+                    type(error).__name__,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
             if tries > 1:
-                logger.info("tracker_store.recovered operation=%s conversation=%s attempts=%d",
-                            operation, sender_id, tries)
+                logger.info(
+                    "tracker_store.recovered operation=%s conversation=%s attempts=%d", operation, sender_id, tries
+                )
             return result
 
-    async def _retrieve(self, sender_id: str,
-                        fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
+    async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         parent = super()._retrieve
         return await self._with_retries(
             "retrieve", sender_id, lambda: parent(sender_id, fetch_events_from_all_sessions)
@@ -182,14 +192,16 @@ class DurableSQLTrackerStore(SQLTrackerStore):
                         await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
                 for event in new_events:
                     data = event.as_dict()
-                    session.add(self.SQLEvent(
-                        sender_id=tracker.sender_id,
-                        type_name=event.type_name,
-                        timestamp=data.get("timestamp"),
-                        intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                        action_name=data.get("name"),
-                        data=json.dumps(data),
-                    ))
+                    session.add(
+                        self.SQLEvent(
+                            sender_id=tracker.sender_id,
+                            type_name=event.type_name,
+                            timestamp=data.get("timestamp"),
+                            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                            action_name=data.get("name"),
+                            data=json.dumps(data),
+                        )
+                    )
                 session.commit()
 
         await self._with_retries("save", tracker.sender_id, attempt)

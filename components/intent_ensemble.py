@@ -21,6 +21,7 @@ choices under `intent_votes`, so staff can see when they disagreed. DIET must co
 Rasa's LogisticRegressionClassifier writes its own predictions over the training examples'
 intents, and a classifier after it would learn from those.
 """
+
 from __future__ import annotations
 
 import logging
@@ -73,8 +74,7 @@ def _ranking(message: Message) -> list[dict[str, Any]]:
     return [dict(r) for r in ranking if isinstance(r, dict) and r.get(INTENT_NAME_KEY)]
 
 
-def combine(first: list[dict[str, Any]], second: list[dict[str, Any]],
-            length: int = 10) -> list[dict[str, Any]]:
+def combine(first: list[dict[str, Any]], second: list[dict[str, Any]], length: int = 10) -> list[dict[str, Any]]:
     """Each intent with the mean of its confidences in the two rankings, best first.
 
     Ties keep the first ranking's order (the first classifier wins a draw)."""
@@ -150,14 +150,22 @@ class VotingLogisticRegression(LogisticRegressionClassifier):
     """
 
     @classmethod
-    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> VotingLogisticRegression:
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> VotingLogisticRegression:
         # Rasa's load returns an untrained classifier, saying so only at debug level, when the
         # saved file is missing or skops finds types it does not trust in it.
         component = super().load(config, model_storage, resource, execution_context, **kwargs)
         if not component.is_trained:
-            logger.warning("The logistic regression of the intent vote could not be loaded from the "
-                           "model; DIET alone classifies intents until the model is retrained.")
+            logger.warning(
+                "The logistic regression of the intent vote could not be loaded from the "
+                "model; DIET alone classifies intents until the model is retrained."
+            )
         return component
 
     @property

@@ -10,6 +10,7 @@ replaces them.
         entities: [pain_trigger, pain_location, onset, duration_weeks, side, age]   # default: all
         patterns_file: null   # default: bot/entity_patterns.yml
 """
+
 from __future__ import annotations
 
 import functools
@@ -40,9 +41,7 @@ def rules_from(path: Optional[str]) -> KneeEntityRules:
     return default_rules() if path is None else KneeEntityRules(pathlib.Path(path))
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
 class KneeEntityExtractor(GraphComponent, EntityExtractorMixin):
     """Finds the triage facts in a message with readable rules; needs no training."""
 
@@ -81,10 +80,7 @@ class KneeEntityExtractor(GraphComponent, EntityExtractorMixin):
         known = cls.get_default_config()
         unknown = sorted(set(config) - set(known))
         if unknown:
-            raise ValueError(
-                f"KneeEntityExtractor: unknown config key {unknown[0]!r}; "
-                f"the keys are {sorted(known)}."
-            )
+            raise ValueError(f"KneeEntityExtractor: unknown config key {unknown[0]!r}; the keys are {sorted(known)}.")
         entities = config.get("entities", known["entities"])
         if isinstance(entities, str) or not set(entities) <= set(ENTITY_TYPES):
             raise ValueError(
@@ -93,9 +89,7 @@ class KneeEntityExtractor(GraphComponent, EntityExtractorMixin):
             )
         path = config.get("patterns_file")
         if path is not None and not pathlib.Path(path).is_file():
-            raise ValueError(
-                f"KneeEntityExtractor: config key 'patterns_file' names no file: {path!r}."
-            )
+            raise ValueError(f"KneeEntityExtractor: config key 'patterns_file' names no file: {path!r}.")
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Appends the entities found in each message's text to those already there."""

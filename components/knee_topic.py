@@ -11,6 +11,7 @@ classifier gave and that the knee rule changed it.
       - name: components.knee_topic.KneeTopicRescue
         confidence: 0.6     # the confidence given to the rescued intent
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -71,9 +72,11 @@ class KneeTopicRescue(GraphComponent):
             return
         entities = message.get(ENTITIES) or []
         triggers = [e.get("value") for e in entities if e.get("entity") == "pain_trigger"]
-        locations = [text[e["start"]:e["end"]] for e in entities
-                     if e.get("entity") == "pain_location" and isinstance(e.get("start"), int)
-                     and isinstance(e.get("end"), int)]
+        locations = [
+            text[e["start"] : e["end"]]
+            for e in entities
+            if e.get("entity") == "pain_location" and isinstance(e.get("start"), int) and isinstance(e.get("end"), int)
+        ]
         ranked = [r.get(INTENT_NAME_KEY) for r in message.get(INTENT_RANKING_KEY) or []]
         after = knee_topic_intent(text, triggers, locations, ranked)
         if after is None:

@@ -12,6 +12,7 @@ classifier said in the parse data: `language: {detected, classified_as}`.
       - name: components.knee_topic.KneeTopicRescue
       - name: components.language_guard.LanguageGuard
 """
+
 from __future__ import annotations
 
 from typing import Any

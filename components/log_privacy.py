@@ -14,6 +14,7 @@ renderer, that
 Installed when Rasa loads the project's components (components/__init__.py). It changes the
 processor list in place, so loggers that Rasa already cached get it too.
 """
+
 from __future__ import annotations
 
 import sys
@@ -24,8 +25,16 @@ import structlog
 
 _INTERPOLATOR_EVENT = "interpolator.interpolate.text"
 # The renderers and exception formatters the processor must run before.
-_OUTPUT_PROCESSORS = ("dict_tracebacks", "JSONRenderer", "ConsoleRenderer", "HumanConsoleRenderer",
-                      "ExceptionRenderer", "format_exc_info", "KeyValueRenderer", "LogfmtRenderer")
+_OUTPUT_PROCESSORS = (
+    "dict_tracebacks",
+    "JSONRenderer",
+    "ConsoleRenderer",
+    "HumanConsoleRenderer",
+    "ExceptionRenderer",
+    "format_exc_info",
+    "KeyValueRenderer",
+    "LogfmtRenderer",
+)
 
 
 def _processor_name(processor: Any) -> str:
@@ -54,6 +63,5 @@ def install() -> None:
     processors = structlog.get_config()["processors"]
     if scrub_exceptions in processors:
         return
-    position = next((i for i, p in enumerate(processors) if _processor_name(p) in _OUTPUT_PROCESSORS),
-                    len(processors))
+    position = next((i for i, p in enumerate(processors) if _processor_name(p) in _OUTPUT_PROCESSORS), len(processors))
     processors.insert(position, scrub_exceptions)

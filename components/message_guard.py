@@ -6,6 +6,7 @@ everyone else. This first component hands the rest of the pipeline only the firs
 `FULL_TEXT`, which the red-flag detector reads, so a red flag at the end of a long paste is
 still caught.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,8 +38,13 @@ class MessageLengthGuard(GraphComponent):
         self.max_characters = limit
 
     @classmethod
-    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> MessageLengthGuard:
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> MessageLengthGuard:
         return cls(config)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -11,6 +11,7 @@ said since the patient's message, the patient gets the fixed apology with the cl
 the transcript. Red-flag escalations never need it: they are domain responses the safety policy
 forces without the action server.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,8 +39,9 @@ def said_nothing_since_the_patient(tracker: DialogueStateTracker) -> bool:
     return False  # no patient message (a session start): nothing to answer
 
 
-async def _prediction_loop_never_silent(self: MessageProcessor, output_channel: Any,
-                                        tracker: DialogueStateTracker) -> None:
+async def _prediction_loop_never_silent(
+    self: MessageProcessor, output_channel: Any, tracker: DialogueStateTracker
+) -> None:
     await RASA_PREDICTION_LOOP(self, output_channel, tracker)
     if not said_nothing_since_the_patient(tracker):
         return

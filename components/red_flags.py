@@ -20,6 +20,7 @@ a patient under 16, signs from earlier messages) comes from the tracker, which t
 reads (bot/safety.py contextual_findings); never from the message's metadata, which a sender
 controls.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,9 +46,7 @@ EXTRACTOR_NAME = "RedFlagDetector"
 MODEL_FILE = "red_flag_model.npz"
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
 class RedFlagDetector(GraphComponent):
     """Finds red flags (contract codes) in user messages with the rule-based detector."""
 
@@ -66,8 +65,13 @@ class RedFlagDetector(GraphComponent):
     def required_components() -> list[type]:
         return []  # works on the raw text; no tokenizer or featurizer needed
 
-    def __init__(self, config: dict[str, Any], model_storage: Optional[ModelStorage] = None,
-                 resource: Optional[Resource] = None, model: Optional[learned.LearnedModel] = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: Optional[ModelStorage] = None,
+        resource: Optional[Resource] = None,
+        model: Optional[learned.LearnedModel] = None,
+    ) -> None:
         self._config = self.validate_config(config)
         self._model_storage = model_storage
         self._resource = resource
@@ -80,8 +84,7 @@ class RedFlagDetector(GraphComponent):
         for key in merged:
             if key not in defaults:
                 raise ValueError(
-                    f"RedFlagDetector: unknown config key '{key}'. "
-                    f"Allowed keys: {', '.join(sorted(defaults))}."
+                    f"RedFlagDetector: unknown config key '{key}'. Allowed keys: {', '.join(sorted(defaults))}."
                 )
         if not isinstance(merged["entity_name"], str) or not merged["entity_name"].strip():
             raise ValueError("RedFlagDetector: config key 'entity_name' must be a non-empty string.")

@@ -8,6 +8,7 @@ form, and then listens. Its predictions are marked `is_no_user_prediction`, the 
 ranks above all others, because an active form's own prediction is in that class too and a red
 flag must interrupt it. The decisions themselves are pure functions in `bot/safety.py`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,9 +36,7 @@ def _detect(text: str, **context: Any):
     return detect(text, **context)
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class TriageSafetyPolicy(Policy):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -54,8 +53,7 @@ class TriageSafetyPolicy(Policy):
         unknown = set(config) - {"priority"}
         if unknown:
             raise ValueError(
-                f"TriageSafetyPolicy: unknown config key(s) {sorted(unknown)}; "
-                "only 'priority' can be set."
+                f"TriageSafetyPolicy: unknown config key(s) {sorted(unknown)}; only 'priority' can be set."
             )
         super().__init__(config, model_storage, resource, execution_context, featurizer)
 
@@ -90,8 +88,11 @@ class TriageSafetyPolicy(Policy):
             active_loop=tracker.active_loop_name,
             trigger_history=_trigger_history(tracker),
             signs=[sign for sign in parse.get("red_flag_signs") or [] if isinstance(sign, str)],
-            entities=[e["entity"] for e in parse.get("entities") or []
-                      if isinstance(e, dict) and isinstance(e.get("entity"), str)],
+            entities=[
+                e["entity"]
+                for e in parse.get("entities") or []
+                if isinstance(e, dict) and isinstance(e.get("entity"), str)
+            ],
             buttons=_last_buttons(tracker),
             tries=_tries(tracker),
         )
@@ -99,8 +100,11 @@ class TriageSafetyPolicy(Policy):
             decision = safety.on_user_message(turn, _detect)
         except Exception:  # never let the safety layer take the conversation down
             logger.exception("safety policy failed on conversation %s", tracker.sender_id)
-            plain_turn = {**turn.__dict__, "requested_slot": None,
-                          "slots": {**turn.slots, "under_16": None, "age": None}}
+            plain_turn = {
+                **turn.__dict__,
+                "requested_slot": None,
+                "slots": {**turn.slots, "under_16": None, "age": None},
+            }
             decision = safety.on_user_message(safety.Turn(**plain_turn), lambda *a, **k: [])
         events = [SlotSet(name, value) for name, value in decision.slot_updates.items()]
         if decision.findings:

@@ -18,6 +18,7 @@ runs them only when there is nothing to take.
       - name: components.triage_facts_featurizer.TriageFactsFeaturizer
         patterns_file: null   # default: bot/entity_patterns.yml
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -9,6 +9,7 @@ project's action server sends it (rasa_sdk events and a dispatcher message with 
     python scripts/bench_action_check.py
     python scripts/bench_action_check.py --repeats 500
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,13 +30,19 @@ def typical_answer() -> dict[str, Any]:
     from rasa_sdk.executor import CollectingDispatcher
 
     dispatcher = CollectingDispatcher()
-    dispatcher.utter_message(text="How did it start?", buttons=[
-        {"title": "Slowly, over time", "payload": "/inform{\"onset\":\"gradual\"}"},
-        {"title": "With an injury", "payload": "/inform{\"onset\":\"injury\"}"},
-        {"title": "Not sure", "payload": "/unsure"},
-    ])
-    events = [SlotSet("pain_location", "around_kneecap"), SlotSet("pain_triggers", ["stairs", "sitting"]),
-              SlotSet("requested_slot", "onset")]
+    dispatcher.utter_message(
+        text="How did it start?",
+        buttons=[
+            {"title": "Slowly, over time", "payload": '/inform{"onset":"gradual"}'},
+            {"title": "With an injury", "payload": '/inform{"onset":"injury"}'},
+            {"title": "Not sure", "payload": "/unsure"},
+        ],
+    )
+    events = [
+        SlotSet("pain_location", "around_kneecap"),
+        SlotSet("pain_triggers", ["stairs", "sitting"]),
+        SlotSet("requested_slot", "onset"),
+    ]
     return {"events": events, "responses": dispatcher.messages}
 
 
@@ -61,8 +68,10 @@ def main(argv: list[str] = None) -> int:
     from load_test import percentile
 
     answer = typical_answer()
-    rows = (("Rasa 3.6 (schema checked every call)", action_response_check.RASA_VALIDATE),
-            ("this project (schema compiled once)", action_response_check.validate_action_result))
+    rows = (
+        ("Rasa 3.6 (schema checked every call)", action_response_check.RASA_VALIDATE),
+        ("this project (schema compiled once)", action_response_check.validate_action_result),
+    )
     print(f"checking one action server answer, {args.repeats} times each:")
     for label, check in rows:
         took = time_calls(check, answer, args.repeats)

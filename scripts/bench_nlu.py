@@ -8,6 +8,7 @@ intent vote switched off (DIET's ranking stands), so the difference is what the 
     python scripts/bench_nlu.py
     python scripts/bench_nlu.py --messages 500 --model models/triage.tar.gz
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,8 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"parse time of one message, {len(texts)} messages, model {args.model.name}")
     print(summary("full pipeline (DIET + regression)", with_vote))
     print(summary("regression switched off", diet_only))
-    print(f"the regression adds {statistics.median(with_vote) - statistics.median(diet_only):+.2f} ms "
-          f"a message (median)")
+    print(
+        f"the regression adds {statistics.median(with_vote) - statistics.median(diet_only):+.2f} ms a message (median)"
+    )
     return 0
 
 

@@ -24,6 +24,7 @@ Targets (issue 7): p95 at 10 conversations of triage prod 2w within 1.5x bare de
 two workers at least 1.6x one worker's messages per second at 50 conversations; 200 x 10
 conversations with no error and no lost message. The report says which are met.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,8 +89,9 @@ class ConfigResult:
 class Target:
     """The processes of one configuration: started in order, each ready before the next."""
 
-    def __init__(self, name: str, commands: list[tuple[str, list[str], str]], env: dict, cwd: Path,
-                 workers: int, logs: Path) -> None:
+    def __init__(
+        self, name: str, commands: list[tuple[str, list[str], str]], env: dict, cwd: Path, workers: int, logs: Path
+    ) -> None:
         self.name, self.commands, self.env, self.cwd, self.workers, self.logs = name, commands, env, cwd, workers, logs
         self.procs: list[subprocess.Popen] = []
         self.peak_rss_mb = 0.0
@@ -102,8 +104,9 @@ class Target:
             log_path = self.logs / f"{self.name.replace(' ', '_')}-{label.replace(' ', '_')}.log"
             log = open(log_path, "ab")
             started = time.monotonic()
-            proc = subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
             self.procs.append(proc)
             if not dev.wait_for(ready, START_SECONDS, proc):
                 raise RuntimeError(f"{self.name}: {label} did not start; see {log_path}")
@@ -147,11 +150,23 @@ def measure(target: Target, levels, scripts, db_url: str | None, big_run: bool) 
         load_test.run_load(url, 2, 3, scripts=scripts)  # warm-up: first messages load lazy parts
         for conversations, turns in levels:
             report = load_test.run_load(url, conversations, turns, scripts=scripts, timeout=300)
-            result.levels.append(LevelResult(conversations, turns, report.p50_ms, report.p95_ms,
-                                             report.messages_per_second, report.errors, report.empty_replies))
-            print(f"    {target.name}: {conversations:>3} conversations  p50 {report.p50_ms:6.0f} ms  "
-                  f"p95 {report.p95_ms:6.0f} ms  {report.messages_per_second:5.1f} msg/s"
-                  f"{'  errors ' + str(report.errors) if report.errors else ''}", flush=True)
+            result.levels.append(
+                LevelResult(
+                    conversations,
+                    turns,
+                    report.p50_ms,
+                    report.p95_ms,
+                    report.messages_per_second,
+                    report.errors,
+                    report.empty_replies,
+                )
+            )
+            print(
+                f"    {target.name}: {conversations:>3} conversations  p50 {report.p50_ms:6.0f} ms  "
+                f"p95 {report.p95_ms:6.0f} ms  {report.messages_per_second:5.1f} msg/s"
+                f"{'  errors ' + str(report.errors) if report.errors else ''}",
+                flush=True,
+            )
         if big_run:
             report = load_test.run_load(url, 200, 10, db_url=db_url, timeout=600)
             result.big_run = asdict(report)
@@ -167,18 +182,26 @@ def measure(target: Target, levels, scripts, db_url: str | None, big_run: bool) 
 
 # --- configurations ------------------------------------------------------------------------
 
+
 def production_env(actions_port: int, database: str, workers: int) -> dict:
     settings = dev.production_env(actions_port=actions_port, environ={})
     url = database_url(database)
-    settings.update({"TRACKER_DB_URL": url, "BOOKING_DB_URL": url, "REVIEW_DB_URL": url,
-                     "REDIS_HOST": production_stack.REDIS_HOST, "REDIS_PORT": str(production_stack.REDIS_PORT),
-                     "REDIS_KEY_PREFIX": "bench" + database.rsplit("_", 1)[-1],
-                     "SANIC_WORKERS": str(workers), "RASA_TELEMETRY_ENABLED": "false"})
+    settings.update(
+        {
+            "TRACKER_DB_URL": url,
+            "BOOKING_DB_URL": url,
+            "REVIEW_DB_URL": url,
+            "REDIS_HOST": production_stack.REDIS_HOST,
+            "REDIS_PORT": str(production_stack.REDIS_PORT),
+            "REDIS_KEY_PREFIX": "bench" + database.rsplit("_", 1)[-1],
+            "SANIC_WORKERS": str(workers),
+            "RASA_TELEMETRY_ENABLED": "false",
+        }
+    )
     return dev.env(**settings)
 
 
-def triage_target(name: str, production: bool, workers: int, database: str | None, folder: Path,
-                  model: Path) -> Target:
+def triage_target(name: str, production: bool, workers: int, database: str | None, folder: Path, model: Path) -> Target:
     rasa_port, actions_port = free_port(), free_port()
     if production:
         env = production_env(actions_port, database, workers)
@@ -190,11 +213,16 @@ def triage_target(name: str, production: bool, workers: int, database: str | Non
             f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
             f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{folder / "transcripts.db"}"\n'
             'lock_store:\n  type: "in_memory"\n'
-            "event_broker:\n  type: components.alert_broker.StaffAlertBroker\n")
+            "event_broker:\n  type: components.alert_broker.StaffAlertBroker\n"
+        )
         endpoints = str(endpoints_file)
-    commands = [c for c in dev.service_commands(rasa_port=rasa_port, actions_port=actions_port, endpoints=endpoints,
-                                                model=model, production=production)
-                if c[0] in ("action server", "Rasa server")]
+    commands = [
+        c
+        for c in dev.service_commands(
+            rasa_port=rasa_port, actions_port=actions_port, endpoints=endpoints, model=model, production=production
+        )
+        if c[0] in ("action server", "Rasa server")
+    ]
     return Target(name, commands, env, ROOT, workers, folder)
 
 
@@ -204,8 +232,12 @@ def bare_target(name: str, bot: Path, production: bool, database: str | None, fo
     command = [rasa, "run", "--model", str(bot / "models"), "--port", str(port)]
     if production:
         env = production_env(free_port(), database, 2)
-        command += ["--endpoints", str(ROOT / "endpoints.production.yml"),
-                    "--credentials", str(ROOT / dev.PRODUCTION_CREDENTIALS)]
+        command += [
+            "--endpoints",
+            str(ROOT / "endpoints.production.yml"),
+            "--credentials",
+            str(ROOT / dev.PRODUCTION_CREDENTIALS),
+        ]
         workers = 2
     else:
         env = dev.env(RASA_TELEMETRY_ENABLED="false")
@@ -220,9 +252,15 @@ def train_bare_bot(folder: Path) -> tuple[Path, float]:
     bot.mkdir()  # rasa init --init-dir wants an existing folder
     started = time.monotonic()
     with train_lock():
-        subprocess.run([str(dev.VENV_BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(bot)], cwd=folder,
-                       env=dev.env(RASA_TELEMETRY_ENABLED="false"), check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.STDOUT, timeout=3600)
+        subprocess.run(
+            [str(dev.VENV_BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(bot)],
+            cwd=folder,
+            env=dev.env(RASA_TELEMETRY_ENABLED="false"),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            timeout=3600,
+        )
     return bot, time.monotonic() - started
 
 
@@ -232,10 +270,22 @@ def train_triage_bot(folder: Path) -> float:
     with train_lock():
         started = time.monotonic()
         # A cache of its own: Rasa would otherwise reuse what ./dev train cached in .rasa/cache.
-        subprocess.run([str(dev.VENV_BIN / "rasa"), "train", "--out", str(folder / "triage-models"),
-                        "--fixed-model-name", "bench"], cwd=ROOT,
-                       env=dev.env(RASA_TELEMETRY_ENABLED="false", RASA_CACHE_DIRECTORY=str(folder / "cache")),
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, timeout=3600)
+        subprocess.run(
+            [
+                str(dev.VENV_BIN / "rasa"),
+                "train",
+                "--out",
+                str(folder / "triage-models"),
+                "--fixed-model-name",
+                "bench",
+            ],
+            cwd=ROOT,
+            env=dev.env(RASA_TELEMETRY_ENABLED="false", RASA_CACHE_DIRECTORY=str(folder / "cache")),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            timeout=3600,
+        )
         return time.monotonic() - started
 
 
@@ -255,6 +305,7 @@ class train_lock:
 
 # --- report --------------------------------------------------------------------------------
 
+
 def table(results: list[ConfigResult], levels) -> str:
     head = ["configuration", "workers", "start-up s", "peak memory MB"]
     for conversations, _ in levels:
@@ -267,8 +318,9 @@ def table(results: list[ConfigResult], levels) -> str:
         cells = [r.name, str(r.workers), f"{r.startup_seconds:.0f}", f"{r.peak_rss_mb:,.0f}"]
         for conversations, _ in levels:
             lv = r.level(conversations)
-            cells += ([f"{lv.p50_ms:,.0f}", f"{lv.p95_ms:,.0f}", f"{lv.messages_per_second:.1f}"]
-                      if lv else ["-", "-", "-"])
+            cells += (
+                [f"{lv.p50_ms:,.0f}", f"{lv.p95_ms:,.0f}", f"{lv.messages_per_second:.1f}"] if lv else ["-", "-", "-"]
+            )
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -278,21 +330,27 @@ def targets(results: dict[str, ConfigResult], full: bool) -> list[str]:
     bare, prod2, prod1 = results.get("bare default"), results.get("triage prod 2w"), results.get("triage prod 1w")
     if bare and prod2 and bare.level(10) and prod2.level(10):
         ratio = prod2.level(10).p95_ms / bare.level(10).p95_ms
-        lines.append(f"p95 at 10 conversations, triage prod 2w / bare default: {ratio:.2f}x "
-                     f"(target at most 1.5x): {'MET' if ratio <= 1.5 else 'MISSED'}")
+        lines.append(
+            f"p95 at 10 conversations, triage prod 2w / bare default: {ratio:.2f}x "
+            f"(target at most 1.5x): {'MET' if ratio <= 1.5 else 'MISSED'}"
+        )
     if prod1 and prod2 and prod1.level(50) and prod2.level(50):
         ratio = prod2.level(50).messages_per_second / prod1.level(50).messages_per_second
-        lines.append(f"messages/s at 50 conversations, 2 workers / 1 worker: {ratio:.2f}x "
-                     f"(target at least 1.6x): {'MET' if ratio >= 1.6 else 'MISSED'}")
+        lines.append(
+            f"messages/s at 50 conversations, 2 workers / 1 worker: {ratio:.2f}x "
+            f"(target at least 1.6x): {'MET' if ratio >= 1.6 else 'MISSED'}"
+        )
     if prod2 and prod2.big_run:
         big = prod2.big_run
         ok = not big["errors"] and big["check"].get("ok")
-        lines.append(f"200 conversations x 10 turns: {big['acknowledged']}/{big['messages']} acknowledged, errors "
-                     f"{big['errors'] or 'none'}, PostgreSQL check {'OK' if big['check'].get('ok') else 'FAILED'} "
-                     f"(missing {big['check'].get('missing')}, duplicated {big['check'].get('duplicated')}, "
-                     f"out of order {big['check'].get('out_of_order')}); p50 {big['p50_ms']:,.0f} ms, "
-                     f"p95 {big['p95_ms']:,.0f} ms, {big['messages_per_second']:.1f} msg/s: "
-                     f"{'MET' if ok else 'MISSED'}")
+        lines.append(
+            f"200 conversations x 10 turns: {big['acknowledged']}/{big['messages']} acknowledged, errors "
+            f"{big['errors'] or 'none'}, PostgreSQL check {'OK' if big['check'].get('ok') else 'FAILED'} "
+            f"(missing {big['check'].get('missing')}, duplicated {big['check'].get('duplicated')}, "
+            f"out of order {big['check'].get('out_of_order')}); p50 {big['p50_ms']:,.0f} ms, "
+            f"p95 {big['p95_ms']:,.0f} ms, {big['messages_per_second']:.1f} msg/s: "
+            f"{'MET' if ok else 'MISSED'}"
+        )
     elif full:
         lines.append("200 conversations x 10 turns: not run (the production configuration failed)")
     return lines
@@ -300,8 +358,12 @@ def targets(results: dict[str, ConfigResult], full: bool) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--full", action="store_true", help="every configuration, 50 conversations, training "
-                        "times and 200 x 10 conversations (about 30 minutes on 2 cores)")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="every configuration, 50 conversations, training "
+        "times and 200 x 10 conversations (about 30 minutes on 2 cores)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
     levels = LEVELS_FULL if args.full else LEVELS_QUICK
@@ -323,15 +385,17 @@ def main(argv: list[str] | None = None) -> int:
 
         plan = [("bare default", lambda: bare_target("bare default", bare_bot, False, None, folder), True)]
         if args.full:
-            plan.append(("bare production",
-                         lambda: bare_target("bare production", bare_bot, True, new_db(), folder), True))
-        plan.append(("triage default",
-                     lambda: triage_target("triage default", False, 1, None, folder, model), False))
+            plan.append(
+                ("bare production", lambda: bare_target("bare production", bare_bot, True, new_db(), folder), True)
+            )
+        plan.append(("triage default", lambda: triage_target("triage default", False, 1, None, folder, model), False))
         if args.full:
-            plan.append(("triage prod 1w",
-                         lambda: triage_target("triage prod 1w", True, 1, new_db(), folder, model), False))
-        plan.append(("triage prod 2w",
-                     lambda: triage_target("triage prod 2w", True, 2, new_db(), folder, model), False))
+            plan.append(
+                ("triage prod 1w", lambda: triage_target("triage prod 1w", True, 1, new_db(), folder, model), False)
+            )
+        plan.append(
+            ("triage prod 2w", lambda: triage_target("triage prod 2w", True, 2, new_db(), folder, model), False)
+        )
 
         def new_db() -> str:
             databases.append(create_database("upwell_bench"))
@@ -341,8 +405,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}", flush=True)
             target = make()
             db_url = database_url(databases[-1]) if name.startswith("triage prod") else None
-            results[name] = measure(target, levels, load_test.MOODBOT_SCRIPTS if moodbot else load_test.TRIAGE_SCRIPTS,
-                                    db_url, big_run=args.full and name == "triage prod 2w")
+            results[name] = measure(
+                target,
+                levels,
+                load_test.MOODBOT_SCRIPTS if moodbot else load_test.TRIAGE_SCRIPTS,
+                db_url,
+                big_run=args.full and name == "triage prod 2w",
+            )
     finally:
         for database in databases:
             try:
@@ -361,8 +430,12 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     print(f"(machine: {machine}; load average {os.getloadavg()[0]:.1f} at the end)")
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine, "training_seconds": training,
-                                         "results": [asdict(r) for r in results.values()]}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {"machine": machine, "training_seconds": training, "results": [asdict(r) for r in results.values()]},
+                indent=2,
+            )
+        )
     return 1 if any(r.error for r in results.values()) else 0
 
 

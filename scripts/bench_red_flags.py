@@ -7,6 +7,7 @@ Messages: our vignettes, the blind batches and a spread of the NLU examples (sho
 one 10,000-character message (the longest any channel accepts). Prints median, 95th percentile
 and maximum in milliseconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,11 @@ from load_test import percentile  # noqa: E402  (path set above)
 def messages() -> list[str]:
     from bot.redflags import learned
 
-    texts = [i["text"] for i in yaml.safe_load((ROOT / "tests" / "vignettes" / "red_flags.yml").read_text())
-             if isinstance(i, dict) and i.get("text")]
+    texts = [
+        i["text"]
+        for i in yaml.safe_load((ROOT / "tests" / "vignettes" / "red_flags.yml").read_text())
+        if isinstance(i, dict) and i.get("text")
+    ]
     for path in sorted((ROOT / "tests" / "vignettes" / "blind").glob("*.yml")):
         texts += [i["text"] for i in yaml.safe_load(path.read_text())]
     everyday = learned.nlu_examples()
@@ -48,8 +52,10 @@ def timed(function, texts: list[str], repeat: int) -> list[float]:
 
 
 def report(name: str, ms: list[float]) -> None:
-    print(f"{name:34s} median {statistics.median(ms):6.2f} ms   p95 {percentile(ms, 95):6.2f} ms   "
-          f"max {max(ms):7.2f} ms   ({len(ms)} messages)")
+    print(
+        f"{name:34s} median {statistics.median(ms):6.2f} ms   p95 {percentile(ms, 95):6.2f} ms   "
+        f"max {max(ms):7.2f} ms   ({len(ms)} messages)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

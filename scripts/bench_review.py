@@ -9,6 +9,7 @@ indexes them, then times the queue and transcript pages with Django's test clien
 
 Target: queue page, transcript page and an incremental sync each under 300 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,50 +36,110 @@ def _event_templates() -> list[tuple[float, list[tuple[str, str, str, str]]]]:
     from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 
     def user(text, intent, confidence, entities=(), red_flags=()):
-        parse = {"intent": {"name": intent, "confidence": confidence}, "entities": list(entities),
-                 "intent_ranking": [{"name": intent, "confidence": confidence}], "red_flags": list(red_flags)}
+        parse = {
+            "intent": {"name": intent, "confidence": confidence},
+            "entities": list(entities),
+            "intent_ranking": [{"name": intent, "confidence": confidence}],
+            "red_flags": list(red_flags),
+        }
         return UserUttered(text, parse["intent"], list(entities), parse, input_channel="socketio")
 
     start = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
     listen = ActionExecuted("action_listen")
-    stairs = ("my knee hurts around the kneecap on stairs, worse going down and after sitting through "
-              "a long film; it started about __N__ weeks ago when I ran more")
+    stairs = (
+        "my knee hurts around the kneecap on stairs, worse going down and after sitting through "
+        "a long film; it started about __N__ weeks ago when I ran more"
+    )
     ordinary = start + [
-        user("hi there", "greet", 0.98), BotUttered("Hi! What's going on with your knee?"), listen,
-        user(stairs, "pain_on_stairs", 0.91,
-             entities=[{"entity": "pain_trigger", "value": "stairs", "start": 34, "end": 40}],
-             red_flags=[{"code": "infection", "level": "emergency", "matched": "fever", "start": 0, "end": 5,
-                         "modifiers": ["negated"], "asserted": False, "rule": "infection.fever"}]),
-        SlotSet("pain_triggers", ["stairs"]), SlotSet("pain_location", "around_kneecap"),
-        SlotSet("duration_weeks", 6.0), SlotSet("onset", "gradual"), SlotSet("triage_level", "consultation"),
-        BotUttered("That fits a common pattern. A physio visit is a good next step.",
-                   {"buttons": [{"title": "Book", "payload": "/book_appointment"}]}), listen,
+        user("hi there", "greet", 0.98),
+        BotUttered("Hi! What's going on with your knee?"),
+        listen,
+        user(
+            stairs,
+            "pain_on_stairs",
+            0.91,
+            entities=[{"entity": "pain_trigger", "value": "stairs", "start": 34, "end": 40}],
+            red_flags=[
+                {
+                    "code": "infection",
+                    "level": "emergency",
+                    "matched": "fever",
+                    "start": 0,
+                    "end": 5,
+                    "modifiers": ["negated"],
+                    "asserted": False,
+                    "rule": "infection.fever",
+                }
+            ],
+        ),
+        SlotSet("pain_triggers", ["stairs"]),
+        SlotSet("pain_location", "around_kneecap"),
+        SlotSet("duration_weeks", 6.0),
+        SlotSet("onset", "gradual"),
+        SlotSet("triage_level", "consultation"),
+        BotUttered(
+            "That fits a common pattern. A physio visit is a good next step.",
+            {"buttons": [{"title": "Book", "payload": "/book_appointment"}]},
+        ),
+        listen,
     ]
-    hot = ("my knee is hot red and swollen and I have a fever since day __N__, I feel shivery and "
-           "unwell and it hurts to put any weight on it")
+    hot = (
+        "my knee is hot red and swollen and I have a fever since day __N__, I feel shivery and "
+        "unwell and it hurts to put any weight on it"
+    )
     emergency = start + [
-        user(hot, "knee_pain_general", 0.83, red_flags=[
-            {"code": "infection", "level": "emergency", "matched": "hot red and swollen", "start": 11, "end": 30,
-             "modifiers": [], "asserted": True, "rule": "infection.hot_swollen"}]),
-        SlotSet("red_flags", ["infection"]), SlotSet("triage_level", "emergency"),
-        SlotSet("staff_review_needed", True), ActionExecuted("action_escalate"),
-        BotUttered("Please go to an emergency department now."), listen,
-        user("ok thanks, I will get my partner to drive me there now", "thank", 0.97), BotUttered("Take care."), listen,
+        user(
+            hot,
+            "knee_pain_general",
+            0.83,
+            red_flags=[
+                {
+                    "code": "infection",
+                    "level": "emergency",
+                    "matched": "hot red and swollen",
+                    "start": 11,
+                    "end": 30,
+                    "modifiers": [],
+                    "asserted": True,
+                    "rule": "infection.hot_swollen",
+                }
+            ],
+        ),
+        SlotSet("red_flags", ["infection"]),
+        SlotSet("triage_level", "emergency"),
+        SlotSet("staff_review_needed", True),
+        ActionExecuted("action_escalate"),
+        BotUttered("Please go to an emergency department now."),
+        listen,
+        user("ok thanks, I will get my partner to drive me there now", "thank", 0.97),
+        BotUttered("Take care."),
+        listen,
     ]
     fallback = start + [
-        user("asdf __N__ qwer", "nlu_fallback", 0.22), ActionExecuted("action_default_fallback"),
-        BotUttered("Sorry, I didn't get that."), listen,
-        user("my knee gets sore after running __N__ km, mostly on hills, and it aches for a day after",
-             "pain_when_running", 0.58),
-        SlotSet("pain_triggers", ["running"]), SlotSet("triage_level", "self_care"),
-        BotUttered("Here is some advice for running."), listen,
+        user("asdf __N__ qwer", "nlu_fallback", 0.22),
+        ActionExecuted("action_default_fallback"),
+        BotUttered("Sorry, I didn't get that."),
+        listen,
+        user(
+            "my knee gets sore after running __N__ km, mostly on hills, and it aches for a day after",
+            "pain_when_running",
+            0.58,
+        ),
+        SlotSet("pain_triggers", ["running"]),
+        SlotSet("triage_level", "self_care"),
+        BotUttered("Here is some advice for running."),
+        listen,
     ]
     question = start + [
         user("what is runner's knee exactly? my coach said I might have it after run __N__", "ask_what_is_pfps", 0.94),
-        BotUttered("Runner's knee is pain around or behind the kneecap."), listen,
+        BotUttered("Runner's knee is pain around or behind the kneecap."),
+        listen,
         user("how long does it usually take to get better if I do the exercises every day", "ask_recovery_time", 0.9),
-        BotUttered("Most people improve over 6 to 12 weeks with exercise."), listen,
-        user("bye", "goodbye", 0.99), BotUttered("Bye!"), listen,
+        BotUttered("Most people improve over 6 to 12 weeks with exercise."),
+        listen,
+        user("bye", "goodbye", 0.99),
+        BotUttered("Bye!"),
+        listen,
     ]
     shapes = []
     for share, events in ((0.55, ordinary), (0.10, emergency), (0.15, fallback), (0.20, question)):
@@ -112,18 +173,23 @@ def seed(tracker_path: Path, conversations: int, first_ts: float, span_days: int
         n = str(rng.randint(1, 52))
         for type_name, intent, action, data in rows:
             clock += rng.uniform(0.2, 20.0)
-            batch.append((sender, type_name, clock, intent, action,
-                          data.replace('"__TS__"', repr(clock)).replace("__N__", n)))
+            batch.append(
+                (sender, type_name, clock, intent, action, data.replace('"__TS__"', repr(clock)).replace("__N__", n))
+            )
         if len(batch) >= 50_000:
             connection.executemany(
                 "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
-                "VALUES (?, ?, ?, ?, ?, ?)", batch)
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                batch,
+            )
             total += len(batch)
             batch.clear()
     if batch:
         connection.executemany(
             "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
-            "VALUES (?, ?, ?, ?, ?, ?)", batch)
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            batch,
+        )
         total += len(batch)
     connection.commit()
     connection.close()
@@ -140,8 +206,17 @@ def seed_bookings(booking_path: Path, conversation_ids: list[str], count: int) -
     now = datetime.now(timezone.utc)
     rng = random.Random(11)
     for conversation_id in rng.sample(conversation_ids, min(count, len(conversation_ids))):
-        store.insert(new_request(rng.choice(["booking", "callback"]), "local", now, BookingRequest.new_id(),
-                                 conversation_id=conversation_id, name="Test Patient", phone="0400 000 000"))
+        store.insert(
+            new_request(
+                rng.choice(["booking", "callback"]),
+                "local",
+                now,
+                BookingRequest.new_id(),
+                conversation_id=conversation_id,
+                name="Test Patient",
+                phone="0400 000 000",
+            )
+        )
     store.dispose()
 
 
@@ -167,14 +242,16 @@ def main() -> int:
 
     folder = Path(tempfile.mkdtemp(prefix="bench-review-"))
     tracker_path, booking_path, review_path = folder / "transcripts.db", folder / "clinic.db", folder / "review.db"
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "review_site.settings",
-        "REVIEW_SECRET_KEY": "bench-only",
-        "REVIEW_ALLOWED_HOSTS": "testserver",
-        "REVIEW_DB_URL": f"sqlite:///{review_path}",
-        "TRACKER_DB_URL": f"sqlite:///{tracker_path}",
-        "BOOKING_DB_URL": f"sqlite:///{booking_path}",
-    })
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "review_site.settings",
+            "REVIEW_SECRET_KEY": "bench-only",
+            "REVIEW_ALLOWED_HOSTS": "testserver",
+            "REVIEW_DB_URL": f"sqlite:///{review_path}",
+            "TRACKER_DB_URL": f"sqlite:///{tracker_path}",
+            "BOOKING_DB_URL": f"sqlite:///{booking_path}",
+        }
+    )
     for path in (str(REPO_ROOT / "review"), str(REPO_ROOT)):
         sys.path.insert(0, path)
 
@@ -184,8 +261,10 @@ def main() -> int:
     with sqlite3.connect(tracker_path) as connection:
         conversation_ids = [row[0] for row in connection.execute("SELECT DISTINCT sender_id FROM events")]
     seed_bookings(booking_path, conversation_ids, args.bookings)
-    print(f"seeded {args.conversations:,} conversations, {events:,} events "
-          f"({events / args.conversations:.1f} a conversation) in {seed_seconds:.1f} s")
+    print(
+        f"seeded {args.conversations:,} conversations, {events:,} events "
+        f"({events / args.conversations:.1f} a conversation) in {seed_seconds:.1f} s"
+    )
 
     import django
 
@@ -199,8 +278,10 @@ def main() -> int:
     started = time.perf_counter()
     result = sync_index(batch_size=20_000)
     full_sync = time.perf_counter() - started
-    print(f"full sync: {result.events:,} events into {args.conversations:,} conversations in {full_sync:.1f} s "
-          f"({result.events / full_sync:,.0f} events/s)")
+    print(
+        f"full sync: {result.events:,} events into {args.conversations:,} conversations in {full_sync:.1f} s "
+        f"({result.events / full_sync:,.0f} events/s)"
+    )
 
     from django.contrib.auth import get_user_model
 
@@ -222,12 +303,14 @@ def main() -> int:
         connection = sqlite3.connect(tracker_path)
         template = connection.execute(
             "SELECT type_name, timestamp, intent_name, action_name, data FROM events WHERE sender_id = ? ORDER BY id",
-            (conversation_ids[0],)).fetchall()
+            (conversation_ids[0],),
+        ).fetchall()
         sender = f"new-{time.perf_counter_ns()}"
         connection.executemany(
             "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            [(sender, t, time.time(), i, a, d) for t, _, i, a, d in template])
+            [(sender, t, time.time(), i, a, d) for t, _, i, a, d in template],
+        )
         connection.commit()
         connection.close()
 
@@ -238,24 +321,39 @@ def main() -> int:
         sync_index()
         samples.append((time.perf_counter() - started) * 1000)
     samples.sort()
-    rows.append(("sync, one new conversation", statistics.median(samples),
-                 samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]))
+    rows.append(
+        (
+            "sync, one new conversation",
+            statistics.median(samples),
+            samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))],
+        )
+    )
 
     get("/")  # warm up
     rows.append(("queue page", *timed(lambda: get("/"), args.repeat)))
     rows.append(("queue page 200", *timed(lambda: get("/", {"page": 200}), args.repeat)))
     rows.append(("queue, red flag filter", *timed(lambda: get("/", {"red_flag": "infection"}), args.repeat)))
-    rows.append(("queue, level + channel", *timed(
-        lambda: get("/", {"level": "consultation", "channel": "socketio"}), args.repeat)))
-    rows.append(("queue, fallback + not reviewed", *timed(
-        lambda: get("/", {"fallback": "on", "reviewed": "no"}), args.repeat)))
+    rows.append(
+        (
+            "queue, level + channel",
+            *timed(lambda: get("/", {"level": "consultation", "channel": "socketio"}), args.repeat),
+        )
+    )
+    rows.append(
+        ("queue, fallback + not reviewed", *timed(lambda: get("/", {"fallback": "on", "reviewed": "no"}), args.repeat))
+    )
     rows.append(("queue, booking filter", *timed(lambda: get("/", {"booking": "any"}), args.repeat)))
-    rows.append(("queue, date range", *timed(
-        lambda: get("/", {"date_from": "2026-01-01", "date_to": "2026-03-31"}), args.repeat)))
+    rows.append(
+        (
+            "queue, date range",
+            *timed(lambda: get("/", {"date_from": "2026-01-01", "date_to": "2026-03-31"}), args.repeat),
+        )
+    )
     rows.append(("queue, search text", *timed(lambda: get("/", {"q": "hot red and swollen"}), args.repeat)))
     rng = random.Random(3)
-    rows.append(("transcript page", *timed(
-        lambda: get("/conversation/", {"id": rng.choice(conversation_ids)}), args.repeat)))
+    rows.append(
+        ("transcript page", *timed(lambda: get("/conversation/", {"id": rng.choice(conversation_ids)}), args.repeat))
+    )
 
     print(f"\n{'measure':34} {'median ms':>10} {'p95 ms':>10}  target {TARGET_MS:.0f} ms")
     failed = False

@@ -2,6 +2,7 @@
 
 Run through ./dev, which first makes sure .venv exists with the locked dependencies.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -111,7 +112,9 @@ def train(force: bool = False) -> Path:
         started = time.monotonic()
         subprocess.run(
             [str(VENV_BIN / "rasa"), "train", "--fixed-model-name", MODEL_NAME, "--out", "models", "--force"],
-            cwd=ROOT, env=env(), check=True,
+            cwd=ROOT,
+            env=env(),
+            check=True,
         )
         FINGERPRINT.write_text(fingerprint)
         say(f"Trained in {time.monotonic() - started:.0f} s: {MODEL.relative_to(ROOT)}")
@@ -172,9 +175,16 @@ def api_environment(production: bool = False) -> list[str]:
     return [f"RASA_API_TOKEN_FILE={ROOT / 'var' / 'rasa-api-token'}"]
 
 
-def service_commands(rasa_port=5005, actions_port=5055, web_port=8080, review_port=8000,
-                     endpoints="endpoints.yml", model=MODEL, *,
-                     production: bool = False) -> list[tuple[str, list[str], str]]:
+def service_commands(
+    rasa_port=5005,
+    actions_port=5055,
+    web_port=8080,
+    review_port=8000,
+    endpoints="endpoints.yml",
+    model=MODEL,
+    *,
+    production: bool = False,
+) -> list[tuple[str, list[str], str]]:
     """(name, command, readiness URL) for every process of the product, in start order.
 
     With production=True the Rasa server uses endpoints.production.yml (unless `endpoints` names
@@ -186,30 +196,66 @@ def service_commands(rasa_port=5005, actions_port=5055, web_port=8080, review_po
     credentials = PRODUCTION_CREDENTIALS if production else "credentials.yml"
     commands = [
         # loopback only, and every call must carry ACTION_SERVER_TOKEN (actions/server.py)
-        ("action server", [py, "-m", "actions.server", "--port", str(actions_port), "--host", "127.0.0.1"],
-         f"http://127.0.0.1:{actions_port}/health"),
+        (
+            "action server",
+            [py, "-m", "actions.server", "--port", str(actions_port), "--host", "127.0.0.1"],
+            f"http://127.0.0.1:{actions_port}/health",
+        ),
         # The web chat channel checks socket origins itself, from ALLOWED_ORIGINS.
-        ("Rasa server", ["env", f"ALLOWED_ORIGINS={allowed_origins(web_port)}", *api_environment(production),
-                         py, "-m", "channels.serve", "run", "--model", str(model), "--port", str(rasa_port),
-                         # one machine: loopback only (a container or proxy sets the production
-                         # profile, which listens where its network puts it)
-                         *([] if production else ["--interface", "127.0.0.1"]),
-                         "--endpoints", endpoints, "--credentials", credentials,
-                         "--cors", *allowed_origins(web_port).split(",")],
-         f"http://127.0.0.1:{rasa_port}/"),
+        (
+            "Rasa server",
+            [
+                "env",
+                f"ALLOWED_ORIGINS={allowed_origins(web_port)}",
+                *api_environment(production),
+                py,
+                "-m",
+                "channels.serve",
+                "run",
+                "--model",
+                str(model),
+                "--port",
+                str(rasa_port),
+                # one machine: loopback only (a container or proxy sets the production
+                # profile, which listens where its network puts it)
+                *([] if production else ["--interface", "127.0.0.1"]),
+                "--endpoints",
+                endpoints,
+                "--credentials",
+                credentials,
+                "--cors",
+                *allowed_origins(web_port).split(","),
+            ],
+            f"http://127.0.0.1:{rasa_port}/",
+        ),
     ]
     if (ROOT / "scripts" / "serve_web.py").exists():
         # Several workers: one websocket stays with one worker; long-polling would hop between them.
-        commands.append(("web chat page", [py, "scripts/serve_web.py", "--port", str(web_port),
-                                            "--rasa-url", f"http://localhost:{rasa_port}",
-                                            *(["--websocket-only"] if production else [])],
-                         f"http://127.0.0.1:{web_port}/"))
+        commands.append(
+            (
+                "web chat page",
+                [
+                    py,
+                    "scripts/serve_web.py",
+                    "--port",
+                    str(web_port),
+                    "--rasa-url",
+                    f"http://localhost:{rasa_port}",
+                    *(["--websocket-only"] if production else []),
+                ],
+                f"http://127.0.0.1:{web_port}/",
+            )
+        )
     if (ROOT / "review" / "manage.py").exists():
         # `serve`: Django's server (no auto-reload) plus a background thread that keeps the
         # conversation index current (REVIEW_SYNC_SECONDS), so nobody runs a sync by hand.
-        commands.append(("staff review tool", [py, "review/manage.py", "serve",
-                                                f"127.0.0.1:{review_port}"],
-                         f"http://127.0.0.1:{review_port}/"))
+        commands.append(
+            (
+                "staff review tool",
+                [py, "review/manage.py", "serve", f"127.0.0.1:{review_port}"],
+                f"http://127.0.0.1:{review_port}/",
+            )
+        )
     return commands
 
 
@@ -221,8 +267,9 @@ LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 
 def production_requested(args: argparse.Namespace | None = None) -> bool:
     """`./dev run --production`, or RASA_PROFILE=production in the environment."""
-    return bool(getattr(args, "production", False)) or \
-        os.environ.get("RASA_PROFILE", "").strip().lower() == "production"
+    return (
+        bool(getattr(args, "production", False)) or os.environ.get("RASA_PROFILE", "").strip().lower() == "production"
+    )
 
 
 def production_env(actions_port: int = 5055, environ: dict | None = None) -> dict:
@@ -263,15 +310,22 @@ def prepare_production(settings: dict) -> str | None:
         url = make_url(settings[name])
         if url.get_backend_name() not in {"postgresql", "postgres"}:
             continue
-        params = {"host": url.host or "127.0.0.1", "port": url.port or 5432,
-                  "user": url.username or "postgres", "password": url.password or "", "connect_timeout": 5}
+        params = {
+            "host": url.host or "127.0.0.1",
+            "port": url.port or 5432,
+            "user": url.username or "postgres",
+            "password": url.password or "",
+            "connect_timeout": 5,
+        }
         try:
             psycopg2.connect(dbname=url.database, **params).close()
             continue
         except psycopg2.OperationalError as error:
             if "does not exist" not in str(error):
-                return (f"PostgreSQL at {params['host']}:{params['port']} is not answering ({name}). "
-                        f"Start it, or set {name} to a database you can reach.")
+                return (
+                    f"PostgreSQL at {params['host']}:{params['port']} is not answering ({name}). "
+                    f"Start it, or set {name} to a database you can reach."
+                )
         try:
             admin = psycopg2.connect(dbname="postgres", **params)
             admin.autocommit = True
@@ -281,14 +335,22 @@ def prepare_production(settings: dict) -> str | None:
             say(f"Created the PostgreSQL database {url.database}")
         except psycopg2.Error as error:
             if "already exists" not in str(error):
-                return (f"Could not create the database {url.database} for {name} ({type(error).__name__}); "
-                        "create it, then try again.")
+                return (
+                    f"Could not create the database {url.database} for {name} ({type(error).__name__}); "
+                    "create it, then try again."
+                )
     try:
-        redis.Redis(host=settings["REDIS_HOST"], port=int(settings["REDIS_PORT"]),
-                    password=settings["REDIS_PASSWORD"] or None, socket_timeout=5).ping()
+        redis.Redis(
+            host=settings["REDIS_HOST"],
+            port=int(settings["REDIS_PORT"]),
+            password=settings["REDIS_PASSWORD"] or None,
+            socket_timeout=5,
+        ).ping()
     except redis.RedisError:
-        return (f"Redis at {settings['REDIS_HOST']}:{settings['REDIS_PORT']} is not answering. "
-                "Start it, or set REDIS_HOST and REDIS_PORT.")
+        return (
+            f"Redis at {settings['REDIS_HOST']}:{settings['REDIS_PORT']} is not answering. "
+            "Start it, or set REDIS_HOST and REDIS_PORT."
+        )
     return None
 
 
@@ -307,8 +369,12 @@ def run(args: argparse.Namespace) -> int:
             say("REVIEW_SECRET_KEY is not set: staff sign-ins last until this run stops")
     model = train()
     if (ROOT / "review" / "manage.py").exists():
-        subprocess.run([sys.executable, "review/manage.py", "migrate", "--noinput", "-v", "0"],
-                       cwd=ROOT, env=env(**extra), check=True)
+        subprocess.run(
+            [sys.executable, "review/manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env=env(**extra),
+            check=True,
+        )
     procs: list[subprocess.Popen] = []
 
     def stop(*_: object) -> None:
@@ -335,16 +401,21 @@ def run(args: argparse.Namespace) -> int:
                 stop()
                 return 1
         if production:
-            api = ("on (RASA_API_TOKEN / RASA_JWT_SECRET)"
-                   if os.environ.get("RASA_API_TOKEN") or os.environ.get("RASA_JWT_SECRET")
-                   else "off (set RASA_API_TOKEN or RASA_JWT_SECRET to turn it on)")
-            where = (f"  Transcripts:            {extra['TRACKER_DB_URL'].split('@')[-1]} (PostgreSQL)\n"
-                     f"  Lock store:             Redis {extra['REDIS_HOST']}:{extra['REDIS_PORT']}, "
-                     f"{extra['SANIC_WORKERS']} Sanic workers\n"
-                     f"  Rasa HTTP API:          {api}\n")
+            api = (
+                "on (RASA_API_TOKEN / RASA_JWT_SECRET)"
+                if os.environ.get("RASA_API_TOKEN") or os.environ.get("RASA_JWT_SECRET")
+                else "off (set RASA_API_TOKEN or RASA_JWT_SECRET to turn it on)"
+            )
+            where = (
+                f"  Transcripts:            {extra['TRACKER_DB_URL'].split('@')[-1]} (PostgreSQL)\n"
+                f"  Lock store:             Redis {extra['REDIS_HOST']}:{extra['REDIS_PORT']}, "
+                f"{extra['SANIC_WORKERS']} Sanic workers\n"
+                f"  Rasa HTTP API:          {api}\n"
+            )
         else:
-            where = ("  Rasa HTTP API token:    var/rasa-api-token\n"
-                     "  Transcripts:            var/transcripts.db (SQLite)\n")
+            where = (
+                "  Rasa HTTP API token:    var/rasa-api-token\n  Transcripts:            var/transcripts.db (SQLite)\n"
+            )
         print(
             "\n"
             f"  The triage assistant is running{' (production profile)' if production else ''}.\n"
@@ -352,8 +423,8 @@ def run(args: argparse.Namespace) -> int:
             "  REST channel:           POST http://localhost:5005/webhooks/rest/webhook\n"
             '                          {"sender": "me", "message": "my knee hurts on stairs"}\n'
             "  Staff review tool:      http://localhost:8000  (first account: ./dev staff-account)\n"
-            + where +
-            "  Press Ctrl-C to stop everything.\n",
+            + where
+            + "  Press Ctrl-C to stop everything.\n",
             flush=True,
         )
         while all(proc.poll() is None for proc in procs):
@@ -374,8 +445,11 @@ def ensure_browser() -> None:
     if os.geteuid() == 0 and shutil.which("apt-get"):
         say("Installing Debian's chromium for the browser tests")
         subprocess.run(["apt-get", "update", "-qq"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium"],
+            check=False,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
     if not Path("/usr/bin/chromium").exists():
         say("chromium is not installed: browser tests will be skipped (install it: apt-get install chromium)")
 
@@ -386,9 +460,14 @@ SLOW_TIERS = ("model", "servers", "browser", "production")
 
 
 def lint() -> int:
-    """ruff, then mypy, on the paths pyproject.toml gives them; the first that fails stops."""
-    for name, command in (("ruff check", [str(VENV_BIN / "ruff"), "check"]),
-                          ("mypy", [str(VENV_BIN / "mypy")])):
+    """ruff (lint, then format), then mypy, on the paths pyproject.toml gives them; the first that
+    fails stops. `ruff format .` mends what the format check finds."""
+    checks = (
+        ("ruff check", [str(VENV_BIN / "ruff"), "check"]),
+        ("ruff format --check", [str(VENV_BIN / "ruff"), "format", "--check"]),
+        ("mypy", [str(VENV_BIN / "mypy")]),
+    )
+    for name, command in checks:
         say(name)
         status = subprocess.run(command, cwd=ROOT, env=env()).returncode
         if status:
@@ -439,8 +518,12 @@ def evaluate(args: argparse.Namespace) -> int:
     train()
     status = 0
     blind = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "tests" / "vignettes" / "blind").glob("*.yml"))]
-    for script, *script_args in (("scripts/eval_nlu.py",), ("scripts/eval_red_flags.py",),
-                                 ("scripts/eval_red_flag_nets.py",), ("scripts/eval_blind.py", *blind)):
+    for script, *script_args in (
+        ("scripts/eval_nlu.py",),
+        ("scripts/eval_red_flags.py",),
+        ("scripts/eval_red_flag_nets.py",),
+        ("scripts/eval_blind.py", *blind),
+    ):
         say(f"python {script} {' '.join(script_args)}".strip())
         status |= subprocess.run([sys.executable, script, *script_args], cwd=ROOT, env=env()).returncode
     return status
@@ -474,16 +557,20 @@ def lock(args: argparse.Namespace) -> int:
 
 def staff_account(args: argparse.Namespace) -> int:
     extra = production_env() if production_requested() else {}
-    return subprocess.run([sys.executable, "review/manage.py", "create_staff", *args.rest], cwd=ROOT,
-                          env=env(**extra)).returncode
+    return subprocess.run(
+        [sys.executable, "review/manage.py", "create_staff", *args.rest], cwd=ROOT, env=env(**extra)
+    ).returncode
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="./dev")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run")
-    p.add_argument("--production", action="store_true",
-                   help="PostgreSQL, Redis and several workers (same as RASA_PROFILE=production)")
+    p.add_argument(
+        "--production",
+        action="store_true",
+        help="PostgreSQL, Redis and several workers (same as RASA_PROFILE=production)",
+    )
     p.set_defaults(func=run)
     p = sub.add_parser("test")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)

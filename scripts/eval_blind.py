@@ -7,6 +7,7 @@ the rules nor the training data (README, "Blind batches"). Prints per-code recal
 level reached the contract minimum, quiet messages flagged, and which net caught what. Texts are
 not printed unless --show-texts: a first-sight score is taken before anyone reads the misses.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,17 @@ def score(items: list[dict], model, show_texts: bool) -> dict[str, dict]:
                     quiet_kinds[item.get("kind", "?")] += 1
                     if show_texts:
                         lines.append(f"  FLAGGED {sure}: {item['text']!r}")
-        results[mode] = dict(need=need, found=found, asked=asked, level_ok=level_ok, rf=rf,
-                             flagged=flagged, quiet=quiet, quiet_kinds=quiet_kinds, lines=lines)
+        results[mode] = dict(
+            need=need,
+            found=found,
+            asked=asked,
+            level_ok=level_ok,
+            rf=rf,
+            flagged=flagged,
+            quiet=quiet,
+            quiet_kinds=quiet_kinds,
+            lines=lines,
+        )
     return results
 
 
@@ -91,10 +101,12 @@ def print_results(results: dict[str, dict]) -> None:
     for mode in modes:
         r = results[mode]
         total_need, total_found = sum(r["need"].values()), sum(r["found"].values())
-        print(f"{mode:7s} recall {total_found}/{total_need} ({100 * total_found / max(total_need, 1):.1f}%), "
-              f"level at least the minimum {r['level_ok']}/{r['rf']} ({100 * r['level_ok'] / max(r['rf'], 1):.1f}%), "
-              f"quiet flagged {r['flagged']}/{r['quiet']} ({100 * r['flagged'] / max(r['quiet'], 1):.1f}%) "
-              f"{dict(r['quiet_kinds'])}")
+        print(
+            f"{mode:7s} recall {total_found}/{total_need} ({100 * total_found / max(total_need, 1):.1f}%), "
+            f"level at least the minimum {r['level_ok']}/{r['rf']} ({100 * r['level_ok'] / max(r['rf'], 1):.1f}%), "
+            f"quiet flagged {r['flagged']}/{r['quiet']} ({100 * r['flagged'] / max(r['quiet'], 1):.1f}%) "
+            f"{dict(r['quiet_kinds'])}"
+        )
         for line in r["lines"]:
             print(line)
 
@@ -109,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.batches:
         items += [i for i in yaml.safe_load(path.read_text()) or [] if isinstance(i, dict) and i.get("text")]
     model = None if args.rules_only else learned.default_model()
-    print(f"{len(items)} messages from {', '.join(p.name for p in args.batches)}; "
-          f"model: {'none' if model is None else model.digest}")
+    print(
+        f"{len(items)} messages from {', '.join(p.name for p in args.batches)}; "
+        f"model: {'none' if model is None else model.digest}"
+    )
     print_results(score(items, model, args.show_texts))
     return 0
 

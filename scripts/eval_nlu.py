@@ -26,6 +26,7 @@ general; /work/shared/tools/heldout_overlap.py checks for copies).
 Exit status 0 when the targets are met (intent F1 >= 0.95, knee phrases engaged >= 90%), 1 when
 not, 2 when a part could not run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,12 +66,24 @@ def rasa_command(*args: str) -> list[str]:
 
 # --- (a) cross-validation ---------------------------------------------------------------
 
+
 def cross_validate(folds: int, config: Path, nlu: Path, out: Path) -> tuple[dict, list, list]:
     """Rasa's cross-validation: its intent report, wrong predictions and right ones."""
     out.mkdir(parents=True, exist_ok=True)
     command = rasa_command(
-        "test", "nlu", "--nlu", str(nlu), "--config", str(config), "--cross-validation",
-        "--folds", str(folds), "--out", str(out), "--no-plot", "--successes",
+        "test",
+        "nlu",
+        "--nlu",
+        str(nlu),
+        "--config",
+        str(config),
+        "--cross-validation",
+        "--folds",
+        str(folds),
+        "--out",
+        str(out),
+        "--no-plot",
+        "--successes",
     )
     print(f"running: {' '.join(command[2:])}  (a few minutes a fold on 2 cores)", flush=True)
     log = out / "rasa_test_nlu.log"
@@ -88,13 +101,15 @@ def cross_validate(folds: int, config: Path, nlu: Path, out: Path) -> tuple[dict
 
 def print_intent_report(report: dict[str, Any], errors: Sequence[dict], top: int = 15) -> float:
     """Per-intent table and top confusions; returns the weighted-average F1."""
-    intents = sorted(k for k, v in report.items() if isinstance(v, dict) and "f1-score" in v
-                     and k not in ("macro avg", "weighted avg", "micro avg"))
+    intents = sorted(
+        k
+        for k, v in report.items()
+        if isinstance(v, dict) and "f1-score" in v and k not in ("macro avg", "weighted avg", "micro avg")
+    )
     print(f"\n{'intent':<24} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
     for name in sorted(intents, key=lambda n: report[n]["f1-score"]):
         row = report[name]
-        print(f"{name:<24} {row['precision']:>9.3f} {row['recall']:>7.3f} "
-              f"{row['f1-score']:>6.3f} {row['support']:>8}")
+        print(f"{name:<24} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1-score']:>6.3f} {row['support']:>8}")
     for summary in ("macro avg", "weighted avg"):
         if summary in report:
             row = report[summary]
@@ -102,9 +117,7 @@ def print_intent_report(report: dict[str, Any], errors: Sequence[dict], top: int
     if "accuracy" in report:
         print(f"{'accuracy':<24} {report['accuracy']:>24.3f}")
 
-    confusions = collections.Counter(
-        (e["intent"], (e.get("intent_prediction") or {}).get("name")) for e in errors
-    )
+    confusions = collections.Counter((e["intent"], (e.get("intent_prediction") or {}).get("name")) for e in errors)
     if confusions:
         print(f"\ntop confusions (true -> predicted: count), {len(errors)} wrong in all")
         for (true, predicted), count in confusions.most_common(top):
@@ -134,11 +147,14 @@ def print_as_deployed(errors: Sequence[dict], successes: Sequence[dict], thresho
         name = predicted.get("name") if predicted.get("confidence", 0) >= threshold else "nlu_fallback"
         right += name == true or (true == "out_of_scope" and name == "nlu_fallback")
         declined += true != "out_of_scope" and name == "nlu_fallback"
-    print(f"as deployed (fallback under {threshold}): {right / len(results):.3f} of messages handled "
-          f"right; {declined} in-scope messages fell back")
+    print(
+        f"as deployed (fallback under {threshold}): {right / len(results):.3f} of messages handled "
+        f"right; {declined} in-scope messages fell back"
+    )
 
 
 # --- (b) the external held-out set -------------------------------------------------------
+
 
 def latest_model(models_dir: Path) -> Path | None:
     models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
@@ -147,7 +163,14 @@ def latest_model(models_dir: Path) -> Path | None:
 
 def train_nlu_model(config: Path, nlu: Path, out: Path) -> Path:
     command = rasa_command(
-        "train", "nlu", "--config", str(config), "--nlu", str(nlu), "--out", str(out),
+        "train",
+        "nlu",
+        "--config",
+        str(config),
+        "--nlu",
+        str(nlu),
+        "--out",
+        str(out),
     )
     print(f"running: {' '.join(command[2:])}", flush=True)
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
@@ -198,8 +221,10 @@ def external_check(items: Sequence[dict], parsed: Sequence[dict], show_misses: b
         print(f"\n{label}: {len(rows) - len(misses)}/{len(rows)} = {shares[expect]:.1%}")
         rescued = sum(1 for _, r in rows if r.get("knee_topic"))
         if rescued and expect == "knee":
-            print(f"  {rescued} of them engaged by the knee-topic rule after the classifier declined "
-                  f"them (components/knee_topic.py)")
+            print(
+                f"  {rescued} of them engaged by the knee-topic rule after the classifier declined "
+                f"them (components/knee_topic.py)"
+            )
         elif rescued:
             print(f"  {rescued} of the misses engaged by the knee-topic rule (components/knee_topic.py)")
         if expect == "other":
@@ -216,8 +241,10 @@ def external_check(items: Sequence[dict], parsed: Sequence[dict], show_misses: b
     flagged = by_expect.get("red_flag", [])
     if flagged:
         counts = collections.Counter(r["intent"]["name"] for _, r in flagged)
-        print(f"\nred_flag phrases ({len(flagged)}), intents (the red-flag detector acts whatever "
-              f"the intent): " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
+        print(
+            f"\nred_flag phrases ({len(flagged)}), intents (the red-flag detector acts whatever "
+            f"the intent): " + ", ".join(f"{k} {v}" for k, v in counts.most_common())
+        )
     return shares
 
 
@@ -241,6 +268,7 @@ def blind_check(items: Sequence[dict], parsed: Sequence[dict]) -> None:
 
 # --- command line -------------------------------------------------------------------------
 
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folds", type=int, default=5)
@@ -253,7 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-cv", action="store_true")
     parser.add_argument("--skip-external", action="store_true", help="skip parts (b) and (c)")
     parser.add_argument(
-        "--show-misses", action="store_true",
+        "--show-misses",
+        action="store_true",
         help="list the external phrases missed (never turn one into training data)",
     )
     args = parser.parse_args(argv)
@@ -293,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "knee" in shares:
             print(f"\nknee phrases engaged: {shares['knee']:.1%}  target >= {ENGAGED_TARGET:.0%}")
             met &= shares["knee"] >= ENGAGED_TARGET
-        blind_check(blind, parsed[len(items):])
+        blind_check(blind, parsed[len(items) :])
     return 0 if met else 1
 
 

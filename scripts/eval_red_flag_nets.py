@@ -11,6 +11,7 @@ usage: python scripts/eval_red_flag_nets.py [--sweep]
 --sweep prints how recall and false alarms move with the thresholds (choose them here, on the
 corpus, never on a blind batch).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,9 @@ def model_scores(model: learned.LearnedModel, texts: list[str]) -> np.ndarray:
     return np.array(rows)
 
 
-def report(name: str, gold: list[tuple], rules: list[list[str]], scores: np.ndarray,
-           limits: learned.Thresholds) -> dict[str, float]:
+def report(
+    name: str, gold: list[tuple], rules: list[list[str]], scores: np.ndarray, limits: learned.Thresholds
+) -> dict[str, float]:
     need, by_rules, by_model, joined, asked = Counter(), Counter(), Counter(), Counter(), Counter()
     quiet = flagged_rules = flagged_model = flagged_joined = asked_quiet = 0
     for codes, findings, row in zip(gold, rules, scores, strict=True):
@@ -68,12 +70,18 @@ def report(name: str, gold: list[tuple], rules: list[list[str]], scores: np.ndar
     print(f"\n=== {name} ===")
     print(f"{'code':26s}{'rules':>10s}{'model':>10s}{'joined':>10s}{'+asked':>8s}")
     for c in RED_FLAG_CODES:
-        print(f"{c:26s}{by_rules[c]:>6d}/{need[c]:<3d}{by_model[c]:>6d}/{need[c]:<3d}{joined[c]:>6d}/{need[c]:<3d}{asked[c]:>6d}")
+        print(
+            f"{c:26s}{by_rules[c]:>6d}/{need[c]:<3d}{by_model[c]:>6d}/{need[c]:<3d}{joined[c]:>6d}/{need[c]:<3d}{asked[c]:>6d}"
+        )
     total = sum(need.values())
-    print(f"{'all':26s}{sum(by_rules.values()):>6d}/{total:<3d}{sum(by_model.values()):>6d}/{total:<3d}"
-          f"{sum(joined.values()):>6d}/{total:<3d}{sum(asked.values()):>6d}")
-    print(f"quiet messages flagged: rules {flagged_rules}/{quiet}, model {flagged_model}/{quiet}, "
-          f"joined {flagged_joined}/{quiet}; asked a clarifying question {asked_quiet}/{quiet}")
+    print(
+        f"{'all':26s}{sum(by_rules.values()):>6d}/{total:<3d}{sum(by_model.values()):>6d}/{total:<3d}"
+        f"{sum(joined.values()):>6d}/{total:<3d}{sum(asked.values()):>6d}"
+    )
+    print(
+        f"quiet messages flagged: rules {flagged_rules}/{quiet}, model {flagged_model}/{quiet}, "
+        f"joined {flagged_joined}/{quiet}; asked a clarifying question {asked_quiet}/{quiet}"
+    )
     return {"recall": sum(joined.values()) / max(total, 1), "false": flagged_joined / max(quiet, 1)}
 
 
@@ -90,8 +98,9 @@ def leave_one_writer_out(sweep: bool, cache: Path | None = None) -> None:
         if cache:
             np.savez(cache, gold=np.array([",".join(g) for g in gold]), texts=np.array(texts), scores=scores)
     rules = rules_findings(texts)
-    report(f"leave one writer out ({len(writers)} writers, {len(texts)} messages)", gold, rules, scores,
-           nets.thresholds())
+    report(
+        f"leave one writer out ({len(writers)} writers, {len(texts)} messages)", gold, rules, scores, nets.thresholds()
+    )
     if sweep:
         _sweep(gold, rules, scores)
 
@@ -115,15 +124,28 @@ def _score_left_out(corpus):
 
 def _sweep(gold, rules, scores) -> None:
     if True:
-        print("\nthreshold sweep (the same thresholds for every code; a rule finding escalates when the "
-              "model gives it at least `support`, or for codes the rules always escalate):")
+        print(
+            "\nthreshold sweep (the same thresholds for every code; a rule finding escalates when the "
+            "model gives it at least `support`, or for codes the rules always escalate):"
+        )
         base = nets.thresholds()
         for esc in (0.6, 0.7, 0.8, 0.9):
             for cla in (0.3, 0.4, 0.5):
-                for support, alone in ((0.0, base.rules_alone), (0.1, base.rules_alone), (0.2, base.rules_alone),
-                                       (0.3, base.rules_alone), (0.1, ()), (0.2, ()), (0.3, ())):
-                    limits = learned.Thresholds({c: esc for c in RED_FLAG_CODES}, {c: cla for c in RED_FLAG_CODES},
-                                                {c: support for c in RED_FLAG_CODES}, tuple(alone))
+                for support, alone in (
+                    (0.0, base.rules_alone),
+                    (0.1, base.rules_alone),
+                    (0.2, base.rules_alone),
+                    (0.3, base.rules_alone),
+                    (0.1, ()),
+                    (0.2, ()),
+                    (0.3, ()),
+                ):
+                    limits = learned.Thresholds(
+                        {c: esc for c in RED_FLAG_CODES},
+                        {c: cla for c in RED_FLAG_CODES},
+                        {c: support for c in RED_FLAG_CODES},
+                        tuple(alone),
+                    )
                     need = hit = ask = quiet = fa = qa = 0
                     for codes, findings, row in zip(gold, rules, scores, strict=True):
                         sure, doubt = nets.decide(findings, dict(zip(RED_FLAG_CODES, row, strict=True)), limits)
@@ -135,21 +157,33 @@ def _sweep(gold, rules, scores) -> None:
                             quiet += 1
                             fa += bool(sure)
                             qa += bool(doubt)
-                    print(f"  escalate {esc:.2f} clarify {cla:.2f} support {support:.2f}"
-                          f"{' (chest and self-harm too)' if not alone else ''}: recall {100*hit/need:.1f}% "
-                          f"(+{100*ask/need:.1f}% asked), "
-                          f"quiet flagged {100*fa/quiet:.1f}% (+{100*qa/quiet:.1f}% asked)")
+                    print(
+                        f"  escalate {esc:.2f} clarify {cla:.2f} support {support:.2f}"
+                        f"{' (chest and self-harm too)' if not alone else ''}: recall {100 * hit / need:.1f}% "
+                        f"(+{100 * ask / need:.1f}% asked), "
+                        f"quiet flagged {100 * fa / quiet:.1f}% (+{100 * qa / quiet:.1f}% asked)"
+                    )
 
 
 def vignettes() -> None:
-    items = [i for i in yaml.safe_load(VIGNETTES.read_text())
-             if isinstance(i, dict) and i.get("expect") in ("red_flag", "none")
-             and not i.get("question") and not i.get("patient_under_16")]
+    items = [
+        i
+        for i in yaml.safe_load(VIGNETTES.read_text())
+        if isinstance(i, dict)
+        and i.get("expect") in ("red_flag", "none")
+        and not i.get("question")
+        and not i.get("patient_under_16")
+    ]
     model = learned.default_model()
     gold = [tuple(i.get("red_flags") or ()) if i["expect"] == "red_flag" else () for i in items]
     texts = [i["text"] for i in items]
-    report(f"our vignettes, single messages ({len(items)}; the rules were tuned on them)", gold,
-           rules_findings(texts), model_scores(model, texts), nets.thresholds())
+    report(
+        f"our vignettes, single messages ({len(items)}; the rules were tuned on them)",
+        gold,
+        rules_findings(texts),
+        model_scores(model, texts),
+        nets.thresholds(),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

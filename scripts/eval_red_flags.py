@@ -11,6 +11,7 @@ and whether the safety targets hold:
      cardiorespiratory and self_harm) - and at most 5% raise any flag.
 Exits 1 when a target fails, so a test can call it. The external set is read, never copied.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -211,8 +212,7 @@ def evaluate(external_dir: Path | None, quiet: bool, huge_limit: float = HUGE_LI
         results.append((f"{report.name}: 100% recall on red-flag cases (and clarify items asked)", report.recall_ok()))
         results.append(
             (
-                f"{report.name}: <= 5% of must-stay-quiet messages flagged "
-                f"({100 * report.false_alarm_rate():.1f}%)",
+                f"{report.name}: <= 5% of must-stay-quiet messages flagged ({100 * report.false_alarm_rate():.1f}%)",
                 report.false_alarm_rate() <= MAX_FALSE_ALARM_RATE,
             )
         )

@@ -21,6 +21,7 @@ errors are reported (e.g. against a bot with the in-memory tracker store).
 Output: a short report, or --json for the benchmark and the tests. Exit status 1 when a message
 errored or the check failed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,19 +43,79 @@ import aiohttp
 # Each answers the four emergency questions that come first ("no" x4), then the routine ones.
 _NO4 = ("no", "no", "no", "no")
 TRIAGE_SCRIPTS: tuple[tuple[str, ...], ...] = (
-    ("hi", "my knee hurts when I go down stairs", *_NO4, "around the kneecap", "it came on slowly",
-     "about six weeks", "no", "no", "no", "no"),
-    ("hello there", "my knee aches after sitting through a long movie", *_NO4, "behind the kneecap",
-     "gradually over a couple of months", "two months", "no I'm 34", "no", "no", "no"),
-    ("I get pain at the front of my knee when I run", *_NO4, "around the kneecap", "slowly",
-     "about 3 weeks", "no", "no", "nope", "no", "what is runner's knee?"),
-    ("knee pain when squatting at the gym", "no", "no swelling", "no", "no", "just below the kneecap",
-     "it built up slowly", "a month or so", "no", "no", "no", "no", "thanks"),
-    ("hey", "running downhill makes my knee sore", *_NO4, "front of the knee", "over time",
-     "eight weeks", "no", "no", "no", "no", "why do you look at the hip?"),
+    (
+        "hi",
+        "my knee hurts when I go down stairs",
+        *_NO4,
+        "around the kneecap",
+        "it came on slowly",
+        "about six weeks",
+        "no",
+        "no",
+        "no",
+        "no",
+    ),
+    (
+        "hello there",
+        "my knee aches after sitting through a long movie",
+        *_NO4,
+        "behind the kneecap",
+        "gradually over a couple of months",
+        "two months",
+        "no I'm 34",
+        "no",
+        "no",
+        "no",
+    ),
+    (
+        "I get pain at the front of my knee when I run",
+        *_NO4,
+        "around the kneecap",
+        "slowly",
+        "about 3 weeks",
+        "no",
+        "no",
+        "nope",
+        "no",
+        "what is runner's knee?",
+    ),
+    (
+        "knee pain when squatting at the gym",
+        "no",
+        "no swelling",
+        "no",
+        "no",
+        "just below the kneecap",
+        "it built up slowly",
+        "a month or so",
+        "no",
+        "no",
+        "no",
+        "no",
+        "thanks",
+    ),
+    (
+        "hey",
+        "running downhill makes my knee sore",
+        *_NO4,
+        "front of the knee",
+        "over time",
+        "eight weeks",
+        "no",
+        "no",
+        "no",
+        "no",
+        "why do you look at the hip?",
+    ),
 )
-FOLLOW_UPS = ("what is runner's knee?", "why do you check the hip?", "should I rest?",
-              "do knee braces help?", "thanks", "ok")
+FOLLOW_UPS = (
+    "what is runner's knee?",
+    "why do you check the hip?",
+    "should I rest?",
+    "do knee braces help?",
+    "thanks",
+    "ok",
+)
 
 # A bare `rasa init` bot (the benchmark's comparison) understands other things.
 MOODBOT_SCRIPTS: tuple[tuple[str, ...], ...] = (
@@ -112,8 +173,7 @@ class LoadReport:
 
     def summary(self) -> str:
         lines = [
-            f"run {self.run_id}: {self.conversations} conversations x {self.turns} turns, "
-            f"{self.concurrency} at a time",
+            f"run {self.run_id}: {self.conversations} conversations x {self.turns} turns, {self.concurrency} at a time",
             f"  messages {self.messages}, acknowledged {self.acknowledged}, errors "
             f"{sum(self.errors.values())} {dict(self.errors) or ''}".rstrip(),
             f"  latency p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms, p99 {self.p99_ms:.0f} ms, "
@@ -141,9 +201,16 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-async def _conversation(session: aiohttp.ClientSession, url: str, sender: str, script: Sequence[str],
-                        run_id: str, timeout: float, results: list[Turn],
-                        stop: asyncio.Event | None = None) -> None:
+async def _conversation(
+    session: aiohttp.ClientSession,
+    url: str,
+    sender: str,
+    script: Sequence[str],
+    run_id: str,
+    timeout: float,
+    results: list[Turn],
+    stop: asyncio.Event | None = None,
+) -> None:
     for number, text in enumerate(script):
         if stop is not None and stop.is_set():
             return
@@ -172,15 +239,21 @@ async def _conversation(session: aiohttp.ClientSession, url: str, sender: str, s
             error = "timeout"
         except aiohttp.ClientError as exc:
             error = f"connection:{type(exc).__name__}"
-        results.append(Turn(sender, number, text, status, time.perf_counter() - started, error, bot_messages,
-                            started))
+        results.append(Turn(sender, number, text, status, time.perf_counter() - started, error, bot_messages, started))
 
 
-async def drive(base_url: str, conversations: int, turns: int, concurrency: int | None = None,
-                run_id: str | None = None, timeout: float = 120.0,
-                scripts: Sequence[Sequence[str]] = TRIAGE_SCRIPTS,
-                new_connection_per_message: bool = True, stop: asyncio.Event | None = None,
-                results: list[Turn] | None = None) -> tuple[str, list[Turn], float]:
+async def drive(
+    base_url: str,
+    conversations: int,
+    turns: int,
+    concurrency: int | None = None,
+    run_id: str | None = None,
+    timeout: float = 120.0,
+    scripts: Sequence[Sequence[str]] = TRIAGE_SCRIPTS,
+    new_connection_per_message: bool = True,
+    stop: asyncio.Event | None = None,
+    results: list[Turn] | None = None,
+) -> tuple[str, list[Turn], float]:
     """Runs the conversations; (run id, every turn, wall seconds). With `stop`, conversations end
     early once it is set; `results` (a list) lets a caller watch turns as they finish."""
     run_id = run_id or f"load{secrets.token_hex(4)}"
@@ -194,8 +267,9 @@ async def drive(base_url: str, conversations: int, turns: int, concurrency: int 
 
     async def one(index: int, session: aiohttp.ClientSession) -> None:
         async with gate:
-            await _conversation(session, url, f"{run_id}-{index:05d}", script_for(index, turns, scripts),
-                                run_id, timeout, results, stop)
+            await _conversation(
+                session, url, f"{run_id}-{index:05d}", script_for(index, turns, scripts), run_id, timeout, results, stop
+            )
 
     started = time.perf_counter()
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -212,8 +286,10 @@ def check_stored(db_url: str, run_id: str, results: Sequence[Turn]) -> dict:
     connection = psycopg2.connect(db_url, connect_timeout=10)
     try:
         with connection.cursor() as cursor:
-            cursor.execute("select sender_id, data from events where type_name = 'user' and sender_id like %s "
-                           "order by id", (f"{run_id}-%",))
+            cursor.execute(
+                "select sender_id, data from events where type_name = 'user' and sender_id like %s order by id",
+                (f"{run_id}-%",),
+            )
             rows = cursor.fetchall()
     finally:
         connection.close()
@@ -239,22 +315,43 @@ def check_stored(db_url: str, run_id: str, results: Sequence[Turn]) -> dict:
             if turn.turn not in counts:
                 missing += 1
     acknowledged = sum(1 for t in results if t.acknowledged)
-    return {"ok": missing == out_of_order == duplicated == changed_text == 0, "acknowledged": acknowledged,
-            "missing": missing, "out_of_order": out_of_order, "duplicated": duplicated,
-            "changed_text": changed_text, "stored_unacknowledged": stored_unacknowledged}
+    return {
+        "ok": missing == out_of_order == duplicated == changed_text == 0,
+        "acknowledged": acknowledged,
+        "missing": missing,
+        "out_of_order": out_of_order,
+        "duplicated": duplicated,
+        "changed_text": changed_text,
+        "stored_unacknowledged": stored_unacknowledged,
+    }
 
 
-def report(run_id: str, results: Sequence[Turn], wall: float, conversations: int, turns: int,
-           concurrency: int, db_url: str | None = None) -> LoadReport:
+def report(
+    run_id: str,
+    results: Sequence[Turn],
+    wall: float,
+    conversations: int,
+    turns: int,
+    concurrency: int,
+    db_url: str | None = None,
+) -> LoadReport:
     acknowledged = [t for t in results if t.acknowledged]
     latencies = [t.seconds * 1000 for t in acknowledged]
     errors = Counter(t.error or f"http_{t.status}" for t in results if not t.acknowledged)
     result = LoadReport(
-        run_id=run_id, conversations=conversations, turns=turns, concurrency=concurrency,
-        messages=len(results), acknowledged=len(acknowledged), errors=dict(errors),
-        wall_seconds=wall, messages_per_second=len(acknowledged) / wall if wall else 0.0,
-        p50_ms=percentile(latencies, 50), p95_ms=percentile(latencies, 95),
-        p99_ms=percentile(latencies, 99), max_ms=max(latencies, default=0.0),
+        run_id=run_id,
+        conversations=conversations,
+        turns=turns,
+        concurrency=concurrency,
+        messages=len(results),
+        acknowledged=len(acknowledged),
+        errors=dict(errors),
+        wall_seconds=wall,
+        messages_per_second=len(acknowledged) / wall if wall else 0.0,
+        p50_ms=percentile(latencies, 50),
+        p95_ms=percentile(latencies, 95),
+        p99_ms=percentile(latencies, 99),
+        max_ms=max(latencies, default=0.0),
         empty_replies=sum(1 for t in acknowledged if t.bot_messages == 0),
     )
     if db_url:
@@ -262,15 +359,29 @@ def report(run_id: str, results: Sequence[Turn], wall: float, conversations: int
     return result
 
 
-def run_load(base_url: str, conversations: int, turns: int, concurrency: int | None = None,
-             db_url: str | None = None, timeout: float = 120.0,
-             scripts: Sequence[Sequence[str]] = TRIAGE_SCRIPTS,
-             new_connection_per_message: bool = True) -> LoadReport:
+def run_load(
+    base_url: str,
+    conversations: int,
+    turns: int,
+    concurrency: int | None = None,
+    db_url: str | None = None,
+    timeout: float = 120.0,
+    scripts: Sequence[Sequence[str]] = TRIAGE_SCRIPTS,
+    new_connection_per_message: bool = True,
+) -> LoadReport:
     """Drives the conversations and checks PostgreSQL (when db_url is given); the report."""
     concurrency = concurrency or conversations
-    run_id, results, wall = asyncio.run(drive(base_url, conversations, turns, concurrency, timeout=timeout,
-                                              scripts=scripts,
-                                              new_connection_per_message=new_connection_per_message))
+    run_id, results, wall = asyncio.run(
+        drive(
+            base_url,
+            conversations,
+            turns,
+            concurrency,
+            timeout=timeout,
+            scripts=scripts,
+            new_connection_per_message=new_connection_per_message,
+        )
+    )
     return report(run_id, results, wall, conversations, turns, concurrency, db_url)
 
 
@@ -282,13 +393,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, help="conversations at a time (default: all)")
     parser.add_argument("--db-url", help="the tracker store's PostgreSQL URL, for the stored-messages check")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one answer")
-    parser.add_argument("--keep-alive", action="store_true",
-                        help="one connection a patient instead of one a message")
+    parser.add_argument("--keep-alive", action="store_true", help="one connection a patient instead of one a message")
     parser.add_argument("--moodbot", action="store_true", help="messages for a bare `rasa init` bot")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = run_load(args.url, args.conversations, args.turns, args.concurrency, args.db_url, args.timeout,
-                      MOODBOT_SCRIPTS if args.moodbot else TRIAGE_SCRIPTS, not args.keep_alive)
+    result = run_load(
+        args.url,
+        args.conversations,
+        args.turns,
+        args.concurrency,
+        args.db_url,
+        args.timeout,
+        MOODBOT_SCRIPTS if args.moodbot else TRIAGE_SCRIPTS,
+        not args.keep_alive,
+    )
     print(json.dumps(asdict(result), indent=2) if args.json else result.summary())
     return 0 if result.ok else 1
 

@@ -6,6 +6,7 @@ The page learns where the bot is from `/config.js`, written here from `--rasa-ur
 static files work against any bot. Rasa must accept sockets from this page's origin: start it
 with `ALLOWED_ORIGINS` holding the URL this server prints (see docs/widget.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,9 +26,7 @@ DEMO_CLINIC_PHONE = "(03) 7010 1234"  # a number reserved for fiction by ACMA
 logger = logging.getLogger("serve_web")
 
 
-def widget_config(
-    rasa_url: str, clinic_phone: str, storage: str, websocket_only: bool = False
-) -> dict:
+def widget_config(rasa_url: str, clinic_phone: str, storage: str, websocket_only: bool = False) -> dict:
     """What the widget needs to know about this deployment."""
     config = {
         "socketUrl": rasa_url.rstrip("/"),
@@ -111,28 +110,39 @@ def make_app(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default=os.environ.get("WEB_HOST", "127.0.0.1"),
-                        help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("WEB_PORT", "8080")),
-                        help="port to listen on (default 8080)")
-    parser.add_argument("--rasa-url", default=os.environ.get("RASA_URL", DEFAULT_RASA_URL),
-                        help="the Rasa server the widget talks to (default %(default)s)")
-    parser.add_argument("--clinic-phone", default=DEMO_CLINIC_PHONE,
-                        help="clinic phone number shown in the widget")
-    parser.add_argument("--storage", choices=("session", "local"), default="session",
-                        help="where the widget keeps the transcript: 'session' is forgotten "
-                             "when the tab closes, 'local' is kept 24 hours (default session)")
-    parser.add_argument("--websocket-only", action="store_true",
-                        help="no HTTP long-polling: for several Rasa workers or instances "
-                             "without sticky sessions")
+    parser.add_argument(
+        "--host", default=os.environ.get("WEB_HOST", "127.0.0.1"), help="interface to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("WEB_PORT", "8080")), help="port to listen on (default 8080)"
+    )
+    parser.add_argument(
+        "--rasa-url",
+        default=os.environ.get("RASA_URL", DEFAULT_RASA_URL),
+        help="the Rasa server the widget talks to (default %(default)s)",
+    )
+    parser.add_argument("--clinic-phone", default=DEMO_CLINIC_PHONE, help="clinic phone number shown in the widget")
+    parser.add_argument(
+        "--storage",
+        choices=("session", "local"),
+        default="session",
+        help="where the widget keeps the transcript: 'session' is forgotten "
+        "when the tab closes, 'local' is kept 24 hours (default session)",
+    )
+    parser.add_argument(
+        "--websocket-only",
+        action="store_true",
+        help="no HTTP long-polling: for several Rasa workers or instances without sticky sessions",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    app = make_app(args.rasa_url, clinic_phone=args.clinic_phone, storage=args.storage,
-                   websocket_only=args.websocket_only)
+    app = make_app(
+        args.rasa_url, clinic_phone=args.clinic_phone, storage=args.storage, websocket_only=args.websocket_only
+    )
     shown_host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
     print(f"Demo clinic page: http://{shown_host}:{args.port}/  (bot: {args.rasa_url})", flush=True)
     web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)

@@ -19,6 +19,7 @@ after it was given; no fallback to an answer or an aside; every expected red fla
 other; the level at least the contract minimum (and not urgent without a red flag); the record's
 location, onset, duration and triggers; a booking stored when wanted (never after an emergency).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,9 @@ class Client:
 
     def send(self, text: str, sender: str) -> list[dict]:
         body = json.dumps({"sender": sender, "message": text}).encode()
-        request = urllib.request.Request(f"{self.url}/webhooks/rest/webhook", data=body,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=90) as response:
             return json.loads(response.read())
 
@@ -125,7 +127,7 @@ def _last_turn_events(tracker: dict) -> list[dict]:
     events = tracker.get("events") or []
     for i in range(len(events) - 1, -1, -1):
         if events[i].get("event") == "user":
-            return events[i + 1:]
+            return events[i + 1 :]
     return events
 
 
@@ -217,8 +219,13 @@ def play(client: Client, persona: dict) -> Outcome:
         responses = [(e.get("metadata") or {}).get("utter_action") or "" for e in events if e.get("event") == "bot"]
         form = (tracker.get("active_loop") or {}).get("name")
         asked = question_key(tracker["slots"].get("requested_slot"), form) if form else None
-        turn = Turn(text=text, kind=kind, replies=[r.get("text", "") for r in last_replies if r.get("text")],
-                    responses=responses, asked=asked)
+        turn = Turn(
+            text=text,
+            kind=kind,
+            replies=[r.get("text", "") for r in last_replies if r.get("text")],
+            responses=responses,
+            asked=asked,
+        )
         out.turns.append(turn)
         if not last_replies:
             out.problems.append(f"no reply to {kind} {text!r}")
@@ -235,8 +242,18 @@ def play(client: Client, persona: dict) -> Outcome:
     else:
         out.problems.append(f"still going after {MAX_TURNS} turns")
     slots = client.tracker(sender)["slots"]
-    out.slots = {k: slots.get(k) for k in ("red_flags", "triage_level", "pain_location", "onset",
-                                          "duration_weeks", "pain_triggers", "booking_status")}
+    out.slots = {
+        k: slots.get(k)
+        for k in (
+            "red_flags",
+            "triage_level",
+            "pain_location",
+            "onset",
+            "duration_weeks",
+            "pain_triggers",
+            "booking_status",
+        )
+    }
     _check(out, slots, expect, wants)
     return out
 
@@ -329,9 +346,23 @@ def main(argv: list[str]) -> int:
     summary = summarise(outcomes)
     print(json.dumps(summary, indent=2))
     if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "outcomes": [
-            {"persona": o.persona, "problems": o.problems, "slots": o.slots,
-             "turns": [t.__dict__ for t in o.turns]} for o in outcomes]}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "summary": summary,
+                    "outcomes": [
+                        {
+                            "persona": o.persona,
+                            "problems": o.problems,
+                            "slots": o.slots,
+                            "turns": [t.__dict__ for t in o.turns],
+                        }
+                        for o in outcomes
+                    ],
+                },
+                indent=2,
+            )
+        )
     return 0 if summary["met_every_expectation"] == summary["conversations"] else 1
 
 

@@ -1,6 +1,7 @@
 """The real product started on free local ports, for the tests and the patient simulator: the
 trained model in a Rasa server (REST and socket.io channels, HTTP API with a token), the action
 server over real HTTP, the web chat page, and an SQLite tracker store in a given folder."""
+
 from __future__ import annotations
 
 import json
@@ -47,16 +48,15 @@ class BotStack:
         if metadata:
             body["metadata"] = metadata
         request = urllib.request.Request(
-            f"{self.rasa_url}/webhooks/rest/webhook", data=json.dumps(body).encode(),
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
 
     def tracker(self, sender: str) -> dict:
-        request = urllib.request.Request(
-            f"{self.rasa_url}/conversations/{sender}/tracker?token={self.token}"
-        )
+        request = urllib.request.Request(f"{self.rasa_url}/conversations/{sender}/tracker?token={self.token}")
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
@@ -85,8 +85,9 @@ class BotStack:
     def _start(self, name: str) -> None:
         command, ready = self.commands[name]
         log = open(self.logs / f"{name.replace(' ', '_')}.log", "ab")
-        proc = subprocess.Popen(command, cwd=ROOT, env=dev.env(**self.env), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=dev.env(**self.env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.procs[name] = proc
         if not dev.wait_for(ready, 240, proc):
             raise RuntimeError(f"{name} did not start; log: {log.name}\n" + Path(log.name).read_text()[-3000:])
@@ -125,7 +126,7 @@ def running_stack(folder: Path, model: Path | None = None) -> Iterator[BotStack]
     rasa_port, actions_port, web_port = free_port(), free_port(), free_port()
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
-        '  headers:\n    X-Action-Token: ${ACTION_SERVER_TOKEN}\n'
+        "  headers:\n    X-Action-Token: ${ACTION_SERVER_TOKEN}\n"
         f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{tracker_db}"\n'
         'lock_store:\n  type: "in_memory"\n'
         "event_broker:\n  type: components.alert_broker.StaffAlertBroker\n"
@@ -133,8 +134,12 @@ def running_stack(folder: Path, model: Path | None = None) -> Iterator[BotStack]
     commands = {
         name: (command, ready)
         for name, command, ready in dev.service_commands(
-            rasa_port=rasa_port, actions_port=actions_port, web_port=web_port,
-            review_port=free_port(), endpoints=str(endpoints), model=model,
+            rasa_port=rasa_port,
+            actions_port=actions_port,
+            web_port=web_port,
+            review_port=free_port(),
+            endpoints=str(endpoints),
+            model=model,
         )
         if name != "staff review tool"
     }
@@ -142,8 +147,12 @@ def running_stack(folder: Path, model: Path | None = None) -> Iterator[BotStack]
         rasa_url=f"http://127.0.0.1:{rasa_port}",
         actions_url=f"http://127.0.0.1:{actions_port}",
         web_url=f"http://127.0.0.1:{web_port}" if "web chat page" in commands else None,
-        token=dev.api_token(), tracker_db=tracker_db, commands=commands, logs=folder,
-        booking_db=booking_db, env={"BOOKING_DB_URL": f"sqlite:///{booking_db}"},
+        token=dev.api_token(),
+        tracker_db=tracker_db,
+        commands=commands,
+        logs=folder,
+        booking_db=booking_db,
+        env={"BOOKING_DB_URL": f"sqlite:///{booking_db}"},
     )
     try:
         for name in commands:

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from channels.testing import RecordingHTTPAdapter, serve_bot
+from fakes.channels import RecordingHTTPAdapter, serve_bot
 
 APP_SECRET = "messenger-app-secret"
 PSID = "6789012345678901"

@@ -1,7 +1,7 @@
 """Hypothesis-fuzzed requests against every public endpoint of the patient channels (issue 18).
 
 The channels of credentials.yml (the same in both profiles) are served as `rasa run` serves them,
-around a scripted agent (channels/testing.py). Whatever the body, headers, query string or method,
+around a scripted agent (tests/fakes/channels.py). Whatever the body, headers, query string or method,
 no request gets a 500, and the server keeps answering a plain message afterwards. (A channel whose
 secrets are not set answers 503 on purpose: it is off.)
 """
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channels.testing import clinic_script, serve_bot
+from fakes.channels import clinic_script, serve_bot
 
 PATHS = ["/webhooks/rest/webhook", "/webhooks/rest/", "/webhooks/twilio/webhook", "/webhooks/twilio/",
          "/webhooks/telegram/webhook", "/webhooks/telegram/", "/webhooks/facebook/webhook",

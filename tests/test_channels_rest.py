@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from channels.senders import MAX_SENDER_CHARS
-from channels.testing import clinic_script, serve_bot
+from fakes.channels import clinic_script, serve_bot
 
 
 async def post(base_url: str, sender) -> tuple[int, dict]:

@@ -8,7 +8,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from channels.testing import CHEST_PAIN_ALERT, clinic_script, serve_bot
+from fakes.channels import CHEST_PAIN_ALERT, clinic_script, serve_bot
 
 TOKEN = "123456789:AAH-test-token-for-the-fake-bot-api"
 SECRET = "clinic-telegram-secret_1"

@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 from twilio.request_validator import RequestValidator
 
-from channels.testing import CHEST_PAIN_ALERT, RecordingHTTPAdapter, clinic_script, serve_bot
+from fakes.channels import CHEST_PAIN_ALERT, RecordingHTTPAdapter, clinic_script, serve_bot
 from channels.twilio import conversation_id_for
 
 AUTH_TOKEN = "twilio-test-auth-token"

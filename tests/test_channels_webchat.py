@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 import socketio
 
-from channels.testing import CHEST_PAIN_ALERT, clinic_script, serve_bot
+from fakes.channels import CHEST_PAIN_ALERT, clinic_script, serve_bot
 
 PAGE = "http://localhost:8080"
 def quick_hang_up(channels) -> None:

@@ -21,7 +21,7 @@ from rasa.core.tracker_store import InMemoryTrackerStore
 from bot.readability import is_readable
 from bot.settings import load_settings
 from channels.settings import CONVERSATION_FULL, RATE_LIMITED, FairUseSettings
-from channels.testing import CHEST_PAIN_ALERT, clinic_script, serve_bot
+from fakes.channels import CHEST_PAIN_ALERT, clinic_script, serve_bot
 
 PATIENT = "10.0.0.2"
 ALERT_FIRST_LINE = CHEST_PAIN_ALERT["text"].split("\n\n")[0]  # the REST channel sends paragraphs apart

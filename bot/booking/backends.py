@@ -5,6 +5,7 @@ crash, a timeout or a lease that ran out) never books twice. Backends never rais
 or remote errors; they return a `DeliveryResult` whose `code` is short and free of personal
 details, because it is stored in `last_error` and logged.
 """
+
 from __future__ import annotations
 
 import logging
@@ -104,8 +105,13 @@ class WebhookBackend:
     def deliver(self, request: BookingRequest) -> DeliveryResult:
         try:
             response = post_signed_json(
-                self.url, self.secret, booking_payload(request), idempotency_key=request.id,
-                event=f"{request.kind}_request", timeout=self.timeout_seconds, session=self.session,
+                self.url,
+                self.secret,
+                booking_payload(request),
+                idempotency_key=request.id,
+                event=f"{request.kind}_request",
+                timeout=self.timeout_seconds,
+                session=self.session,
             )
         except requests.Timeout:
             return DeliveryResult.retry("webhook_timeout")

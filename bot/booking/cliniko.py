@@ -4,6 +4,7 @@ HTTP Basic with the API key as user name and an empty password, `Accept: applica
 and a `User-Agent: Vendor (email)` on every call. Times on the wire are UTC. Lists are paged
 (follow `links.next`). 200 calls a minute, then 429 with `X-RateLimit-Reset` (a UNIX time).
 """
+
 from __future__ import annotations
 
 import logging
@@ -127,7 +128,11 @@ class ClinikoClient:
         for _ in range(4):
             try:
                 response = self.session.request(
-                    method, url, params=params, json=json, timeout=self.config.timeout_seconds,
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    timeout=self.config.timeout_seconds,
                     allow_redirects=False,
                 )
             except requests.Timeout as error:
@@ -192,8 +197,7 @@ class ClinikoClient:
 
     # --- patients ---
 
-    def find_patient(self, first_name: str, last_name: str, email: str | None,
-                     phone: str | None) -> dict | None:
+    def find_patient(self, first_name: str, last_name: str, email: str | None, phone: str | None) -> dict | None:
         """An existing patient with this name and the same email (or, without email, phone).
 
         Matching the name as well stops a parent's record being used for a child who shares
@@ -202,9 +206,14 @@ class ClinikoClient:
         if email:
             candidates = self._pages("/patients", "patients", [("q[]", f"email:={email}")])
         else:
-            candidates = self._pages("/patients", "patients", [
-                ("q[]", f"first_name:={first_name}"), ("q[]", f"last_name:={last_name}"),
-            ])
+            candidates = self._pages(
+                "/patients",
+                "patients",
+                [
+                    ("q[]", f"first_name:={first_name}"),
+                    ("q[]", f"last_name:={last_name}"),
+                ],
+            )
         for patient in candidates:
             if not _same_name(patient, first_name, last_name):
                 continue
@@ -214,8 +223,7 @@ class ClinikoClient:
                 return patient
         return None
 
-    def create_patient(self, first_name: str, last_name: str, email: str | None,
-                       phone: str | None) -> dict:
+    def create_patient(self, first_name: str, last_name: str, email: str | None, phone: str | None) -> dict:
         body: dict[str, Any] = {"first_name": first_name, "last_name": last_name}
         if email:
             body["email"] = email
@@ -230,11 +238,12 @@ class ClinikoClient:
         if (to_date - from_date).days > MAX_WINDOW_DAYS or to_date < from_date:
             raise ValueError("Cliniko windows are 0 to 7 days long")
         c = self.config
-        path = (f"/businesses/{c.business_id}/practitioners/{c.practitioner_id}"
-                f"/appointment_types/{c.appointment_type_id}/available_times")
+        path = (
+            f"/businesses/{c.business_id}/practitioners/{c.practitioner_id}"
+            f"/appointment_types/{c.appointment_type_id}/available_times"
+        )
         params = [("from", from_date.isoformat()), ("to", to_date.isoformat())]
-        return sorted(parse_utc(item["appointment_start"])
-                      for item in self._pages(path, "available_times", params))
+        return sorted(parse_utc(item["appointment_start"]) for item in self._pages(path, "available_times", params))
 
     def find_appointment(self, patient_id: str, starts_at: datetime) -> dict | None:
         """This patient's live appointment with our practitioner at this time, if any."""
@@ -252,19 +261,24 @@ class ClinikoClient:
 
     def create_appointment(self, patient_id: str, starts_at: datetime, notes: str) -> dict:
         c = self.config
-        return self.request("POST", self._url("/individual_appointments"), json={
-            "starts_at": format_utc(starts_at),
-            "patient_id": str(patient_id),
-            "practitioner_id": str(c.practitioner_id),
-            "appointment_type_id": str(c.appointment_type_id),
-            "business_id": str(c.business_id),
-            "notes": notes,
-        })
+        return self.request(
+            "POST",
+            self._url("/individual_appointments"),
+            json={
+                "starts_at": format_utc(starts_at),
+                "patient_id": str(patient_id),
+                "practitioner_id": str(c.practitioner_id),
+                "appointment_type_id": str(c.appointment_type_id),
+                "business_id": str(c.business_id),
+                "notes": notes,
+            },
+        )
 
 
 def _same_name(patient: dict, first_name: str, last_name: str) -> bool:
-    return ((patient.get("first_name") or "").strip().casefold() == first_name.casefold()
-            and (patient.get("last_name") or "").strip().casefold() == last_name.casefold())
+    return (patient.get("first_name") or "").strip().casefold() == first_name.casefold() and (
+        patient.get("last_name") or ""
+    ).strip().casefold() == last_name.casefold()
 
 
 def _has_phone(patient: dict, e164: str) -> bool:
@@ -282,8 +296,12 @@ def appointment_notes(request: BookingRequest) -> str:
     lines = [f"Booked by the Upwell chatbot. Request {request.id}."]
     summary = request.triage_summary or {}
     labels = (
-        ("triage_level", "Triage level"), ("red_flags", "Red flags"), ("pain_triggers", "Pain triggers"),
-        ("pain_location", "Pain location"), ("onset", "Onset"), ("duration_weeks", "Duration (weeks)"),
+        ("triage_level", "Triage level"),
+        ("red_flags", "Red flags"),
+        ("pain_triggers", "Pain triggers"),
+        ("pain_location", "Pain location"),
+        ("onset", "Onset"),
+        ("duration_weeks", "Duration (weeks)"),
     )
     for key, label in labels:
         value = summary.get(key, request.triage_level if key == "triage_level" else None)
@@ -322,8 +340,7 @@ class ClinikoBackend:
             if existing is not None:
                 logger.info("booking %s: appointment already in cliniko", request.id)
                 return DeliveryResult.delivered(str(existing["id"]))
-            appointment = self.client.create_appointment(patient_id, request.slot_starts_at,
-                                                         appointment_notes(request))
+            appointment = self.client.create_appointment(patient_id, request.slot_starts_at, appointment_notes(request))
             return DeliveryResult.delivered(str(appointment["id"]))
         except ClinikoError as error:
             if error.retryable:
@@ -333,8 +350,9 @@ class ClinikoBackend:
             return DeliveryResult.retry("cliniko_unexpected_response")
 
 
-def offer_times(client: ClinikoClient, zone: Any, now: datetime, limit: int = 3,
-                days_ahead: int = 14) -> list[datetime]:
+def offer_times(
+    client: ClinikoClient, zone: Any, now: datetime, limit: int = 3, days_ahead: int = 14
+) -> list[datetime]:
     """Up to `limit` bookable starts after `now`, searching 7-day windows from today."""
     start = now.astimezone(zone).date()  # 'not in the past' is judged in the clinic's day
     found: list[datetime] = []

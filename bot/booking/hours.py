@@ -1,4 +1,5 @@
 """Clinic opening hours: is the clinic open now, and the hours as a plain sentence."""
+
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta

@@ -10,6 +10,7 @@ thread resumes whatever was pending when the process last stopped.
 
 Logs carry request ids, states and error codes only: never names, numbers or symptoms.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,14 @@ from bot.contract import TRIAGE_LEVELS
 from bot.settings import Settings, load_settings
 
 __all__ = [
-    "BookingService", "DeliveryWorker", "Slot", "get_booking_service", "is_open_now", "next_opening",
-    "opening_hours_sentence", "triage_summary_from_slots",
+    "BookingService",
+    "DeliveryWorker",
+    "Slot",
+    "get_booking_service",
+    "is_open_now",
+    "next_opening",
+    "opening_hours_sentence",
+    "triage_summary_from_slots",
 ]
 
 logger = logging.getLogger(__name__)
@@ -46,8 +53,18 @@ logger = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 3600.0
 # The triage record slots worth passing to the clinic (names from the triage contract).
 TRIAGE_SUMMARY_SLOTS = ("triage_level", "red_flags", "pain_triggers", "pain_location", "onset", "duration_weeks")
-SUBMIT_FIELDS = ("kind", "conversation_id", "name", "phone", "email", "preferred_times", "location",
-                 "triage_level", "triage_summary", "slot_starts_at")
+SUBMIT_FIELDS = (
+    "kind",
+    "conversation_id",
+    "name",
+    "phone",
+    "email",
+    "preferred_times",
+    "location",
+    "triage_level",
+    "triage_summary",
+    "slot_starts_at",
+)
 
 
 @dataclass(frozen=True)
@@ -91,8 +108,9 @@ def triage_summary_from_slots(slots: Mapping[str, Any]) -> dict[str, Any]:
 def build_backends(settings: Settings) -> dict[str, Backend]:
     backends: dict[str, Backend] = {"local": LocalBackend()}
     if settings.booking_backend == "webhook":
-        backends["webhook"] = WebhookBackend(settings.booking_webhook_url, settings.booking_webhook_secret,
-                                             settings.booking_http_timeout_seconds)
+        backends["webhook"] = WebhookBackend(
+            settings.booking_webhook_url, settings.booking_webhook_secret, settings.booking_http_timeout_seconds
+        )
     if settings.booking_backend == "cliniko":
         backends["cliniko"] = ClinikoBackend(ClinikoClient(ClinikoConfig.from_settings(settings)))
     return backends
@@ -121,8 +139,9 @@ class BookingService:
             return "local"
         return self.settings.booking_backend
 
-    def submit(self, fields: Mapping[str, Any], idempotency_key: str | None = None,
-               now: datetime | None = None) -> BookingRequest:
+    def submit(
+        self, fields: Mapping[str, Any], idempotency_key: str | None = None, now: datetime | None = None
+    ) -> BookingRequest:
         """Validate and commit a confirmed request; delivery follows (worker or `deliver`).
 
         `idempotency_key` (e.g. the confirming message's `message_id`) makes a repeated call
@@ -132,8 +151,11 @@ class BookingService:
         values = self._clean(fields)
         now = now or self.clock()
         request = new_request(
-            values.pop("kind"), self.backend_for(fields["kind"], values["slot_starts_at"]), now,
-            BookingRequest.new_id(idempotency_key), **values,
+            values.pop("kind"),
+            self.backend_for(fields["kind"], values["slot_starts_at"]),
+            now,
+            BookingRequest.new_id(idempotency_key),
+            **values,
         )
         stored, created = self.store.insert(request)
         logger.info("booking %s stored (%s, backend %s, new=%s)", stored.id, stored.kind, stored.backend, created)
@@ -150,7 +172,9 @@ class BookingService:
             raise ValueError("kind must be 'booking' or 'callback'")
         values: dict[str, Any] = {"kind": kind, "conversation_id": fields.get("conversation_id")}
         checks: dict[str, Callable[[Any], Checked]] = {
-            "name": validate_name, "phone": validate_phone, "email": validate_email,
+            "name": validate_name,
+            "phone": validate_phone,
+            "email": validate_email,
             "preferred_times": validate_preferred_times,
             "location": lambda v: validate_location(v, self.settings.clinic_locations),
         }
@@ -205,22 +229,42 @@ class BookingService:
 
     def _record(self, request: BookingRequest, result: DeliveryResult, now: datetime) -> BookingRequest:
         if result.outcome == DELIVERED:
-            updated = self.store.update(request.id, status="delivered", delivered_at=now, updated_at=now,
-                                        external_ref=result.external_ref, last_error=None, next_attempt_at=None)
+            updated = self.store.update(
+                request.id,
+                status="delivered",
+                delivered_at=now,
+                updated_at=now,
+                external_ref=result.external_ref,
+                last_error=None,
+                next_attempt_at=None,
+            )
         elif result.outcome == FAILED:
-            updated = self.store.update(request.id, status="failed", last_error=result.code, updated_at=now,
-                                        next_attempt_at=None)
+            updated = self.store.update(
+                request.id, status="failed", last_error=result.code, updated_at=now, next_attempt_at=None
+            )
         elif request.attempts >= self.settings.booking_max_attempts:
-            updated = self.store.update(request.id, status="failed", last_error=f"gave_up:{result.code}",
-                                        updated_at=now, next_attempt_at=None)
+            updated = self.store.update(
+                request.id, status="failed", last_error=f"gave_up:{result.code}", updated_at=now, next_attempt_at=None
+            )
         else:
             delay = result.retry_after_seconds or min(
-                self.settings.booking_retry_base_seconds * 2 ** (request.attempts - 1), MAX_BACKOFF_SECONDS)
-            updated = self.store.update(request.id, status="pending", last_error=result.code, updated_at=now,
-                                        next_attempt_at=now + timedelta(seconds=delay))
+                self.settings.booking_retry_base_seconds * 2 ** (request.attempts - 1), MAX_BACKOFF_SECONDS
+            )
+            updated = self.store.update(
+                request.id,
+                status="pending",
+                last_error=result.code,
+                updated_at=now,
+                next_attempt_at=now + timedelta(seconds=delay),
+            )
         log = logger.warning if updated.status == "failed" else logger.info
-        log("booking %s: %s after attempt %d (%s)", request.id, updated.status, request.attempts,
-            updated.last_error or "ok")
+        log(
+            "booking %s: %s after attempt %d (%s)",
+            request.id,
+            updated.status,
+            request.attempts,
+            updated.last_error or "ok",
+        )
         return updated
 
     def deliver_pending(self, now: datetime | None = None, limit: int = 50) -> list[BookingRequest]:
@@ -257,8 +301,9 @@ class BookingService:
 
     # --- for async callers (rasa_sdk actions) ---
 
-    async def submit_and_deliver(self, fields: Mapping[str, Any], idempotency_key: str | None = None,
-                                 wait_seconds: float = 8.0) -> BookingRequest:
+    async def submit_and_deliver(
+        self, fields: Mapping[str, Any], idempotency_key: str | None = None, wait_seconds: float = 8.0
+    ) -> BookingRequest:
         """Store the request, then give delivery up to `wait_seconds` so the bot can say
         "booked". A slower delivery carries on in the background; the stored request is
         returned with status `pending` (tell the patient the clinic will confirm)."""

@@ -8,6 +8,7 @@ keep the column names.
 Works on SQLite (the default, `var/clinic.db`) and PostgreSQL. All times are stored and
 returned as UTC.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -118,8 +119,10 @@ class BookingRequest:
     handled_at: datetime | None = None
 
     def __repr__(self) -> str:  # ids and states only: the default repr would print contact details
-        return (f"BookingRequest(id={self.id!r}, kind={self.kind!r}, status={self.status!r}, "
-                f"backend={self.backend!r}, attempts={self.attempts})")
+        return (
+            f"BookingRequest(id={self.id!r}, kind={self.kind!r}, status={self.status!r}, "
+            f"backend={self.backend!r}, attempts={self.attempts})"
+        )
 
     @staticmethod
     def new_id(idempotency_key: str | None = None) -> str:
@@ -199,18 +202,25 @@ class BookingStore:
         return _from_row(row) if row else None
 
     def list(self, statuses: Iterable[str] = STATUSES, limit: int = 500) -> list[BookingRequest]:
-        query = (sa.select(self.table).where(self.table.c.status.in_(list(statuses)))
-                 .order_by(self.table.c.created_at).limit(limit))
+        query = (
+            sa.select(self.table)
+            .where(self.table.c.status.in_(list(statuses)))
+            .order_by(self.table.c.created_at)
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
             return [_from_row(row) for row in conn.execute(query).mappings()]
 
     # builtins.list: inside this class `list` is the method above.
     def due_ids(self, now: datetime, limit: int = 50) -> builtins.list[str]:
         t = self.table
-        query = (sa.select(t.c.id)
-                 .where(t.c.status == "pending")
-                 .where(sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now))
-                 .order_by(t.c.created_at).limit(limit))
+        query = (
+            sa.select(t.c.id)
+            .where(t.c.status == "pending")
+            .where(sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now))
+            .order_by(t.c.created_at)
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
             return [row[0] for row in conn.execute(query)]
 
@@ -246,15 +256,25 @@ class BookingStore:
 
     def mark_handled(self, request_id: str, handled_by: str, now: datetime | None = None) -> BookingRequest:
         now = now or utcnow()
-        return self.update(request_id, status="handled", handled_by=handled_by, handled_at=now,
-                           next_attempt_at=None, updated_at=now)
+        return self.update(
+            request_id, status="handled", handled_by=handled_by, handled_at=now, next_attempt_at=None, updated_at=now
+        )
 
 
 def new_request(kind: str, backend: str, now: datetime, request_id: str, **values: Any) -> BookingRequest:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     return replace(
-        BookingRequest(id=request_id, kind=kind, conversation_id=None, created_at=now, updated_at=now,
-                       status="pending", backend=backend, attempts=0, next_attempt_at=now),
+        BookingRequest(
+            id=request_id,
+            kind=kind,
+            conversation_id=None,
+            created_at=now,
+            updated_at=now,
+            status="pending",
+            backend=backend,
+            attempts=0,
+            next_attempt_at=now,
+        ),
         **values,
     )

@@ -4,6 +4,7 @@ Each validator returns a `Checked`: either the clean value (phones in E.164, `+6
 or a short re-ask the bot can say as it is (plain English, school grade 8 or below). Messages
 never repeat what the patient typed, so they are safe to log and show.
 """
+
 from __future__ import annotations
 
 import re
@@ -122,7 +123,7 @@ def validate_email(text: str | None) -> Checked:
     """A deliverable-looking address: dot-atom local part, a dotted domain (IDN allowed)."""
     raw = unicodedata.normalize("NFC", (text or "").strip())
     if raw.lower().startswith("mailto:"):
-        raw = raw[len("mailto:"):]
+        raw = raw[len("mailto:") :]
     if raw.startswith("<") and raw.endswith(">"):
         raw = raw[1:-1].strip()
     if not raw:
@@ -154,11 +155,7 @@ def validate_email(text: str | None) -> Checked:
 def _local_part_ok(local: str) -> bool:
     if local.startswith(".") or local.endswith(".") or ".." in local:
         return False
-    return all(
-        ch == "." or ch in _ATEXT
-        or (ord(ch) > 127 and unicodedata.category(ch)[0] in "LMN")
-        for ch in local
-    )
+    return all(ch == "." or ch in _ATEXT or (ord(ch) > 127 and unicodedata.category(ch)[0] in "LMN") for ch in local)
 
 
 def _ascii_domain(domain: str) -> str | None:
@@ -238,8 +235,9 @@ _NAME_NOTE = re.compile(r",|\.\s+(?=(?:i'?m|i am|i|my|her|his|their|for|she|he|w
 
 
 # "It's for my husband, Graham Lee", "for my son Tom Kelly": who it is for, before the name.
-_FOR_SOMEONE = re.compile(r"^(?:(?:it'?s|this is|booking|book(?:ing)? it)\s+)?for\s+(?:my|our)\s+\w+[,:]?\s*",
-                          re.IGNORECASE)
+_FOR_SOMEONE = re.compile(
+    r"^(?:(?:it'?s|this is|booking|book(?:ing)? it)\s+)?for\s+(?:my|our)\s+\w+[,:]?\s*", re.IGNORECASE
+)
 
 
 def name_words(name: str) -> int:

@@ -4,6 +4,7 @@ The receiver checks `X-Upwell-Signature: sha256=<hex>`, the HMAC-SHA256 of the r
 body under the shared secret (compare in constant time: `verify_signature`), and uses
 `Idempotency-Key` to drop repeats: a sender that crashed or timed out sends the same key again.
 """
+
 from __future__ import annotations
 
 import hashlib

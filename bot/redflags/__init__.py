@@ -6,6 +6,7 @@
 
 Rules live in bot/redflags/rules/*.yml (clinician-readable); the pipeline is built once, lazily.
 """
+
 from bot.redflags.detector import Analysis, analyse, detect
 from bot.redflags.findings import Finding, asserted_codes, codes_to_clarify
 

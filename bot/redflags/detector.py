@@ -3,6 +3,7 @@
 Pure Python (no Rasa). See rules/*.yml for every phrase and combination; this module holds only
 the logic that joins them.
 """
+
 from __future__ import annotations
 
 import re
@@ -173,9 +174,7 @@ def _drop_nested(mentions: list[Mention]) -> list[Mention]:
     mentions.sort(key=lambda m: (m.start, -(m.end - m.start)))
     kept: list[Mention] = []
     for mention in mentions:
-        if any(
-            k.label == mention.label and k.start <= mention.start and mention.end <= k.end for k in kept
-        ):
+        if any(k.label == mention.label and k.start <= mention.start and mention.end <= k.end for k in kept):
             continue
         kept.append(mention)
     return kept
@@ -258,10 +257,10 @@ class _Context:
         inside = _last_cue(mention.text, cues)  # "pain in his groin"
         if inside:
             return inside
-        before = self.text[max(0, mention.start - 80):mention.start]
+        before = self.text[max(0, mention.start - 80) : mention.start]
         ends = list(_SENTENCE_END.finditer(before))
         if ends:
-            before = before[ends[-1].end():]
+            before = before[ends[-1].end() :]
         return _last_cue(before, cues)
 
     def someone_else(self, mention: Mention) -> bool:
@@ -273,7 +272,7 @@ class _Context:
         if cues is None or cues.self_instead is None or mention.virtual or self.person(mention) != "other":
             return False
         start = max(0, mention.start - 80)
-        before = self.text[start:mention.end]
+        before = self.text[start : mention.end]
         if cues.asked_for is not None and cues.asked_for.search(before):
             return False
         return bool(cues.self_instead.search(self.text, mention.end))
@@ -351,8 +350,11 @@ def _combo_findings(mentions: list[Mention], ctx: _Context, combos: Sequence[Com
                 persons = {ctx.person(m) for m, _ in chosen} - {None}
                 if len(persons) > 1:
                     continue  # "my son has a fever and my knee is swollen": two people
-            if all(m.prior for m, _ in chosen if m.virtual) and all(m.virtual for m, _ in chosen) \
-                    and any(m.prior for m, _ in chosen):
+            if (
+                all(m.prior for m, _ in chosen if m.virtual)
+                and all(m.virtual for m, _ in chosen)
+                and any(m.prior for m, _ in chosen)
+            ):
                 continue  # earlier messages alone: that combination was judged when they came
             real = [m for m, _ in chosen if not m.virtual]
             modifiers = tuple(sorted({name for _, mods in chosen for name in mods}))
@@ -417,7 +419,7 @@ def _to_original(
     start = starts[min(finding.start, len(starts) - 1)]
     end = ends[min(finding.end, len(ends)) - 1]
     # each ingredient of a combination as written, joined by " + "
-    matched = " + ".join(text[starts[s]:ends[min(e, len(ends)) - 1]] for s, e in parts if e > s)
+    matched = " + ".join(text[starts[s] : ends[min(e, len(ends)) - 1]] for s, e in parts if e > s)
     return Finding(
         code=finding.code,
         level=finding.level,
@@ -445,7 +447,10 @@ class Analysis:
 
 
 def detect(
-    text: str, *, question: str | None = None, patient_under_16: bool | None = None,
+    text: str,
+    *,
+    question: str | None = None,
+    patient_under_16: bool | None = None,
     prior_signs: Sequence[str] = (),
 ) -> list[Finding]:
     """Every red flag mentioned in one user message, asserted or not (see Finding)."""
@@ -453,7 +458,10 @@ def detect(
 
 
 def analyse(
-    text: str, *, question: str | None = None, patient_under_16: bool | None = None,
+    text: str,
+    *,
+    question: str | None = None,
+    patient_under_16: bool | None = None,
     prior_signs: Sequence[str] = (),
 ) -> Analysis:
     """The findings of one message (see `detect`) and the signs it asserts."""

@@ -1,4 +1,5 @@
 """The result type of red-flag detection: one Finding per red flag mentioned in a message."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

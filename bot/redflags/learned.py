@@ -13,6 +13,7 @@ highest score, so a flag buried in a long story is not diluted by the story.
 
 Saved as arrays and a word list (numpy .npz, no pickle), so loading a model runs no code.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -98,8 +99,14 @@ def load_thresholds(path: Path = SETTINGS_FILE) -> Thresholds:
             level_words[code] = (str(spec["level"]), re.compile(spec["words"], re.IGNORECASE))
         except (KeyError, TypeError, re.error) as error:
             raise ValueError(f"{path.name}: level_words {code} needs a level and a valid words pattern") from error
-    return Thresholds(escalate=escalate, clarify=clarify, support=support, rules_alone=rules_alone,
-                      ask_despite_not_now=ask_despite_not_now, level_words=level_words)
+    return Thresholds(
+        escalate=escalate,
+        clarify=clarify,
+        support=support,
+        rules_alone=rules_alone,
+        ask_despite_not_now=ask_despite_not_now,
+        level_words=level_words,
+    )
 
 
 # ---- the corpus ---------------------------------------------------------------------------------
@@ -130,8 +137,12 @@ def training_digest() -> str:
     that filter it, or this module."""
     digest = hashlib.sha256()
     rules = Path(__file__).with_name("rules")
-    for path in [*sorted(CORPUS_DIR.glob("*.yml")), *sorted(NLU_DIR.glob("*.yml")),
-                 *sorted(rules.glob("*.yml")), Path(__file__)]:
+    for path in [
+        *sorted(CORPUS_DIR.glob("*.yml")),
+        *sorted(NLU_DIR.glob("*.yml")),
+        *sorted(rules.glob("*.yml")),
+        Path(__file__),
+    ]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -148,7 +159,7 @@ def window_spans(clean: str) -> list[tuple[int, int]]:
     sentences: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_END.finditer(clean):
-        if clean[start:match.start()].strip():
+        if clean[start : match.start()].strip():
             sentences.append((start, match.start()))
         start = match.end()
     if clean[start:].strip():
@@ -169,8 +180,17 @@ def _facts_in(facts: Sequence[tuple[int, str]], start: int, end: int) -> str:
 class LearnedModel:
     """Scores each red-flag code for a message (0-1). Built by `train`, saved and loaded as arrays."""
 
-    def __init__(self, word_terms: Sequence[str], char_terms: Sequence[str], fact_terms: Sequence[str],
-                 idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray, codes: Sequence[str], digest: str = ""):
+    def __init__(
+        self,
+        word_terms: Sequence[str],
+        char_terms: Sequence[str],
+        fact_terms: Sequence[str],
+        idf: np.ndarray,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        codes: Sequence[str],
+        digest: str = "",
+    ):
         from sklearn.feature_extraction.text import CountVectorizer
 
         self.codes = tuple(codes)
@@ -198,8 +218,9 @@ class LearnedModel:
         """Each code's highest score over the message's windows."""
         return self.scores_with_windows(text, analysis)[0]
 
-    def scores_with_windows(self, text: str, analysis: Analysis | None = None
-                            ) -> tuple[dict[str, float], dict[str, str]]:
+    def scores_with_windows(
+        self, text: str, analysis: Analysis | None = None
+    ) -> tuple[dict[str, float], dict[str, str]]:
         """Each code's highest score, and the window (sentence) that gave it. `analysis` is the
         rules' analysis of the same text (made here when not given)."""
         if analysis is None:
@@ -219,19 +240,29 @@ class LearnedModel:
     # -- persistence (no pickle)
     def save(self, path: Path) -> None:
         np.savez_compressed(
-            path, word_terms=np.array(self._word_terms, dtype=str), char_terms=np.array(self._char_terms, dtype=str),
+            path,
+            word_terms=np.array(self._word_terms, dtype=str),
+            char_terms=np.array(self._char_terms, dtype=str),
             fact_terms=np.array(self._fact_terms, dtype=str),
-            idf=self._idf, coef=self._coef, intercept=self._intercept,
-            codes=np.array(self.codes, dtype=str), digest=np.array(self.digest),
+            idf=self._idf,
+            coef=self._coef,
+            intercept=self._intercept,
+            codes=np.array(self.codes, dtype=str),
+            digest=np.array(self.digest),
         )
 
     @classmethod
     def load(cls, path: Path) -> LearnedModel:
         with np.load(path, allow_pickle=False) as data:
             return cls(
-                data["word_terms"].tolist(), data["char_terms"].tolist(), data["fact_terms"].tolist(),
-                data["idf"], data["coef"],
-                data["intercept"], data["codes"].tolist(), str(data["digest"]),
+                data["word_terms"].tolist(),
+                data["char_terms"].tolist(),
+                data["fact_terms"].tolist(),
+                data["idf"],
+                data["coef"],
+                data["intercept"],
+                data["codes"].tolist(),
+                str(data["digest"]),
             )
 
 

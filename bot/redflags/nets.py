@@ -4,6 +4,7 @@
 `assess(text, ...)` runs both on one message and returns every finding the safety layer acts on
 (rule findings as they were, plus the model's own findings) and both verdicts for staff.
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,8 +48,9 @@ class Verdict:
 NOT_NOW = frozenset({"negated", "family", "hypothetical", "historical", "animal", "other_person"})
 
 
-def decide(rule_findings: Sequence[Finding], scores: Mapping[str, float],
-           thresholds: Thresholds) -> tuple[list[str], list[str]]:
+def decide(
+    rule_findings: Sequence[Finding], scores: Mapping[str, float], thresholds: Thresholds
+) -> tuple[list[str], list[str]]:
     """The codes to escalate and the codes to ask about, from both nets (learned.yml explains)."""
     ruled = set(asserted_codes(rule_findings))
     not_now = {f.code for f in rule_findings if not f.asserted and NOT_NOW & set(f.modifiers)} - ruled
@@ -66,8 +68,12 @@ def decide(rule_findings: Sequence[Finding], scores: Mapping[str, float],
     return sure, doubt
 
 
-def join(rule_findings: Sequence[Finding], scores: Mapping[str, float], thresholds: Thresholds,
-         best_window: Mapping[str, str] | None = None) -> list[Finding]:
+def join(
+    rule_findings: Sequence[Finding],
+    scores: Mapping[str, float],
+    thresholds: Thresholds,
+    best_window: Mapping[str, str] | None = None,
+) -> list[Finding]:
     """The findings the safety layer acts on: the rules' own, except those the net does not back
     (kept, but as doubt: one clarifying question), and the net's findings that add to them."""
     sure, doubt = decide(rule_findings, scores, thresholds)
@@ -85,11 +91,18 @@ def join(rule_findings: Sequence[Finding], scores: Mapping[str, float], threshol
         level = RED_FLAG_MIN_LEVEL[code]
         if code in thresholds.level_words and thresholds.level_words[code][1].search(window):
             level = highest_level([level, thresholds.level_words[code][0]]) or level
-        out.append(Finding(
-            code=code, level=level, matched=window[:160],
-            start=0, end=0, modifiers=() if code in sure else (MODEL_ONLY,), asserted=code in sure,
-            rule=f"{MODEL_RULE_PREFIX}{code}:{score:.2f}",
-        ))
+        out.append(
+            Finding(
+                code=code,
+                level=level,
+                matched=window[:160],
+                start=0,
+                end=0,
+                modifiers=() if code in sure else (MODEL_ONLY,),
+                asserted=code in sure,
+                rule=f"{MODEL_RULE_PREFIX}{code}:{score:.2f}",
+            )
+        )
     return out
 
 
@@ -99,13 +112,19 @@ def thresholds() -> Thresholds:
     return load_thresholds()
 
 
-def assess(text: str, model: LearnedModel | None, *, question: str | None = None,
-           patient_under_16: bool | None = None, prior_signs: Sequence[str] = ()) -> Verdict:
+def assess(
+    text: str,
+    model: LearnedModel | None,
+    *,
+    question: str | None = None,
+    patient_under_16: bool | None = None,
+    prior_signs: Sequence[str] = (),
+) -> Verdict:
     """Both nets on one message. Without a model (none trained yet) the rules act alone."""
-    analysis: Analysis = analyse(text, question=question, patient_under_16=patient_under_16,
-                                 prior_signs=prior_signs)
-    verdict = Verdict(findings=list(analysis.findings), rule_codes=asserted_codes(analysis.findings),
-                      signs=list(analysis.signs))
+    analysis: Analysis = analyse(text, question=question, patient_under_16=patient_under_16, prior_signs=prior_signs)
+    verdict = Verdict(
+        findings=list(analysis.findings), rule_codes=asserted_codes(analysis.findings), signs=list(analysis.signs)
+    )
     if model is None:
         return verdict
     scores, windows = model.scores_with_windows(text, analysis)

@@ -3,6 +3,7 @@
 Built once, lazily, from the rule files (no model download). `run` is guarded by a lock: spaCy
 pipelines are not documented as safe for concurrent calls, and a call takes about a millisecond.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,9 +24,30 @@ SPAN_GROUP = "red_flag_mentions"
 # Words that start a new clause: a modifier before them does not reach a symptom after them.
 CLAUSE_BREAK_WORDS = frozenset(
     {
-        "but", "tho", "though", "although", "however", "because", "cos", "coz", "cause", "since",
-        "so", "now", "then", "today", "currently", "anyway", "btw", "except", "whereas", "while",
-        "until", "unless", "yet", "still",
+        "but",
+        "tho",
+        "though",
+        "although",
+        "however",
+        "because",
+        "cos",
+        "coz",
+        "cause",
+        "since",
+        "so",
+        "now",
+        "then",
+        "today",
+        "currently",
+        "anyway",
+        "btw",
+        "except",
+        "whereas",
+        "while",
+        "until",
+        "unless",
+        "yet",
+        "still",
     }
 )
 CLAUSE_BREAK_PUNCT = frozenset({".", "!", "?", ";", "..."})
@@ -41,8 +63,30 @@ FAMILY_HISTORY_VERBS = frozenset(
 )
 FAMILY_PRESENT_WORDS = frozenset(
     {
-        "is", "are", "am", "'m", "'re", "can", "ca", "cannot", "can't", "cant", "wo", "won't",
-        "keeps", "keep", "now", "currently", "today", "still", "feels", "looks", "says", "i", "my", "me",
+        "is",
+        "are",
+        "am",
+        "'m",
+        "'re",
+        "can",
+        "ca",
+        "cannot",
+        "can't",
+        "cant",
+        "wo",
+        "won't",
+        "keeps",
+        "keep",
+        "now",
+        "currently",
+        "today",
+        "still",
+        "feels",
+        "looks",
+        "says",
+        "i",
+        "my",
+        "me",
     }
 )
 
@@ -50,8 +94,27 @@ FAMILY_PRESENT_WORDS = frozenset(
 # now, not a diagnosis in the family ("my mum's DVT").
 BODY_PART_WORDS = frozenset(
     {
-        "knee", "knees", "kneecap", "kneecaps", "patella", "leg", "legs", "calf", "calves", "foot",
-        "feet", "toes", "ankle", "ankles", "shin", "shins", "thigh", "thighs", "hip", "hips", "chest",
+        "knee",
+        "knees",
+        "kneecap",
+        "kneecaps",
+        "patella",
+        "leg",
+        "legs",
+        "calf",
+        "calves",
+        "foot",
+        "feet",
+        "toes",
+        "ankle",
+        "ankles",
+        "shin",
+        "shins",
+        "thigh",
+        "thighs",
+        "hip",
+        "hips",
+        "chest",
     }
 )
 # A relative's event of hours or days ago is news, not family history: the user is asking for
@@ -121,7 +184,7 @@ def family_history_scope(target: Span, modifier: Span, between: Span) -> bool:
         return False  # a relative named after the symptom: "my calf is swollen like my dad's was"
     doc = target.doc
     after = min(target.end + RECENT_AFTER_TOKENS, target.sent.end)
-    if RECENT.search(doc[modifier.start:after].text.lower()):
+    if RECENT.search(doc[modifier.start : after].text.lower()):
         return False
     words = [t.lower_ for t in between if not t.is_space]
     if not words:

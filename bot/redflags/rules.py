@@ -4,6 +4,7 @@ The YAML files hold every phrase the detector knows; this module turns them into
 patterns and plain data, and fails loudly (naming the file and rule) when a file is wrong, so a
 bad edit is caught by the tests rather than in a conversation.
 """
+
 from __future__ import annotations
 
 import re
@@ -350,9 +351,11 @@ def _load_persons() -> PersonCues:
             other_words=re.compile(rf"(?<![\w'])(?:{_require(raw, 'other', where)})(?:'s)?(?![\w'])", re.IGNORECASE),
             self_child=re.compile(rf"^(?:{_require(raw, 'self_child', where)})", re.IGNORECASE),
             animal_words=re.compile(rf"(?<![\w'])(?:{raw['animal']})(?:'s|s)?(?![\w'])", re.IGNORECASE)
-            if raw.get("animal") else None,
+            if raw.get("animal")
+            else None,
             asked_for=re.compile(rf"(?<![\w'])(?:{raw['asked_for']})(?:'s)?(?![\w'])", re.IGNORECASE)
-            if raw.get("asked_for") else None,
+            if raw.get("asked_for")
+            else None,
             self_instead=re.compile(raw["self_instead"], re.IGNORECASE) if raw.get("self_instead") else None,
             proxy=re.compile(raw["proxy"], re.IGNORECASE) if raw.get("proxy") else None,
         )

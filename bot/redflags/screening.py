@@ -3,6 +3,7 @@
 An affirmative answer is a finding of the question's code, a negative one is not, an unsure one
 is a finding marked "uncertain" (not asserted: the bot asks again, never guesses downwards).
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,7 +32,7 @@ def read_answer(text: str, rules: RuleSet | None = None) -> str | None:
         rules = _answer_rules()
     stripped = (text or "").strip()
     lead = _FILLER.match(stripped)
-    answer = stripped[lead.end() if lead else 0:]
+    answer = stripped[lead.end() if lead else 0 :]
     if not answer or answer.startswith("/"):
         return None
     unsure = rules.answers["unsure"].match(answer)
@@ -50,7 +51,7 @@ def starts_negative(text: str, rules: RuleSet | None = None) -> bool:
         rules = _answer_rules()
     stripped = (text or "").strip()
     lead = _FILLER.match(stripped)
-    return rules.answers["negative"].match(stripped[lead.end() if lead else 0:]) is not None
+    return rules.answers["negative"].match(stripped[lead.end() if lead else 0 :]) is not None
 
 
 def screening_finding(text: str, question: str | None, mentions: list, rules: RuleSet) -> Finding | None:
@@ -70,8 +71,9 @@ def screening_finding(text: str, question: str | None, mentions: list, rules: Ru
         if spec.unsure_is_yes and match.group(0).strip("? ") and len(answer.split()) <= 8:
             # "not sure" to chest pain or thoughts of self-harm: treat as yes. A question asked
             # back ("why does the hip matter?") is not an unsure answer to them.
-            return _answer_finding(spec.code, spec.id, "unsure_counts", text, offset + match.start(),
-                                   offset + match.end(), ())
+            return _answer_finding(
+                spec.code, spec.id, "unsure_counts", text, offset + match.start(), offset + match.end(), ()
+            )
         return _answer_finding(
             spec.code, spec.id, "unsure", text, offset + match.start(), offset + match.end(), ("uncertain",)
         )
@@ -101,7 +103,6 @@ def screening_finding(text: str, question: str | None, mentions: list, rules: Ru
         if anywhere:
             return uncertain(anywhere)
     return _sign_answer(spec, text, mentions)
-
 
 
 def _sign_answer(spec: ScreeningQuestion, text: str, mentions: list) -> Finding | None:

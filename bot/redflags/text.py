@@ -1,17 +1,32 @@
 """Clean-up of a user message before matching, with a map back to what the person typed."""
+
 from __future__ import annotations
 
 import re
 
 _TAG = re.compile(r"<[^<>]{0,500}>")
 _ENTITIES = {
-    "&nbsp;": " ", "&amp;": "&", "&#39;": "'", "&apos;": "'", "&rsquo;": "'", "&lsquo;": "'",
-    "&quot;": '"', "&lt;": "<", "&gt;": ">",
+    "&nbsp;": " ",
+    "&amp;": "&",
+    "&#39;": "'",
+    "&apos;": "'",
+    "&rsquo;": "'",
+    "&lsquo;": "'",
+    "&quot;": '"',
+    "&lt;": "<",
+    "&gt;": ">",
 }
 _ENTITY = re.compile("|".join(re.escape(e) for e in _ENTITIES), re.IGNORECASE)
 _CHAR_MAP = {
-    "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u0060": "'", "\u00b4": "'",
-    "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
+    "\u2019": "'",
+    "\u2018": "'",
+    "\u02bc": "'",
+    "\u0060": "'",
+    "\u00b4": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2013": "-",
+    "\u2014": "-",
 }
 _HORIZONTAL_SPACE = " \t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\f\v"
 _INVISIBLE = "\u200b\u200c\u200d\ufeff"

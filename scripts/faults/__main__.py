@@ -6,6 +6,7 @@ Runs, in this order: hostile requests, the action server stopping, PostgreSQL re
 load, one database refusing connections for longer than the retry budget, Redis stopping.
 PostgreSQL and Redis are throwaway servers of its own (faults/local_services.py), removed at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,11 +29,13 @@ def main() -> int:
     results = []
     with local_services(), ProductionStack(workers=args.workers, extra_env=hostile_requests.CHANNELS_ON) as stack:
         print(f"production stack up ({args.workers} workers) in {time.monotonic() - started:.0f} s", flush=True)
-        for run in (lambda: hostile_requests.check(stack, args.examples),
-                    lambda: action_server.check(stack),
-                    lambda: postgres_restart.check(stack, args.conversations),
-                    lambda: postgres_restart.check_long_outage(stack),
-                    lambda: redis_stop.check(stack)):
+        for run in (
+            lambda: hostile_requests.check(stack, args.examples),
+            lambda: action_server.check(stack),
+            lambda: postgres_restart.check(stack, args.conversations),
+            lambda: postgres_restart.check_long_outage(stack),
+            lambda: redis_stop.check(stack),
+        ):
             result = run()
             results.append(result)
             print(result.summary(), flush=True)

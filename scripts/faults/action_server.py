@@ -10,6 +10,7 @@ What a patient must see:
   same answer now fills in the triage record) and new conversations work;
 - every acknowledged message is in PostgreSQL, in order, once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,10 +54,13 @@ def check(stack: ProductionStack) -> FaultResult:
         slots = red_flag.slots()
         if status != 200 or "000" not in replies:
             problems.append(f"a red flag with the action server down did not escalate: {status} {replies[:160]!r}")
-        if (slots.get("triage_level") != "emergency_ambulance"
-                or "cardiorespiratory" not in (slots.get("red_flags") or [])):
-            problems.append(f"the triage record missed the red flag: level {slots.get('triage_level')!r}, "
-                            f"red_flags {slots.get('red_flags')!r}")
+        if slots.get("triage_level") != "emergency_ambulance" or "cardiorespiratory" not in (
+            slots.get("red_flags") or []
+        ):
+            problems.append(
+                f"the triage record missed the red flag: level {slots.get('triage_level')!r}, "
+                f"red_flags {slots.get('red_flags')!r}"
+            )
     finally:
         restarted = stack.start_service("action server")
     info.append(f"action server back in {restarted:.1f} s")
@@ -80,8 +84,10 @@ def check(stack: ProductionStack) -> FaultResult:
 
     for conversation in (mid_form, red_flag, fresh):
         if not conversation.stored_as_sent():
-            problems.append(f"PostgreSQL does not hold {conversation.sender}'s acknowledged messages in order, once: "
-                            f"{json.dumps(conversation.stack.stored_user_texts(conversation.sender))[:200]}")
+            problems.append(
+                f"PostgreSQL does not hold {conversation.sender}'s acknowledged messages in order, once: "
+                f"{json.dumps(conversation.stack.stored_user_texts(conversation.sender))[:200]}"
+            )
     return FaultResult("action server stops mid-conversation", not problems, problems + [f"(info) {i}" for i in info])
 
 

@@ -15,6 +15,7 @@ The messaging channels (Twilio, Telegram, Messenger) are switched on with made-u
 so their real signature checks answer, not the "channel off" 503. Telegram's webhook
 registration points at a closed local port: nothing leaves the machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,13 +50,21 @@ CHANNELS_ON = {
 
 CONVERSATION = "<id>"  # replaced by a drawn conversation id
 PUBLIC_ROUTES = (
-    ("GET", "/"), ("GET", "/version"), ("GET", "/status"),
-    ("GET", "/webhooks/rest/"), ("POST", "/webhooks/rest/webhook"),
-    ("GET", "/webhooks/socketio/"), ("GET", "/socket.io/"), ("POST", "/socket.io/"),
-    ("GET", "/webhooks/twilio/"), ("POST", "/webhooks/twilio/webhook"),
-    ("GET", "/webhooks/telegram/"), ("POST", "/webhooks/telegram/webhook"),
+    ("GET", "/"),
+    ("GET", "/version"),
+    ("GET", "/status"),
+    ("GET", "/webhooks/rest/"),
+    ("POST", "/webhooks/rest/webhook"),
+    ("GET", "/webhooks/socketio/"),
+    ("GET", "/socket.io/"),
+    ("POST", "/socket.io/"),
+    ("GET", "/webhooks/twilio/"),
+    ("POST", "/webhooks/twilio/webhook"),
+    ("GET", "/webhooks/telegram/"),
+    ("POST", "/webhooks/telegram/webhook"),
     ("GET", "/webhooks/telegram/webhook"),
-    ("GET", "/webhooks/facebook/"), ("GET", "/webhooks/facebook/webhook"),
+    ("GET", "/webhooks/facebook/"),
+    ("GET", "/webhooks/facebook/webhook"),
     ("POST", "/webhooks/facebook/webhook"),
 )
 # The Rasa HTTP API (rasa/server.py): without the token every one must say 401/403.
@@ -68,8 +77,13 @@ API_ROUTES = (
     ("POST", f"/conversations/{CONVERSATION}/trigger_intent"),
     ("POST", f"/conversations/{CONVERSATION}/predict"),
     ("POST", f"/conversations/{CONVERSATION}/messages"),
-    ("POST", "/model/train"), ("POST", "/model/test/stories"), ("POST", "/model/test/intents"),
-    ("POST", "/model/predict"), ("POST", "/model/parse"), ("PUT", "/model"), ("DELETE", "/model"),
+    ("POST", "/model/train"),
+    ("POST", "/model/test/stories"),
+    ("POST", "/model/test/intents"),
+    ("POST", "/model/predict"),
+    ("POST", "/model/parse"),
+    ("PUT", "/model"),
+    ("DELETE", "/model"),
     ("GET", "/domain"),
 )
 # Known server errors, each checked on its own and left out of the random search so that one
@@ -77,12 +91,21 @@ API_ROUTES = (
 # channel answered 500 to GET /webhook and GET /set_webhook until channels/telegram.py took
 # those routes over (405 and 404).
 KNOWN_SERVER_ERRORS: tuple = ()
-ROUTES = PUBLIC_ROUTES + API_ROUTES + (("POST", "/webhooks/telegram/set_webhook"),
-                                       ("GET", "/webhooks/telegram/set_webhook"))
+ROUTES = (
+    PUBLIC_ROUTES + API_ROUTES + (("POST", "/webhooks/telegram/set_webhook"), ("GET", "/webhooks/telegram/set_webhook"))
+)
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")
-CONTENT_TYPES = ("application/json", "application/json; charset=utf-8", "text/plain",
-                 "application/x-www-form-urlencoded", "multipart/form-data; boundary=xyz",
-                 "application/xml", "text/html", "application/octet-stream", "")
+CONTENT_TYPES = (
+    "application/json",
+    "application/json; charset=utf-8",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=xyz",
+    "application/xml",
+    "text/html",
+    "application/octet-stream",
+    "",
+)
 HEADER_TEXT = string.ascii_letters + string.digits + " -_.;=/,:+*"
 
 
@@ -92,8 +115,9 @@ class Answer:
     body: bytes = b""
 
 
-def http_request(base_url: str, method: str, path: str, body: bytes = b"",
-                 headers: dict | None = None, timeout: float = 60) -> Answer:
+def http_request(
+    base_url: str, method: str, path: str, body: bytes = b"", headers: dict | None = None, timeout: float = 60
+) -> Answer:
     """One request with http.client (any method, any body); a server that answers early (413)
     and closes while the body is still being sent still counts as answering."""
     parts = urlsplit(base_url)
@@ -141,28 +165,73 @@ def fixed_cases(stack: ProductionStack) -> list[str]:
     url = stack.rasa_url
     json_type = {"Content-Type": "application/json"}
     cases = [
-        ("2 MB JSON message", "POST", "/webhooks/rest/webhook",
-         json.dumps({"sender": "big", "message": "knee " * 400_000}).encode(), json_type),
+        (
+            "2 MB JSON message",
+            "POST",
+            "/webhooks/rest/webhook",
+            json.dumps({"sender": "big", "message": "knee " * 400_000}).encode(),
+            json_type,
+        ),
         ("20 MB body to /model/parse", "POST", "/model/parse", b"x" * 20_000_000, json_type),
-        ("20 MB body to socket.io", "POST", "/socket.io/?EIO=4&transport=polling", b"x" * 20_000_000,
-         {"Content-Type": "text/plain"}),
+        (
+            "20 MB body to socket.io",
+            "POST",
+            "/socket.io/?EIO=4&transport=polling",
+            b"x" * 20_000_000,
+            {"Content-Type": "text/plain"},
+        ),
         ("JSON nested 100,000 deep", "POST", "/webhooks/rest/webhook", b"[" * 100_000 + b"]" * 100_000, json_type),
-        ("JSON object nested 50,000 deep", "POST", "/webhooks/rest/webhook",
-         b'{"a":' * 50_000 + b"1" + b"}" * 50_000, json_type),
+        (
+            "JSON object nested 50,000 deep",
+            "POST",
+            "/webhooks/rest/webhook",
+            b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+            json_type,
+        ),
         ("invalid UTF-8", "POST", "/webhooks/rest/webhook", b'{"sender": "x", "message": "\xff\xfe"}', json_type),
-        ("sender of 10,000 characters", "POST", "/webhooks/rest/webhook",
-         json.dumps({"sender": "s" * 10_000, "message": "hi"}).encode(), json_type),
-        ("message with NUL bytes", "POST", "/webhooks/rest/webhook",
-         json.dumps({"sender": f"nul-{uuid.uuid4().hex[:8]}", "message": "knee\x00pain"}).encode(), json_type),
-        ("form-encoded message", "POST", "/webhooks/rest/webhook", b"sender=x&message=hi",
-         {"Content-Type": "application/x-www-form-urlencoded"}),
+        (
+            "sender of 10,000 characters",
+            "POST",
+            "/webhooks/rest/webhook",
+            json.dumps({"sender": "s" * 10_000, "message": "hi"}).encode(),
+            json_type,
+        ),
+        (
+            "message with NUL bytes",
+            "POST",
+            "/webhooks/rest/webhook",
+            json.dumps({"sender": f"nul-{uuid.uuid4().hex[:8]}", "message": "knee\x00pain"}).encode(),
+            json_type,
+        ),
+        (
+            "form-encoded message",
+            "POST",
+            "/webhooks/rest/webhook",
+            b"sender=x&message=hi",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        ),
         ("no body at all", "POST", "/webhooks/rest/webhook", b"", json_type),
-        ("Twilio webhook, unsigned", "POST", "/webhooks/twilio/webhook", b"From=%2B61400000001&Body=hi",
-         {"Content-Type": "application/x-www-form-urlencoded"}),
-        ("Messenger webhook, unsigned", "POST", "/webhooks/facebook/webhook",
-         json.dumps({"object": "page", "entry": []}).encode(), json_type),
-        ("Telegram webhook, no secret", "POST", "/webhooks/telegram/webhook",
-         json.dumps({"update_id": 1, "message": {"text": "hi"}}).encode(), json_type),
+        (
+            "Twilio webhook, unsigned",
+            "POST",
+            "/webhooks/twilio/webhook",
+            b"From=%2B61400000001&Body=hi",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        ),
+        (
+            "Messenger webhook, unsigned",
+            "POST",
+            "/webhooks/facebook/webhook",
+            json.dumps({"object": "page", "entry": []}).encode(),
+            json_type,
+        ),
+        (
+            "Telegram webhook, no secret",
+            "POST",
+            "/webhooks/telegram/webhook",
+            json.dumps({"update_id": 1, "message": {"text": "hi"}}).encode(),
+            json_type,
+        ),
         ("API with a wrong token", "GET", "/status?token=wrong", b"", {}),
         ("API with a wrong bearer JWT", "GET", "/status", b"", {"Authorization": "Bearer not.a.jwt"}),
         ("very long URL", "GET", "/webhooks/rest/" + "a" * 100_000, b"", {}),
@@ -173,10 +242,14 @@ def fixed_cases(stack: ProductionStack) -> list[str]:
         answer = http_request(url, method, path, body, headers)
         if server_error(answer):
             problems.append(f"{label}: {method} {path[:60]} answered {answer.status}")
-    for label, data in (("a TLS handshake sent to the plain HTTP port",
-                         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"),
-                        ("a broken chunked body", b"POST /webhooks/rest/webhook HTTP/1.1\r\nHost: x\r\n"
-                         b"Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nzz\r\n")):
+    for label, data in (
+        ("a TLS handshake sent to the plain HTTP port", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"),
+        (
+            "a broken chunked body",
+            b"POST /webhooks/rest/webhook HTTP/1.1\r\nHost: x\r\n"
+            b"Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nzz\r\n",
+        ),
+    ):
         answer = raw_request(url, data)
         if answer.status is not None and answer.status >= 500:
             problems.append(f"{label}: answered {answer.status}")
@@ -189,18 +262,26 @@ def fuzz(stack: ProductionStack, examples: int) -> list[str]:
     from hypothesis import strategies as st
 
     json_values = st.recursive(
-        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
         | st.text(max_size=40),
         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
         max_leaves=12,
     )
-    message_shaped = st.fixed_dictionaries({}, optional={
-        "sender": json_values | st.text(min_size=1, max_size=300),
-        "message": json_values | st.text(max_size=400),
-        "metadata": json_values,
-        "input_channel": json_values,
-        "text": st.text(max_size=50), "name": st.text(max_size=50), "event": st.text(max_size=20),
-    })
+    message_shaped = st.fixed_dictionaries(
+        {},
+        optional={
+            "sender": json_values | st.text(min_size=1, max_size=300),
+            "message": json_values | st.text(max_size=400),
+            "metadata": json_values,
+            "input_channel": json_values,
+            "text": st.text(max_size=50),
+            "name": st.text(max_size=50),
+            "event": st.text(max_size=20),
+        },
+    )
     bodies = st.one_of(
         st.binary(max_size=2048),
         json_values.map(lambda v: json.dumps(v).encode()),
@@ -211,14 +292,20 @@ def fuzz(stack: ProductionStack, examples: int) -> list[str]:
     base = stack.rasa_url
     seen: list[tuple[str, str, int]] = []
 
-    @settings(max_examples=examples, deadline=None, database=None, print_blob=True,
-              suppress_health_check=list(HealthCheck))
-    @given(route=st.sampled_from(ROUTES), other_method=st.none() | st.sampled_from(METHODS),
-           conversation=st.text(alphabet=string.ascii_letters + string.digits + "-_.~", min_size=1, max_size=40),
-           query=st.dictionaries(st.text(alphabet=string.ascii_letters, min_size=1, max_size=8),
-                                 st.text(max_size=20), max_size=3),
-           content_type=st.sampled_from(CONTENT_TYPES) | header_text,
-           body=bodies, auth=st.sampled_from(["none", "wrong token", "wrong bearer"]))
+    @settings(
+        max_examples=examples, deadline=None, database=None, print_blob=True, suppress_health_check=list(HealthCheck)
+    )
+    @given(
+        route=st.sampled_from(ROUTES),
+        other_method=st.none() | st.sampled_from(METHODS),
+        conversation=st.text(alphabet=string.ascii_letters + string.digits + "-_.~", min_size=1, max_size=40),
+        query=st.dictionaries(
+            st.text(alphabet=string.ascii_letters, min_size=1, max_size=8), st.text(max_size=20), max_size=3
+        ),
+        content_type=st.sampled_from(CONTENT_TYPES) | header_text,
+        body=bodies,
+        auth=st.sampled_from(["none", "wrong token", "wrong bearer"]),
+    )
     def request_gets_no_server_error(route, other_method, conversation, query, content_type, body, auth):
         method, path = route
         method = other_method or method
@@ -235,7 +322,8 @@ def fuzz(stack: ProductionStack, examples: int) -> list[str]:
         seen.append((method, path.split("?")[0], answer.status or 0))
         assert not server_error(answer), (
             f"{method} {path[:120]} ({content_type!r}, {len(body)} bytes) answered {answer.status}: "
-            f"{answer.body[:200]!r}")
+            f"{answer.body[:200]!r}"
+        )
 
     try:
         request_gets_no_server_error()
@@ -277,8 +365,10 @@ def check(stack: ProductionStack, examples: int = 200) -> FaultResult:
     ok = not findings
     findings += [n for n in fuzz_notes if n.startswith("(info)")]
     findings += [f"(info) known defect, left out of the search: {d}" for d in known_server_errors(stack)]
-    findings.append(f"(info) took {time.monotonic() - started:.0f} s; the server still answers a patient: "
-                    f"{'yes' if not serving else 'NO'}")
+    findings.append(
+        f"(info) took {time.monotonic() - started:.0f} s; the server still answers a patient: "
+        f"{'yes' if not serving else 'NO'}"
+    )
     return FaultResult("hostile requests", ok, findings)
 
 

@@ -11,6 +11,7 @@ not test fixtures.
         services.postgres.restart()   # a fast restart, as in a fail-over
         services.redis.stop(); services.redis.start()
 """
+
 from __future__ import annotations
 
 import glob
@@ -71,27 +72,65 @@ class LocalPostgres:
         return f"postgresql://postgres@{HOST}:{self.port}/postgres"
 
     def _run(self, *args: str, timeout: float = 120) -> None:
-        subprocess.run([*self._as, *args], check=True, timeout=timeout, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
+        subprocess.run(
+            [*self._as, *args], check=True, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
 
     def start(self) -> LocalPostgres:
         if not (self.data / "PG_VERSION").exists():
-            self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                      "-E", "UTF8", "--no-sync")
+            self._run(
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            )
         options = f"-p {self.port} -k {self.folder} -c listen_addresses={HOST} -c fsync=off"
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
-                  str(self.folder / "server.log"), "-w", "-t", "60", "start")
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.folder / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         return self
 
     def restart(self) -> None:
         """A fast restart: open connections are cut, as in a fail-over."""
         options = f"-p {self.port} -k {self.folder} -c listen_addresses={HOST} -c fsync=off"
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
-                  str(self.folder / "server.log"), "-m", "fast", "-w", "-t", "60", "restart")
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.folder / "server.log"),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            "60",
+            "restart",
+        )
 
     def is_running(self) -> bool:
-        result = subprocess.run([*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "status"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        result = subprocess.run(
+            [*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "status"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         return result.returncode == 0
 
     def ensure_running(self) -> None:
@@ -100,8 +139,12 @@ class LocalPostgres:
 
     def stop(self) -> None:
         if self.data.exists() and self.is_running():
-            subprocess.run([*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                            "-w", "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+            subprocess.run(
+                [*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=60,
+            )
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -126,8 +169,23 @@ class LocalRedis:
             return self
         log = open(self.folder / "redis.log", "ab")
         self.proc = subprocess.Popen(
-            ["redis-server", "--bind", HOST, "--port", str(self.port), "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                "redis-server",
+                "--bind",
+                HOST,
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 30
         while not self.ping():
             if self.proc.poll() is not None or time.monotonic() > deadline:

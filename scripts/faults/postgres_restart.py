@@ -20,6 +20,7 @@ again once the database is back is stored once.
 
 PostgreSQL is running again when this ends, whatever happens.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,15 +44,16 @@ from faults.production_stack import (
 )
 
 TURNS_BEFORE = 3  # answered turns each conversation has before the restart
-TURNS_AFTER = 3   # and after it
+TURNS_AFTER = 3  # and after it
 WAIT_SECONDS = 600
 
 
 async def _scenario(stack: ProductionStack, conversations: int):
     stop = asyncio.Event()
     results: list[load_test.Turn] = []
-    run = asyncio.create_task(load_test.drive(stack.rasa_url, conversations, turns=10_000, stop=stop,
-                                              results=results, timeout=180))
+    run = asyncio.create_task(
+        load_test.drive(stack.rasa_url, conversations, turns=10_000, stop=stop, results=results, timeout=180)
+    )
 
     async def until(condition, what: str) -> None:
         deadline = time.monotonic() + WAIT_SECONDS
@@ -89,9 +91,11 @@ def check(stack: ProductionStack, conversations: int = 20) -> FaultResult:
     problems: list[str] = []
     check_ = report.check
     if not check_["ok"]:
-        problems.append(f"acknowledged messages lost or disordered: missing {check_['missing']}, "
-                        f"out of order {check_['out_of_order']}, duplicated {check_['duplicated']}, "
-                        f"changed {check_['changed_text']}")
+        problems.append(
+            f"acknowledged messages lost or disordered: missing {check_['missing']}, "
+            f"out of order {check_['out_of_order']}, duplicated {check_['duplicated']}, "
+            f"changed {check_['changed_text']}"
+        )
     if in_flight == 0:
         problems.append("no request was in flight during the restart: the check proves nothing")
     if report.errors:
@@ -116,8 +120,11 @@ def refuse_connections(database: str, refuse: bool) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS {"false" if refuse else "true"}')
             if refuse:
-                cursor.execute("select pg_terminate_backend(pid) from pg_stat_activity "
-                               "where datname = %s and pid <> pg_backend_pid()", (database,))
+                cursor.execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity "
+                    "where datname = %s and pid <> pg_backend_pid()",
+                    (database,),
+                )
     finally:
         connection.close()
 
@@ -138,20 +145,27 @@ def check_long_outage(stack: ProductionStack) -> FaultResult:
         refuse_connections(stack.database, False)
     code = answer.get("code") if isinstance(answer, dict) else None
     if status != 503 or code != "tracker_store_unavailable":
-        problems.append(f"a message during a long database outage got {status} {str(answer)[:160]!r}, "
-                        "not a 503 saying it was not stored")
+        problems.append(
+            f"a message during a long database outage got {status} {str(answer)[:160]!r}, "
+            "not a 503 saying it was not stored"
+        )
     else:
-        info.append(f"during the outage: 503 after {seconds:.1f} s (retry budget {stack.retry_seconds:.0f} s): "
-                    f"{answer.get('error')!r}")
+        info.append(
+            f"during the outage: 503 after {seconds:.1f} s (retry budget {stack.retry_seconds:.0f} s): "
+            f"{answer.get('error')!r}"
+        )
     status, replies = conversation.say("around the kneecap")
     problem = location_answer_taken(conversation, status, replies)
     if problem:
         problems.append(f"the message sent again after the outage: {problem}")
     if not conversation.stored_as_sent():
-        problems.append(f"PostgreSQL holds {stack.stored_user_texts(conversation.sender)!r}, "
-                        f"expected {conversation.acknowledged!r} (the refused message must not be stored)")
-    return FaultResult("PostgreSQL outage longer than the retry budget", not problems,
-                       problems + [f"(info) {i}" for i in info])
+        problems.append(
+            f"PostgreSQL holds {stack.stored_user_texts(conversation.sender)!r}, "
+            f"expected {conversation.acknowledged!r} (the refused message must not be stored)"
+        )
+    return FaultResult(
+        "PostgreSQL outage longer than the retry budget", not problems, problems + [f"(info) {i}" for i in info]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

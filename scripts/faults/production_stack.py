@@ -12,6 +12,7 @@ PostgreSQL and Redis are throwaway servers of their own (local_services.py: the 
 binaries, a temporary folder, free ports), started by `local_services()`; the restarts and
 outages the fault scripts need happen to those, never to a server this code did not start.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,9 +56,14 @@ def _admin_connection():
     from sqlalchemy.engine import make_url
 
     url = make_url(ADMIN_DB_URL)
-    connection = psycopg2.connect(host=url.host, port=url.port or 5432, user=url.username or "postgres",
-                                  password=url.password or "", dbname=url.database or "postgres",
-                                  connect_timeout=10)
+    connection = psycopg2.connect(
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password or "",
+        dbname=url.database or "postgres",
+        connect_timeout=10,
+    )
     connection.autocommit = True
     return connection
 
@@ -103,6 +109,7 @@ def wait_for_postgres(seconds: float):
 
 
 # --- throwaway PostgreSQL and Redis ---------------------------------------------------------
+
 
 class local_services:  # lower case: used as a context manager, like open()
     """Starts throwaway PostgreSQL and Redis servers and points this module at them."""
@@ -171,10 +178,11 @@ def start_redis() -> None:
 
 # --- the stack ------------------------------------------------------------------------------
 
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process has used so far."""
     stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -187,7 +195,7 @@ def process_tree_rss_mb(root_pids: list[int]) -> float:
             continue
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
+            fields = stat[stat.rindex(")") + 2 :].split()
             ppid, pages = int(fields[1]), int(fields[21])
         except (OSError, ValueError, IndexError):
             continue
@@ -266,13 +274,21 @@ class ProductionStack:
     @property
     def env(self) -> dict:
         settings = dev.production_env(actions_port=self.actions_port, environ={})
-        settings.update({
-            "TRACKER_DB_URL": self.db_url, "BOOKING_DB_URL": self.db_url, "REVIEW_DB_URL": self.db_url,
-            "REDIS_HOST": REDIS_HOST, "REDIS_PORT": str(REDIS_PORT), "REDIS_KEY_PREFIX": self.redis_prefix,
-            "SANIC_WORKERS": str(self.workers), "RASA_API_TOKEN": self.token,
-            "TRACKER_STORE_RETRY_SECONDS": str(self.retry_seconds),
-            "REVIEW_SECRET_KEY": secrets.token_urlsafe(40), "RASA_TELEMETRY_ENABLED": "false",
-        })
+        settings.update(
+            {
+                "TRACKER_DB_URL": self.db_url,
+                "BOOKING_DB_URL": self.db_url,
+                "REVIEW_DB_URL": self.db_url,
+                "REDIS_HOST": REDIS_HOST,
+                "REDIS_PORT": str(REDIS_PORT),
+                "REDIS_KEY_PREFIX": self.redis_prefix,
+                "SANIC_WORKERS": str(self.workers),
+                "RASA_API_TOKEN": self.token,
+                "TRACKER_STORE_RETRY_SECONDS": str(self.retry_seconds),
+                "REVIEW_SECRET_KEY": secrets.token_urlsafe(40),
+                "RASA_TELEMETRY_ENABLED": "false",
+            }
+        )
         settings.update(self.extra_env)
         return settings
 
@@ -282,8 +298,13 @@ class ProductionStack:
         os.environ["RASA_API_TOKEN"] = self.token  # the production profile's API is on only with it
         os.environ.pop("RASA_JWT_SECRET", None)
         try:
-            commands = dev.service_commands(rasa_port=self.rasa_port, actions_port=self.actions_port,
-                                            review_port=self.review_port, model=self.model, production=True)
+            commands = dev.service_commands(
+                rasa_port=self.rasa_port,
+                actions_port=self.actions_port,
+                review_port=self.review_port,
+                model=self.model,
+                production=True,
+            )
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -295,8 +316,13 @@ class ProductionStack:
                 continue
             self.services[name] = Service(name, command, ready)
         if self.with_review:
-            subprocess.run([sys.executable, "review/manage.py", "migrate", "--noinput", "-v", "0"],
-                           cwd=ROOT, env=dev.env(**self.env), check=True, timeout=300)
+            subprocess.run(
+                [sys.executable, "review/manage.py", "migrate", "--noinput", "-v", "0"],
+                cwd=ROOT,
+                env=dev.env(**self.env),
+                check=True,
+                timeout=300,
+            )
         for name in self.services:
             self.start_service(name)
 
@@ -309,8 +335,14 @@ class ProductionStack:
         log = open(service.log_path, "ab")
         offset = service.log_path.stat().st_size
         started = time.monotonic()
-        service.proc = subprocess.Popen(service.command, cwd=ROOT, env=dev.env(**self.env), stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        service.proc = subprocess.Popen(
+            service.command,
+            cwd=ROOT,
+            env=dev.env(**self.env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = started + timeout
         if not dev.wait_for(service.ready_url, timeout, service.proc):
             raise RuntimeError(f"{name} did not start; log {service.log_path}:\n{self.log_tail(name)}")
@@ -368,7 +400,7 @@ class ProductionStack:
                     stat = Path(f"/proc/{entry}/stat").read_text()
                 except OSError:
                     continue
-                if int(stat[stat.rindex(")") + 2:].split()[1]) == parent:
+                if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
                     pids.append(int(entry))
         return sorted(pids) or [parent]
 
@@ -376,10 +408,15 @@ class ProductionStack:
         return process_tree_rss_mb([s.proc.pid for s in self.services.values() if s.proc and s.proc.poll() is None])
 
     # talking to it
-    def post(self, path: str, body: bytes, content_type: str = "application/json",
-             timeout: float = 90, method: str = "POST") -> tuple[int, bytes]:
-        request = urllib.request.Request(f"{self.rasa_url}{path}", data=body, method=method,
-                                         headers={"Content-Type": content_type} if content_type else {})
+    def post(
+        self, path: str, body: bytes, content_type: str = "application/json", timeout: float = 90, method: str = "POST"
+    ) -> tuple[int, bytes]:
+        request = urllib.request.Request(
+            f"{self.rasa_url}{path}",
+            data=body,
+            method=method,
+            headers={"Content-Type": content_type} if content_type else {},
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, response.read()
@@ -409,8 +446,9 @@ class ProductionStack:
         connection = psycopg2.connect(self.db_url, connect_timeout=10)
         try:
             with connection.cursor() as cursor:
-                cursor.execute("select data from events where sender_id = %s and type_name = 'user' order by id",
-                               (sender,))
+                cursor.execute(
+                    "select data from events where sender_id = %s and type_name = 'user' order by id", (sender,)
+                )
                 return [json.loads(data).get("text") for (data,) in cursor.fetchall()]
         finally:
             connection.close()
@@ -457,8 +495,10 @@ def location_answer_taken(conversation: Conversation, status: int, replies: str)
     answer is in the triage record and the next question is asked."""
     slots = conversation.slots()
     if status != 200 or slots.get("pain_location") != "around_kneecap":
-        return (f"answered {status} {replies[:160]!r} and recorded pain_location {slots.get('pain_location')!r}, "
-                "not 'around_kneecap'")
+        return (
+            f"answered {status} {replies[:160]!r} and recorded pain_location {slots.get('pain_location')!r}, "
+            "not 'around_kneecap'"
+        )
     if slots.get("requested_slot") in (None, "pain_location"):
         return f"recorded the answer but asked no next question (requested_slot {slots.get('requested_slot')!r})"
     return None

@@ -13,6 +13,7 @@ once). What must happen:
 
 Redis is running again when this ends, whatever happens.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,8 +69,10 @@ def check(stack: ProductionStack) -> FaultResult:
 
     stop_redis()
     try:
-        for label, conversation in (("an ongoing conversation", ongoing),
-                                    ("a new conversation", Conversation(stack, "redis-new"))):
+        for label, conversation in (
+            ("an ongoing conversation", ongoing),
+            ("a new conversation", Conversation(stack, "redis-new")),
+        ):
             started = time.monotonic()
             status, answer = stack.send(conversation.sender, "around the kneecap" if conversation is ongoing else "hi")
             seconds = time.monotonic() - started

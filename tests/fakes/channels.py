@@ -27,7 +27,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Sanic
 
 Reply = dict[str, Any]
-CREDENTIALS_FILE = Path(__file__).resolve().parents[1] / "credentials.yml"
+CREDENTIALS_FILE = Path(__file__).resolve().parents[2] / "credentials.yml"
 
 STAIRS_QUESTION: Reply = {
     "text": "Does it hurt more going down stairs?",
