@@ -242,6 +242,23 @@ def _net_self_harm_in_mood_answer(turn: Turn, findings: Sequence[Mapping[str, An
     ]
 
 
+def net_self_harm_beside_another_flag(
+    findings: Sequence[Mapping[str, Any]], answer: Sequence[Mapping[str, Any]]
+) -> bool:
+    """Whether self-harm was read by the learned net alone in a message that asserts another red
+    flag. Blind batches 11 and 12 showed why: the net reads self-harm into urgent stories about
+    something else ("writing for my father", a fall, a hot knee, chest pain), and one reply per
+    turn meant a crisis message in place of "go to an emergency department now". The other flag's
+    instruction goes first and the self-harm question follows at once (`after_action`): nothing is
+    dropped, and "yes" escalates to Lifeline and 000. A self-harm finding of the rules, or a yes to
+    the self-harm question, still escalates at once."""
+    self_harm = [f for f in findings if f.get("code") == "self_harm"]
+    if not self_harm or any(f.get("code") == "self_harm" for f in answer):
+        return False
+    net_only = all(str(f.get("rule", "")).startswith(MODEL_RULE_PREFIX) for f in self_harm)
+    return net_only and any(f.get("code") != "self_harm" for f in findings)
+
+
 def _not_answered_no(
     turn: Turn, findings: Sequence[Mapping[str, Any]], context: Sequence[Mapping[str, Any]]
 ) -> list[Mapping[str, Any]]:
@@ -284,6 +301,11 @@ def on_user_message(turn: Turn, detect) -> Decision:
         nlu_findings = [f for f in nlu_findings if f not in mood_doubt]
         decision.slot_updates[MOOD_QUESTION] = "yes" if read_answer(turn.text) == "yes" else "unsure"
     findings = asserted([*nlu_findings, *screening_answer_finding(turn), *context, *answer])
+    self_harm_to_ask = net_self_harm_beside_another_flag(findings, answer)
+    if self_harm_to_ask:
+        # The other red flag's instruction comes first; the self-harm question straight after it.
+        findings = [f for f in findings if f["code"] != "self_harm"]
+        decision.slot_updates[CLARIFY_SLOT] = "self_harm"
     current_level = turn.slots.get("triage_level")
     if findings:
         codes = list(turn.slots.get("red_flags") or [])
@@ -452,14 +474,24 @@ def answer_in_context(turn: Turn, doubtful: Sequence[str] = ()) -> dict[str, Any
     return None
 
 
-def after_action(latest_action: str | None, form_stopped_this_turn: bool, active_loop: str | None = None) -> str | None:
-    """What follows the safety layer's own replies; None when the reply was not ours."""
+def after_action(
+    latest_action: str | None,
+    form_stopped_this_turn: bool,
+    active_loop: str | None = None,
+    to_clarify: str | None = None,
+) -> str | None:
+    """What follows the safety layer's own replies; None when the reply was not ours. `to_clarify`
+    is a code waiting for its clarifying question (CLARIFY_SLOT): after an escalation it is asked
+    at once (the learned net's self-harm reading beside another red flag)."""
     if latest_action is None:
         return None
     if latest_action in (NOT_AN_ANSWER_ACTION, STUCK_ACTION) and active_loop:
         return active_loop  # the form asks its question again, with its buttons
+    ask_next = CLARIFY_PREFIX + to_clarify if to_clarify in RED_FLAG_MIN_LEVEL else None
     if latest_action.startswith(ESCALATION_PREFIX) and latest_action != FOLLOWUP_ACTION:
-        return FOLLOWUP_ACTION if form_stopped_this_turn else LISTEN
+        return FOLLOWUP_ACTION if form_stopped_this_turn else (ask_next or LISTEN)
+    if latest_action == FOLLOWUP_ACTION and ask_next:
+        return ask_next
     if (
         latest_action in (FOLLOWUP_ACTION, NO_BOOKING_ACTION)
         or latest_action.startswith(CLARIFY_PREFIX)

@@ -71,7 +71,9 @@ class TriageSafetyPolicy(Policy):
         latest = tracker.latest_action_name
         if latest == ACTION_LISTEN_NAME and isinstance(_last_user_or_action(tracker), UserUttered):
             return self._on_user_message(tracker, domain)
-        follow = safety.after_action(latest, _form_stopped_since_user(tracker), tracker.active_loop_name)
+        follow = safety.after_action(
+            latest, _form_stopped_since_user(tracker), tracker.active_loop_name, tracker.get_slot(safety.CLARIFY_SLOT)
+        )
         if follow:
             return self._force(follow, domain, events=[])
         return self._prediction(self._default_predictions(domain))

@@ -20,6 +20,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bot import safety  # noqa: E402  (path set above)
 from bot.contract import RED_FLAG_CODES, RED_FLAG_MIN_LEVEL, highest_level, level_rank  # noqa: E402  (path set above)
 from bot.redflags import analyse, learned, nets  # noqa: E402  (path set above)
 from bot.redflags.findings import Finding, asserted_codes, codes_to_clarify  # noqa: E402  (path set above)
@@ -39,6 +40,14 @@ def verdict_codes(verdict: nets.Verdict, rules_only: list[Finding], mode: str):
         return sure, doubt, highest_level(RED_FLAG_MIN_LEVEL[c] for c in sure)
     else:
         findings = verdict.findings
+        as_dicts = [f.to_dict() for f in findings if f.asserted]
+        if safety.net_self_harm_beside_another_flag(as_dicts, []):
+            # The bot gives the other flag's instruction and asks the self-harm question next
+            # (bot/safety.py): asked, not escalated.
+            findings = [f for f in findings if f.code != "self_harm"]
+            sure = asserted_codes(findings)
+            level = highest_level(f.level for f in findings if f.asserted)
+            return sure, [*codes_to_clarify(findings), "self_harm"], level
     sure = asserted_codes(findings)
     level = highest_level(f.level for f in findings if f.asserted)
     return sure, codes_to_clarify(findings), level
@@ -52,6 +61,7 @@ def score(items: list[dict], model, show_texts: bool) -> dict[str, dict]:
         if mode != "rules" and model is None:
             continue
         need, found, asked, level_ok, flagged, quiet, rf = Counter(), Counter(), Counter(), 0, 0, 0, 0
+        extra: Counter = Counter()  # codes escalated that the writer did not write (a red-flag message)
         quiet_kinds: Counter = Counter()
         lines = []
         for item, verdict, rule_findings in zip(items, verdicts, rules, strict=True):
@@ -63,6 +73,11 @@ def score(items: list[dict], model, show_texts: bool) -> dict[str, dict]:
                     need[code] += 1
                     found[code] += code in sure
                     asked[code] += code not in sure and code in doubt
+                for code in sure:
+                    if code not in codes:
+                        extra[code] += 1
+                        if show_texts:
+                            lines.append(f"  EXTRA {code} beside {codes}: {item['text']!r}")
                 want = item.get("level")
                 level_ok += level_rank(level) >= level_rank(want)
                 if show_texts and not all(c in sure for c in codes):
@@ -83,6 +98,7 @@ def score(items: list[dict], model, show_texts: bool) -> dict[str, dict]:
             flagged=flagged,
             quiet=quiet,
             quiet_kinds=quiet_kinds,
+            extra=extra,
             lines=lines,
         )
     return results
@@ -105,7 +121,8 @@ def print_results(results: dict[str, dict]) -> None:
             f"{mode:7s} recall {total_found}/{total_need} ({100 * total_found / max(total_need, 1):.1f}%), "
             f"level at least the minimum {r['level_ok']}/{r['rf']} ({100 * r['level_ok'] / max(r['rf'], 1):.1f}%), "
             f"quiet flagged {r['flagged']}/{r['quiet']} ({100 * r['flagged'] / max(r['quiet'], 1):.1f}%) "
-            f"{dict(r['quiet_kinds'])}"
+            f"{dict(r['quiet_kinds'])}, codes escalated beside another red flag that the writer did not write "
+            f"{sum(r['extra'].values())} {dict(r['extra'])}"
         )
         for line in r["lines"]:
             print(line)

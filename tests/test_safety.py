@@ -350,3 +350,38 @@ def test_a_word_of_one_buttons_title_typed_alone_counts_as_that_tap():
     assert decision.action == "triage_form" and decision.slot_updates["onset"] == "gradual"
     from bot.buttons import typed_button
     assert typed_button("not", onset) is None  # too short to stand for "Not sure": read as an answer instead
+
+
+# ---- the learned net's self-harm reading beside another red flag -----------------------------
+
+
+def test_the_nets_self_harm_reading_beside_a_fall_gives_the_fall_its_instruction_then_asks():
+    net = finding("self_harm") | {"rule": "model.self_harm:0.97"}
+    d = safety.on_user_message(turn(findings=[net, finding("fracture_or_dislocation", start=9)]), detect)
+    assert d.action == "utter_red_flag_fracture_or_dislocation"  # "go to an emergency department now"
+    assert d.slot_updates["red_flags"] == ["fracture_or_dislocation"]
+    assert d.slot_updates[safety.CLARIFY_SLOT] == "self_harm"
+    # the self-harm question follows at once, after the follow-up line when questions were stopped
+    assert safety.after_action(d.action, False, None, "self_harm") == "utter_clarify_self_harm"
+    assert safety.after_action(d.action, True, None, "self_harm") == safety.FOLLOWUP_ACTION
+    assert safety.after_action(safety.FOLLOWUP_ACTION, True, None, "self_harm") == "utter_clarify_self_harm"
+    assert safety.after_action("utter_clarify_self_harm", False, None, "self_harm") == "action_listen"
+
+
+def test_yes_to_that_question_escalates_self_harm_and_no_keeps_the_first_instruction():
+    slots = {"red_flags": ["fracture_or_dislocation"], "triage_level": "emergency", safety.CLARIFY_SLOT: "self_harm"}
+    yes = safety.on_user_message(turn(text="yes", intent="affirm", **slots), detect)
+    assert yes.action == "utter_red_flag_self_harm"
+    assert yes.slot_updates["red_flags"] == ["fracture_or_dislocation", "self_harm"]
+    assert yes.slot_updates["triage_level"] == "emergency_ambulance"
+    no = safety.on_user_message(turn(text="no", intent="deny", **slots), detect)
+    assert no.action.startswith(safety.REMINDER_PREFIX) and "self_harm" not in no.slot_updates.get("red_flags", [])
+
+
+def test_self_harm_found_by_the_rules_or_alone_still_escalates_at_once():
+    rules = finding("self_harm")  # a reviewed rule's finding
+    d = safety.on_user_message(turn(findings=[rules, finding("fracture_or_dislocation", start=9)]), detect)
+    assert d.action == "utter_red_flag_self_harm"
+    net_alone = finding("self_harm") | {"rule": "model.self_harm:0.97"}
+    d = safety.on_user_message(turn(findings=[net_alone]), detect)
+    assert d.action == "utter_red_flag_self_harm" and safety.CLARIFY_SLOT not in d.slot_updates
