@@ -34,7 +34,7 @@ from channels import fair_use as fair
 from channels.alerts import is_alert_marker
 from channels.choices import numbered_choices_text, resolve_numbered_reply
 from channels.disabled import disabled_channel_blueprint
-from channels.settings import FacebookSettings
+from channels.settings import TEXT_ONLY, FacebookSettings
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,20 @@ class NumberedReplyMessenger(Messenger):
                     await self.message(message, metadata)
                 elif message.get("postback"):
                     await self.postback(message, metadata)
+
+    async def message(self, message: dict[str, Any], metadata: dict[str, Any] | None) -> None:
+        """Text and quick replies as Rasa reads them. The page's own messages echoed back are
+        skipped. A photo, voice note, sticker or file with no words gets TEXT_ONLY, never silence,
+        and is never logged whole (Rasa logs the whole event, which can hold the patient's words)."""
+        body = message.get("message") or {}
+        if body.get("is_echo"):
+            return
+        if self._is_quick_reply_message(message) or self._is_user_message(message):
+            await super().message(message, metadata)
+            return
+        sender_id = self.get_user_id()
+        logger.info("A Messenger message with no text got the text-only reply.")
+        await MessengerOutput(self.client).send_text_message(sender_id, TEXT_ONLY)
 
     async def _handle_user_message(self, text: str, sender_id: str, metadata: dict[str, Any] | None) -> None:
         out_channel = MessengerOutput(self.client)

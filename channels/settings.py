@@ -23,6 +23,13 @@ TOO_LONG = (
     f"(up to {MAX_MESSAGE_CHARS:,} characters each)."
 )
 
+# A photo, voice note, sticker or file with no words (Twilio, Telegram, Messenger): the bot reads
+# only text, and a patient message always gets a reply.
+TEXT_ONLY = (
+    "I can only read typed words, so I can't see photos, voice notes or files. "
+    "Please type what you'd like to tell me. If it's an emergency, call 000."
+)
+
 # The REST channel's answers when a message was not handled (channels/rest.py).
 NOT_STORED = (
     "We could not save your message just now, so nothing was sent to the clinic. Please send it again in a minute."

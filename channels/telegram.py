@@ -33,13 +33,39 @@ from sanic.response import HTTPResponse
 from channels import fair_use as fair
 from channels.alerts import is_alert_marker
 from channels.disabled import disabled_channel_blueprint
-from channels.settings import TelegramSettings
+from channels.settings import TEXT_ONLY, TelegramSettings
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Telegram's rule for secret tokens.
 _SECRET_TOKEN_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+def wordless_chat(request: Request) -> int | None:
+    """The chat id of a posted message (new or edited) with no text, caption or location to read;
+    None for anything else (text, a button tap, a malformed body: Rasa's route handles it). A
+    caption becomes the message's text."""
+    if request.method != "POST" or not request.path.rstrip("/").endswith("/webhook"):
+        return None
+    try:
+        update = request.json
+    except Exception:  # a malformed body is Rasa's route's to refuse
+        return None
+    if not isinstance(update, dict):
+        return None
+    message = update.get("message") or update.get("edited_message")
+    if not isinstance(message, dict) or any(message.get(key) for key in ("text", "location")):
+        return None
+    caption = message.get("caption")
+    if isinstance(caption, str) and caption.strip():
+        # A photo with words under it: the words are the message (Rasa reads `text` only; the
+        # parsed body is shared with its route).
+        message["text"] = caption
+        return None
+    chat = message.get("chat")
+    chat_id = chat.get("id") if isinstance(chat, dict) else None
+    return chat_id if isinstance(chat_id, int) and not isinstance(chat_id, bool) else None
 
 
 class TelegramBotOutput(TelegramOutput):
@@ -128,6 +154,12 @@ class SecretTokenTelegramInput(TelegramInput):
             if request.method == "POST" and not self.has_valid_secret(request):
                 logger.warning(f"Rejected a Telegram update without the right {SECRET_HEADER}.")
                 return response.text("Forbidden", status=403)
+            chat = wordless_chat(request)
+            if chat is not None:
+                # A photo, voice note, sticker or file with no words: Rasa drops it in silence.
+                logger.info("A Telegram message with no text got the text-only reply.")
+                await self.get_output_channel().send_text_message(str(chat), TEXT_ONLY)
+                return response.text("success")
             return None
 
         @telegram_webhook.listener("after_server_start")

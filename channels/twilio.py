@@ -28,11 +28,13 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape as xml_escape
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.twilio import TwilioInput
 from sanic import Blueprint, response
-from sanic.request import Request
+from sanic.request import Request, RequestParameters
 from sanic.response import HTTPResponse
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
@@ -42,7 +44,7 @@ from channels import fair_use as fair
 from channels.alerts import is_alert_marker
 from channels.choices import numbered_choices_text, resolve_numbered_reply
 from channels.disabled import disabled_channel_blueprint
-from channels.settings import TwilioSettings
+from channels.settings import TEXT_ONLY, TwilioSettings
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,13 @@ WHATSAPP_PREFIX = "whatsapp:"
 # Twilio reads the webhook's answer as TwiML; an empty <Response/> means "no reply from here",
 # because the bot's replies go out through the Messages API.
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def message_twiml(text: str) -> str:
+    """TwiML that answers the incoming message with `text` (SMS and WhatsApp alike)."""
+    return f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{xml_escape(text)}</Message></Response>'
+
+
 # The user message metadata key that carries the patient's number (read by the review tool).
 FROM_METADATA_KEY = "twilio_from"
 
@@ -179,7 +188,10 @@ class SignedTwilioInput(TwilioInput):
         if not signature or not self.settings.auth_token:
             return False
         url = self.settings.webhook_url or request.url
-        return RequestValidator(self.settings.auth_token).validate(url, request.form, signature)
+        # Twilio signs every field it posts, empty ones too (a photo's `Body=`); Sanic's
+        # `request.form` drops empty fields, so the signature is checked against the body itself.
+        fields = RequestParameters(parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+        return RequestValidator(self.settings.auth_token).validate(url, fields, signature)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         if not self.settings.enabled:
@@ -200,9 +212,12 @@ class SignedTwilioInput(TwilioInput):
 
             sender = request.form.get("From")
             text = request.form.get("Body")
-            if not sender or not text:
-                # Media or location without text: nothing the bot can read.
+            if not sender:
                 return response.text(EMPTY_TWIML, content_type="text/xml")
+            if not text or not text.strip():
+                # A photo, voice note or location with no words: say so, in Twilio's own reply.
+                logger.info("A Twilio message with no text got the text-only reply.")
+                return response.text(message_twiml(TEXT_ONLY), content_type="text/xml")
 
             output = self.get_output_channel()
             if not isinstance(output, TwilioTextOutput) or output.sender_for(sender) is None:

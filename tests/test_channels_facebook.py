@@ -232,3 +232,24 @@ async def test_a_sender_id_the_store_cannot_keep_is_refused_not_lost_in_the_stor
     assert await send_signed(base_url, long_id) == 200
     assert agent.received == []
     assert sent_messages(graph_api) == []
+
+
+async def test_a_photo_or_sticker_gets_a_reply_saying_the_bot_reads_text_only(bot, graph_api, caplog):
+    from channels.settings import TEXT_ONLY
+
+    base_url, agent = bot
+    photo = {"type": "image", "payload": {"url": "https://scontent.example/knee-photo.jpg"}}
+    assert await send_signed(base_url, event({"message": {"mid": "m_img", "attachments": [photo]}})) == 200
+    sticker = {"type": "image", "payload": {"sticker_id": 369239263222822}}
+    assert await send_signed(base_url, event({"message": {"mid": "m_st", "sticker_id": 369239263222822,
+                                                          "attachments": [sticker]}})) == 200
+    assert agent.received == []  # a photo's address is not a message to the bot
+    assert sent_messages(graph_api) == [{"text": TEXT_ONLY}, {"text": TEXT_ONLY}]
+    assert "knee-photo" not in caplog.text  # nor is the event logged whole
+
+
+async def test_the_pages_own_messages_echoed_back_are_not_answered(bot, graph_api):
+    base_url, agent = bot
+    echo = {"message": {"mid": "m_echo", "is_echo": True, "app_id": 1517776481860111, "text": "You said hello"}}
+    assert await send_signed(base_url, event(echo)) == 200
+    assert agent.received == [] and sent_messages(graph_api) == []

@@ -190,3 +190,29 @@ async def test_past_the_limit_the_person_is_told_once_and_a_red_flag_still_goes_
     assert [m.text for m in running.agent.received] == ["hello", "again", "crushing chest pain"]
     assert [m["text"] for m in bot_api.sent("sendMessage")] == [
         "You said hello", "You said again", RATE_LIMITED, *CHEST_PAIN_ALERT["text"].split("\n\n")]
+
+
+def photo_update(caption: str | None = None) -> dict:
+    update = message_update("")
+    message = update["message"]
+    del message["text"]
+    message["photo"] = [{"file_id": "AgACAgQAAxkBAAIB", "file_unique_id": "AQADx", "width": 90, "height": 67}]
+    if caption is not None:
+        message["caption"] = caption
+    return update
+
+
+async def test_a_photo_with_no_words_is_answered_with_how_to_reach_the_bot_not_silence(bot, bot_api, caplog):
+    from channels.settings import TEXT_ONLY
+
+    base_url, agent = bot
+    assert await post_update(base_url, photo_update()) == 200
+    assert agent.received == []
+    assert [(m["chat_id"], m["text"]) for m in bot_api.sent("sendMessage")] == [(str(CHAT_ID), TEXT_ONLY)]
+    assert "AgACAgQAAxkBAAIB" not in caplog.text  # the message itself is never logged
+
+
+async def test_a_photo_with_words_under_it_is_read_as_a_message(bot, bot_api):
+    base_url, agent = bot
+    assert await post_update(base_url, photo_update(caption="my knee is swollen")) == 200
+    assert [m.text for m in agent.received] == ["my knee is swollen"]

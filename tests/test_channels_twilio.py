@@ -3,6 +3,7 @@
 The app is built the way `rasa run` builds it (credentials.yml, `configure_app`); the bot is a
 scripted agent with a real tracker store; Twilio's Messages API is faked at the HTTP transport.
 """
+
 from __future__ import annotations
 
 import aiohttp
@@ -16,6 +17,7 @@ from channels.twilio import conversation_id_for
 AUTH_TOKEN = "twilio-test-auth-token"
 PUBLIC_URL = "https://bot.clinic.example/webhooks/twilio/webhook"
 PATIENT = "+61412345678"
+
 
 @pytest.fixture
 def twilio_env(monkeypatch):
@@ -76,9 +78,7 @@ async def test_sms_reply_goes_out_through_the_messages_api(bot, twilio_api):
     assert "<Response></Response>" in body  # empty TwiML: the reply goes out by the API
     assert [m.text for m in agent.received] == ["hello"]
     assert agent.received[0].sender_id == conversation_id_for(PATIENT, AUTH_TOKEN)
-    assert sent_messages(twilio_api) == [
-        {"To": PATIENT, "From": "+61480000000", "Body": "You said hello"}
-    ]
+    assert sent_messages(twilio_api) == [{"To": PATIENT, "From": "+61480000000", "Body": "You said hello"}]
     assert twilio_api.calls[0].host == "api.twilio.com"
 
 
@@ -117,8 +117,12 @@ async def test_whatsapp_is_answered_from_the_whatsapp_sender(bot, twilio_api):
 async def test_the_patients_number_is_not_the_conversation_id(bot, twilio_api):
     # The conversation id reaches logs, staff alert e-mails and review links; the number must not.
     base_url, agent = bot
-    for sender, body in ((PATIENT, "hello"), (PATIENT, "again"), ("+61498765432", "hi"),
-                         ("whatsapp:" + PATIENT, "hey")):
+    for sender, body in (
+        (PATIENT, "hello"),
+        (PATIENT, "again"),
+        ("+61498765432", "hi"),
+        ("whatsapp:" + PATIENT, "hey"),
+    ):
         form = sms(body, sender=sender)
         await post(base_url, form, signed(form))
 
@@ -130,12 +134,18 @@ async def test_the_patients_number_is_not_the_conversation_id(bot, twilio_api):
         assert not any(digits in conversation_id for digits in ("412345678", "498765432"))
     # Each reply still reaches its own number, from the right sender.
     assert [(m["To"], m["From"]) for m in sent_messages(twilio_api)] == [
-        (PATIENT, "+61480000000"), (PATIENT, "+61480000000"), ("+61498765432", "+61480000000"),
+        (PATIENT, "+61480000000"),
+        (PATIENT, "+61480000000"),
+        ("+61498765432", "+61480000000"),
         ("whatsapp:" + PATIENT, "whatsapp:+14155238886"),
     ]
     # The number stays with the message for the staff review tool (the tracker store keeps it).
     assert [m.metadata["twilio_from"] for m in agent.received] == [
-        PATIENT, PATIENT, "+61498765432", "whatsapp:" + PATIENT]
+        PATIENT,
+        PATIENT,
+        "+61498765432",
+        "whatsapp:" + PATIENT,
+    ]
 
 
 def test_the_conversation_id_depends_on_a_key_the_clinic_holds():
@@ -143,14 +153,12 @@ def test_the_conversation_id_depends_on_a_key_the_clinic_holds():
     assert conversation_id_for(PATIENT, "key-one") != conversation_id_for(PATIENT, "key-two")
 
 
-async def test_a_set_conversation_key_is_used_instead_of_the_auth_token(monkeypatch, twilio_env,
-                                                                        twilio_api):
+async def test_a_set_conversation_key_is_used_instead_of_the_auth_token(monkeypatch, twilio_env, twilio_api):
     monkeypatch.setenv("TWILIO_CONVERSATION_KEY", "clinic-conversation-key")
     async with serve_bot(clinic_script) as running:
         form = sms("hello")
         await post(running.url, form, signed(form))
-        assert running.agent.received[0].sender_id == conversation_id_for(
-            PATIENT, "clinic-conversation-key")
+        assert running.agent.received[0].sender_id == conversation_id_for(PATIENT, "clinic-conversation-key")
 
 
 async def test_a_message_for_a_conversation_with_no_number_known_is_not_sent(twilio_env, twilio_api):
@@ -204,8 +212,7 @@ async def test_signature_is_checked_against_the_served_url_when_no_public_url_is
 
 
 async def test_channel_is_off_until_its_variables_are_set(twilio_api, monkeypatch):
-    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_SMS_NUMBER",
-                 "TWILIO_WHATSAPP_NUMBER"):
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_SMS_NUMBER", "TWILIO_WHATSAPP_NUMBER"):
         monkeypatch.delenv(name, raising=False)
     async with serve_bot(clinic_script) as running:
         form = sms("hello")
@@ -216,8 +223,10 @@ async def test_channel_is_off_until_its_variables_are_set(twilio_api, monkeypatc
 
 # --- fair use (channels/fair_use.py) -------------------------------------------------------------
 
+
 async def test_past_the_limit_the_patient_gets_one_text_saying_why_and_red_flags_still_go_through(
-        twilio_env, twilio_api, monkeypatch):
+    twilio_env, twilio_api, monkeypatch
+):
     from bot.redflags import warm_up
     from channels.settings import RATE_LIMITED
 
@@ -236,7 +245,12 @@ async def test_past_the_limit_the_patient_gets_one_text_saying_why_and_red_flags
     assert statuses == [200] * 6
     assert [m.text for m in running.agent.received] == ["hello", "again", "crushing chest pain", "hi"]
     assert [m["Body"] for m in sent_messages(twilio_api)] == [
-        "You said hello", "You said again", RATE_LIMITED, CHEST_PAIN_ALERT["text"], "You said hi"]
+        "You said hello",
+        "You said again",
+        RATE_LIMITED,
+        CHEST_PAIN_ALERT["text"],
+        "You said hi",
+    ]
 
 
 async def test_a_flood_from_one_number_does_not_hold_up_another(twilio_env, twilio_api, monkeypatch):
@@ -248,3 +262,21 @@ async def test_a_flood_from_one_number_does_not_hold_up_another(twilio_env, twil
         form = sms("my knee hurts", sender="+61400000002")
         assert (await post(running.url, form, signed(form)))[0] == 200
     assert [m.text for m in running.agent.received] == ["spam 0", "spam 1", "spam 2", "my knee hurts"]
+
+
+async def test_a_photo_with_no_words_gets_a_reply_saying_the_bot_reads_text_only(bot, twilio_api):
+    from xml.etree import ElementTree
+
+    from channels.settings import TEXT_ONLY
+
+    base_url, agent = bot
+    form = sms("") | {
+        "NumMedia": "1",
+        "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM1/Media/ME1",
+        "MediaContentType0": "image/jpeg",
+    }
+    status, body = await post(base_url, form, signed(form))
+
+    assert status == 200
+    assert ElementTree.fromstring(body).findtext("Message") == TEXT_ONLY  # Twilio sends it back
+    assert agent.received == [] and sent_messages(twilio_api) == []
