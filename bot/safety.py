@@ -34,10 +34,10 @@ from bot.contract import (
 # not a red flag yet, not nothing either. The contract: ask one clarifying question, never guess
 # downwards.
 from bot.redflags.findings import CLARIFY_MODIFIERS
-from bot.redflags.screening import read_answer, starts_negative
+from bot.redflags.screening import denies, read_answer, starts_negative
 
 # A clarifying answer is read like the answer to the safety question about the same code.
-from bot.triage import MOOD_QUESTION, QUESTION_FOR_CODE, SCREENING_QUESTIONS, TO_ASK_SLOT
+from bot.triage import ALL_FORM_SLOTS, MOOD_QUESTION, QUESTION_FOR_CODE, SCREENING_QUESTIONS, TO_ASK_SLOT
 
 ESCALATION_PREFIX = "utter_red_flag_"
 CLARIFY_PREFIX = "utter_clarify_"
@@ -231,15 +231,30 @@ def asserted(findings: Iterable[Mapping[str, Any]]) -> list[dict]:
 NEVER_OVERRULED = frozenset({"cardiorespiratory", "self_harm"})
 
 
-def _net_self_harm_in_mood_answer(turn: Turn, findings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The learned net's self-harm findings in an answer to the mood question."""
-    if turn.requested_slot != MOOD_QUESTION:
-        return []
+def _net_self_harm(findings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [
         f
         for f in findings
         if f.get("code") == "self_harm" and f.get("asserted") and str(f.get("rule", "")).startswith(MODEL_RULE_PREFIX)
     ]
+
+
+def _net_self_harm_in_mood_answer(turn: Turn, findings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The learned net's self-harm findings in an answer to the mood question."""
+    return _net_self_harm(findings) if turn.requested_slot == MOOD_QUESTION else []
+
+
+def _net_self_harm_in_a_triage_answer(turn: Turn, findings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The learned net's self-harm findings in an answer to one of the other triage questions
+    (where it hurts, how it started, how long, a safety question about the body). Blind persona
+    set 3 showed the net reading self-harm into such answers ("Slowly I think. No accident.", "not
+    sure tbh, I might have knocked it"): it reads words, not the question they answer. These are
+    asked about, next and gently (the mood question, then the direct one after a yes or "not
+    sure"), instead of a crisis reply. A rule's self-harm finding in an answer still escalates at
+    once, as does the net's reading of a first message."""
+    if turn.active_loop != "triage_form" or turn.requested_slot in (None, MOOD_QUESTION, "screen_self_harm"):
+        return []
+    return _net_self_harm(findings) if turn.requested_slot in ALL_FORM_SLOTS else []
 
 
 def net_self_harm_beside_another_flag(
@@ -269,8 +284,12 @@ def _not_answered_no(
     code = SCREENING_QUESTIONS.get(turn.requested_slot or "")
     if code is None or code in NEVER_OVERRULED or any(f.get("code") == code and f.get("asserted") for f in context):
         return list(findings)
-    no = read_answer(turn.text) == "no" or (read_answer(turn.text) is None and starts_negative(turn.text))
-    if not no:
+    reading = read_answer(turn.text)
+    no = reading == "no" or (reading is None and (starts_negative(turn.text) or denies(turn.text, turn.requested_slot)))
+    # "Not sure... it doesn't get stuck, it's never given way": the unsure reading asks the
+    # code's clarifying question (screening.yml); the net's reading of the question's words does not
+    # escalate on top of it (found by blind persona set 3).
+    if not no and reading != "unsure":
         return list(findings)
     return [f for f in findings if not (f.get("code") == code and str(f.get("rule", "")).startswith(MODEL_RULE_PREFIX))]
 
@@ -300,6 +319,14 @@ def on_user_message(turn: Turn, detect) -> Decision:
         # own findings, "I want to end it all", still escalate at once).
         nlu_findings = [f for f in nlu_findings if f not in mood_doubt]
         decision.slot_updates[MOOD_QUESTION] = "yes" if read_answer(turn.text) == "yes" else "unsure"
+    answer_doubt = _net_self_harm_in_a_triage_answer(turn, nlu_findings)
+    if answer_doubt:
+        nlu_findings = [f for f in nlu_findings if f not in answer_doubt]
+        to_ask = list(turn.slots.get(TO_ASK_SLOT) or [])
+        if "self_harm" not in to_ask:
+            decision.slot_updates[TO_ASK_SLOT] = [*to_ask, "self_harm"]
+            if turn.slots.get(MOOD_QUESTION) is not None:
+                decision.slot_updates[MOOD_QUESTION] = None  # asked again, now
     findings = asserted([*nlu_findings, *screening_answer_finding(turn), *context, *answer])
     self_harm_to_ask = net_self_harm_beside_another_flag(findings, answer)
     if self_harm_to_ask:
@@ -339,7 +366,7 @@ def on_user_message(turn: Turn, detect) -> Decision:
     # there, first, rather than holding the questions back.
     starts_questions = turn.active_loop is None and turn.intent in SYMPTOM_INTENTS
     if doubtful and (turn.active_loop is not None or starts_questions):
-        to_ask = list(turn.slots.get(TO_ASK_SLOT) or [])
+        to_ask = list(decision.slot_updates.get(TO_ASK_SLOT) or turn.slots.get(TO_ASK_SLOT) or [])
         for code in sorted(doubtful, key=lambda c: -level_rank(RED_FLAG_MIN_LEVEL[c])):
             question = MOOD_QUESTION if code == "self_harm" else QUESTION_FOR_CODE.get(code)
             if code in to_ask or question is None or question == turn.requested_slot:

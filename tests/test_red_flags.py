@@ -373,7 +373,10 @@ def test_unsure_screening_answers_are_uncertain_findings(answer):
     "answer,expected",
     [
         ("no swelling, but it's really hot", ["infection"]),
-        ("no, but it swells up after runs", ["infection"]),
+        # swelling alone after runs is common; with a fever, or hot or red, it is an infection
+        ("no, but it swells up after runs", []),
+        ("no, but it's swollen and I've had a temperature since yesterday", ["infection"]),
+        ("still a bit puffy and it's warm to touch", ["infection"]),
         ("no, it's not hot or swollen", []),
         ("nope, not really", []),
     ],

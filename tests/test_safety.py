@@ -385,3 +385,57 @@ def test_self_harm_found_by_the_rules_or_alone_still_escalates_at_once():
     net_alone = finding("self_harm") | {"rule": "model.self_harm:0.97"}
     d = safety.on_user_message(turn(findings=[net_alone]), detect)
     assert d.action == "utter_red_flag_self_harm" and safety.CLARIFY_SLOT not in d.slot_updates
+
+
+def test_the_nets_self_harm_reading_of_an_answer_about_the_knee_is_asked_next_not_escalated():
+    net = finding("self_harm") | {"rule": "model.self_harm:0.89"}
+    d = safety.on_user_message(
+        turn(text="Slowly I think. No accident.", intent="inform", findings=[net], requested_slot="onset",
+             active_loop="triage_form", screen_mood="no"),
+        detect,
+    )
+    assert d.action in (None, "triage_form") and "red_flags" not in d.slot_updates  # the form takes the answer
+    assert d.slot_updates[safety.TO_ASK_SLOT] == ["self_harm"]
+    assert d.slot_updates["screen_mood"] is None  # asked again, next
+    from bot.triage import interview_plan
+
+    assert interview_plan({safety.TO_ASK_SLOT: ["self_harm"]})[0] == "screen_mood"
+
+
+def test_a_rules_self_harm_finding_in_an_answer_or_the_nets_in_a_first_message_still_escalates():
+    rules = finding("self_harm")
+    d = safety.on_user_message(
+        turn(text="about 6 weeks. I want to end it all", intent="inform", findings=[rules],
+             requested_slot="duration_weeks", active_loop="triage_form"),
+        detect,
+    )
+    assert d.action == "utter_red_flag_self_harm"
+    net = finding("self_harm") | {"rule": "model.self_harm:0.89"}
+    assert safety.on_user_message(turn(findings=[net]), detect).action == "utter_red_flag_self_harm"
+
+
+@pytest.mark.parametrize(
+    "question,answer,code",
+    [
+        # what the person can do says no in the question's own terms
+        ("screen_weight_bearing", "There was no real injury. She can stand and walk on it fine.", "fracture_or_dislocation"),
+        # "not sure" then plain denials: the unsure reading asks; the net's reading does not escalate
+        ("screen_locking_giving_way", "Not sure... it never gets stuck and it hasn't given way", "locked_knee"),
+    ],
+)
+def test_the_nets_reading_of_the_questions_own_words_does_not_escalate_a_no_said_another_way(question, answer, code):
+    net = finding(code) | {"rule": f"model.{code}:0.95"}
+    d = safety.on_user_message(
+        turn(text=answer, intent="inform", findings=[net], requested_slot=question, active_loop="triage_form"), detect
+    )
+    assert "red_flags" not in d.slot_updates
+
+
+def test_but_a_yes_in_the_questions_own_terms_still_escalates():
+    net = finding("fracture_or_dislocation") | {"rule": "model.fracture_or_dislocation:0.95"}
+    d = safety.on_user_message(
+        turn(text="I can stand but only for a few steps, then it gives out", intent="inform", findings=[net],
+             requested_slot="screen_weight_bearing", active_loop="triage_form"),
+        detect,
+    )
+    assert d.slot_updates["red_flags"] == ["fracture_or_dislocation"]

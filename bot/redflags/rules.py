@@ -91,6 +91,9 @@ class ScreeningQuestion:
     signs: frozenset[str]
     codes: frozenset[str]
     unsure_is_yes: bool = False
+    # Answers that say no in the question's own terms ("she can stand and walk on it" to the
+    # weight-bearing question), found anywhere in the answer.
+    no_when: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -319,7 +322,7 @@ def _load_screening(signs: frozenset[str]):
     questions = {}
     for qid, spec in _require(raw, "questions", where).items():
         q_where = f"{where}: {qid}"
-        _check_keys(spec, frozenset({"code", "asks", "why", "signs", "codes", "unsure_is_yes"}), q_where)
+        _check_keys(spec, frozenset({"code", "asks", "why", "signs", "codes", "unsure_is_yes", "no_when"}), q_where)
         _require(spec, "why", q_where)
         code = _require(spec, "code", q_where)
         if code not in RED_FLAG_CODES:
@@ -330,7 +333,13 @@ def _load_screening(signs: frozenset[str]):
         q_codes = frozenset(spec.get("codes") or ())
         if not q_codes <= set(RED_FLAG_CODES):
             raise RuleFileError(f"{q_where}: unknown codes {sorted(q_codes - set(RED_FLAG_CODES))}")
-        questions[qid] = ScreeningQuestion(qid, code, q_signs, q_codes, bool(spec.get("unsure_is_yes")))
+        no_when = None
+        if spec.get("no_when"):
+            try:
+                no_when = re.compile("|".join(f"(?:{line})" for line in spec["no_when"]), re.IGNORECASE)
+            except re.error as error:
+                raise RuleFileError(f"{q_where}: no_when: {error}") from error
+        questions[qid] = ScreeningQuestion(qid, code, q_signs, q_codes, bool(spec.get("unsure_is_yes")), no_when)
     answers = {}
     for kind in ("unsure", "negative", "affirmative"):
         lines = _require(_require(raw, "answers", where), kind, f"{where}: answers")

@@ -45,6 +45,16 @@ def read_answer(text: str, rules: RuleSet | None = None) -> str | None:
     return None
 
 
+def denies(text: str, question: str | None, rules: RuleSet | None = None) -> bool:
+    """Does the answer say no in the question's own terms (`no_when` in screening.yml)?"""
+    if rules is None:
+        rules = _answer_rules()
+    spec = rules.questions.get(question or "")
+    match = spec.no_when.search(text or "") if spec and spec.no_when else None
+    # "I can walk, but only a few steps" says yes
+    return match is not None and _CONTRAST.search((text or "")[match.end() :]) is None
+
+
 def starts_negative(text: str, rules: RuleSet | None = None) -> bool:
     """Does the answer start with a no ("No. My dad had a clot once, but I'm fine")?"""
     if rules is None:
