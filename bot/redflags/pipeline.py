@@ -59,7 +59,27 @@ MAX_LIGHT_WORDS = 6
 # A relative's symptom is family history when a past-tense history word stands between them and
 # nothing says it is happening now or to the user ("my dad had his knee replaced and got a clot").
 FAMILY_HISTORY_VERBS = frozenset(
-    {"had", "got", "gotten", "suffered", "died", "passed", "diagnosed", "history", "was", "were", "needed"}
+    # treatment finished or in remission is history too ("my husband finished chemo last year")
+    {
+        "had",
+        "got",
+        "gotten",
+        "suffered",
+        "died",
+        "passed",
+        "diagnosed",
+        "history",
+        "was",
+        "were",
+        "needed",
+        "finished",
+        "completed",
+        "beat",
+        "survived",
+        "remission",
+        "recovered",
+        "treated",
+    }
 )
 FAMILY_PRESENT_WORDS = frozenset(
     {
