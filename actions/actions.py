@@ -62,6 +62,8 @@ class ValidateTriageForm(FormValidationAction):
             answer = read_answer(tracker.latest_message.get("text") or "")
             if answer is not None:
                 events.append(SlotSet(asked, answer))
+        if asked == "pain_triggers" and not tracker.get_slot(triage.MORE_TRIGGERS):
+            events.append(SlotSet(triage.MORE_TRIGGERS, "answered with the triggers question"))
         moves_on = intent == "skip" or (intent == "unsure" and asked not in UNSURE_IS_AN_ANSWER)
         if asked and moves_on:
             skipped = list(tracker.get_slot("skipped_questions") or [])
@@ -103,6 +105,18 @@ class ValidateTriageForm(FormValidationAction):
             text='Sorry, I didn\'t catch how long. You can say something like "6 weeks" or "3 months".'
         )
         return {"duration_weeks": None}
+
+
+class ActionAskMoreTriggers(Action):
+    """After a first message that named one trigger: does anything else bring the pain on?"""
+
+    def name(self) -> str:
+        return "action_ask_more_triggers"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        known = [t for t in tracker.get_slot("pain_triggers") or [] if t in triage.TRIGGER_WORDS]
+        dispatcher.utter_message(text=triage.more_triggers_question(known), buttons=triage.more_triggers_buttons(known))
+        return []
 
 
 class ActionCheckKneeDescription(Action):

@@ -135,6 +135,21 @@ CONTACT_REASK = "Please type your mobile number or your email, like 0412 345 678
 PHONE_NEEDED = "We need a phone number to call you. Please type a mobile or landline, like 0412 345 678."
 
 
+# "skip", "pass", "rather not", "no thanks": the person does not want to give a contact here.
+NOT_GIVING = re.compile(
+    r"^\W*(?:skip|pass|no thanks?|nah|no|rather not|i'?d rather not|don'?t want to|do not want to"
+    r"|prefer not|not now)\b",
+    re.IGNORECASE,
+)
+
+
+def contact_way_out_text(settings: Settings) -> str:
+    return (
+        "The clinic needs a phone number or an email to book you in. If you'd rather not type it here, "
+        f"you can call us on {settings.clinic_phone}, or type stop to end the booking."
+    )
+
+
 def read_contact(text: str, phone_only: bool = False) -> ContactAnswer:
     """A phone number and/or an email from what the person typed ("0412 345 678, jo@x.com")."""
     text = (text or "").strip()
@@ -581,6 +596,20 @@ class _DetailsFormValidation(FormValidationAction, ABC):
             return {"patient_name": None}
         return {"patient_name": checked.value}
 
+    async def extract_contact(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A number or an email in the answer is the answer, whatever else the message asks
+        ("name@example.com. is my information private?"): the rules answer the question, and the
+        detail is not asked for again (found by blind persona set 3)."""
+        if not self._asked(tracker, "contact") or tracker.get_slot("contact"):
+            return {}
+        text = _text(tracker)
+        if text.startswith("/"):
+            return {}
+        answer = read_contact(text, phone_only=self.form_name() == CALLBACK_FORM)
+        return {"contact": text} if answer.phone or answer.email else {}
+
     def validate_contact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
@@ -588,6 +617,10 @@ class _DetailsFormValidation(FormValidationAction, ABC):
         if value is None or self._button_from_elsewhere(value, dispatcher):
             return cleared
         answer = read_contact(value, phone_only=self.form_name() == CALLBACK_FORM)
+        if answer.reask and NOT_GIVING.match(str(value)):
+            # "skip", "rather not": say why it is needed and give a way out, never the same re-ask
+            dispatcher.utter_message(text=contact_way_out_text(booking_service().settings))
+            return cleared
         if answer.reask:
             dispatcher.utter_message(text=answer.reask)
             return cleared

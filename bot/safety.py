@@ -404,15 +404,25 @@ def on_user_message(turn: Turn, detect) -> Decision:
     elif turn.active_loop and TO_ASK_SLOT in decision.slot_updates:
         decision.action = turn.active_loop  # the form asks about the doubt next
     elif turn.active_loop == TRIAGE_FORM and turn.requested_slot and turn.intent in NOT_AN_ANSWER_INTENTS:
-        # Not an answer, and nothing else the patient asked for: say so and ask again (never the
-        # generic fallback, never the questions from the start). The second time, offer a way out.
-        decision.action = STUCK_ACTION if turn.tries >= STUCK_AFTER_TRIES else NOT_AN_ANSWER_ACTION
+        # Not an answer to this question. Something for another question ("oh, I skipped the where
+        # question: it's the inner side") is noted (the slot mappings keep it); a question asked
+        # mid-way ("should I stop running?") is promised an answer after the questions. Otherwise
+        # say so and ask again (never the generic fallback, never the questions from the start);
+        # the second time, offer a way out. The form asks its question again after each.
+        if any(ENTITY_QUESTIONS.get(q) in turn.entities for q in ENTITY_QUESTIONS if q != turn.requested_slot):
+            decision.action = NOTED_ACTION
+        elif ASKS_BACK.match(turn.text) or turn.text.rstrip().endswith("?"):
+            decision.action = QUESTION_LATER_ACTION
+        else:
+            decision.action = STUCK_ACTION if turn.tries >= STUCK_AFTER_TRIES else NOT_AN_ANSWER_ACTION
     return decision
 
 
 TRIAGE_FORM = "triage_form"
 NOT_AN_ANSWER_ACTION = "utter_need_a_choice"
 STUCK_ACTION = "utter_stuck"
+NOTED_ACTION = "utter_noted_for_later"
+QUESTION_LATER_ACTION = "utter_question_after_the_questions"
 STUCK_AFTER_TRIES = 2  # messages while the same question waited: the second miss offers skip and a person
 # Intents that, during the triage questions, mean the message was not read as an answer: it is not
 # a question (answered by the rules, then the form resumes), a steer (stop, skip, book, a person),
@@ -459,6 +469,7 @@ FREE_TEXT_QUESTIONS = frozenset({"patient_name", "contact", "preferred_times"})
 ENTITY_QUESTIONS = {
     "pain_location": "pain_location",
     "pain_triggers": "pain_trigger",
+    "more_triggers": "pain_trigger",
     "onset": "onset",
     "duration_weeks": "duration_weeks",
 }
@@ -517,7 +528,7 @@ def after_action(
     at once (the learned net's self-harm reading beside another red flag)."""
     if latest_action is None:
         return None
-    if latest_action in (NOT_AN_ANSWER_ACTION, STUCK_ACTION) and active_loop:
+    if latest_action in (NOT_AN_ANSWER_ACTION, STUCK_ACTION, NOTED_ACTION, QUESTION_LATER_ACTION) and active_loop:
         return active_loop  # the form asks its question again, with its buttons
     ask_next = CLARIFY_PREFIX + to_clarify if to_clarify in RED_FLAG_MIN_LEVEL else None
     if latest_action.startswith(ESCALATION_PREFIX) and latest_action != FOLLOWUP_ACTION:

@@ -49,11 +49,16 @@ EMERGENCY_QUESTIONS: tuple[str, ...] = ("screen_chest", "screen_heat_swelling_fe
 # Codes the safety layer wants asked about next (a doubt from one net): slot of codes, kept by
 # TriageSafetyPolicy, read here.
 TO_ASK_SLOT = "red_flags_to_ask"
+# "Does anything else bring it on?": asked when the first message named one trigger, so the
+# pain_triggers question was never asked (blind persona set 3: the record held "running" when
+# the patient would have named stairs and hills too). Answering the triggers question sets it.
+MORE_TRIGGERS = "more_triggers"
 # Every slot the triage questions can fill, in the domain's order (domain.yml lists them too).
 ALL_FORM_SLOTS: tuple[str, ...] = (
     *EMERGENCY_QUESTIONS,
     "pain_location",
     "pain_triggers",
+    MORE_TRIGGERS,
     "onset",
     "screen_weight_bearing",
     "screen_pop_swelling",
@@ -198,6 +203,8 @@ def planned_questions(record: TriageRecord, mood: str | None = None, to_ask: Seq
     plan += ["pain_location", "pain_triggers", "onset"]
     if injury:
         plan += ["screen_weight_bearing", "screen_pop_swelling"]
+    if len(record.pain_triggers) == 1:
+        plan.append(MORE_TRIGGERS)  # after the injury questions, which matter more
     plan += ["duration_weeks", "under_16"]
     if record.is_child:
         plan.append("screen_child_hip")
@@ -252,6 +259,32 @@ TRIGGER_WORDS = {
     "walking": "when walking",
     "cycling": "when cycling",
 }
+# The "anything else?" question's buttons: every trigger the pain_triggers question offers.
+MORE_TRIGGER_BUTTONS = (
+    ("Stairs", "stairs"),
+    ("Sitting a long time", "sitting"),
+    ("Squatting", "squatting"),
+    ("Running", "running"),
+    ("Jumping or landing", "jumping"),
+    ("Hills", "hills"),
+    ("Kneeling", "kneeling"),
+)
+
+
+def more_triggers_question(known: Sequence[str]) -> str:
+    said = _join([TRIGGER_WORDS[t] for t in known if t in TRIGGER_WORDS]) or "at times"
+    return f"You said it hurts {said}. Does anything else bring it on? Tap one, type all that apply, or tap No."
+
+
+def more_triggers_buttons(known: Sequence[str]) -> list[dict[str, str]]:
+    buttons = [
+        {"title": title, "payload": f'/inform{{"pain_trigger":"{value}"}}'}
+        for title, value in MORE_TRIGGER_BUTTONS
+        if value not in known
+    ]
+    return [*buttons, {"title": "No, that's all", "payload": "/deny"}]
+
+
 SIDE_WORDS = {"left": "in the left knee", "right": "in the right knee", "both": "in both knees"}
 
 

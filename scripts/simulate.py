@@ -46,6 +46,7 @@ from bot import policy  # noqa: E402  (after the path set-up)
 from bot.contract import RED_FLAG_MIN_LEVEL, TRIAGE_LEVELS  # noqa: E402  (after the path set-up)
 
 MAX_TURNS = 60
+SAME_ANSWER = {"more_triggers": "pain_triggers"}
 TRACKER_TRIES = 120  # seconds to wait for a conversation still being handled (409) before giving up
 # What the persona types when its script says so (the wording of these is not what is tested).
 ASK_TO_BOOK = "Can I book an appointment please?"
@@ -176,6 +177,9 @@ def play(client: Client, persona: dict) -> Outcome:
     tries: Counter = Counter()
     last_answer: str | None = None
     last_replies: list[dict] = []
+    # Questions a persona has no answer of its own for, answered with the one that fits: "does
+    # anything else bring it on?" with what brings it on.
+    answers = {**answers, **{q: answers[a] for q, a in SAME_ANSWER.items() if a in answers and q not in answers}}
     for _ in range(MAX_TURNS):
         if not queue:
             asked = out.turns[-1].asked if out.turns else None

@@ -201,3 +201,18 @@ async def test_after_a_skip_only_unknown_questions_are_asked():
 async def test_duration_must_be_a_number_of_weeks(value, ok):
     _, slots = await validate({}, "inform", "duration_weeks", set_by_message={"duration_weeks": value})
     assert (slots.get("duration_weeks") is not None) == ok
+
+
+async def test_one_trigger_from_the_first_message_gets_an_anything_else_question_the_triggers_question_does_not():
+    known = {**TYPICAL_SLOTS, "pain_triggers": ["running"], "duration_weeks": None, "more_triggers": None}
+    _, slots = await validate(known, "inform", "onset")
+    assert slots["requested_slot"] == "more_triggers"
+    dispatcher = CollectingDispatcher()
+    await actions.ActionAskMoreTriggers().run(dispatcher, make_tracker(known), DOMAIN_DICT)
+    message = dispatcher.messages[0]
+    assert "when running" in message["text"] and "anything else" in message["text"]
+    titles = [b["title"] for b in message["buttons"]]
+    assert "Running" not in titles and "Stairs" in titles and titles[-1] == "No, that's all"
+    # answering the triggers question itself, even with one trigger, is enough
+    _, slots = await validate({**known, "pain_triggers": ["stairs"], "onset": None}, "inform", "pain_triggers")
+    assert slots.get("more_triggers") and slots["requested_slot"] == "onset"

@@ -301,6 +301,21 @@ async def test_a_bad_contact_gets_a_clear_reask(form, typed, reask):
     assert slots["contact"] is None and slots["requested_slot"] == "contact"
 
 
+async def test_an_email_beside_a_question_is_kept_though_a_rule_answers_the_question():
+    typed = "sam.lee@example.com. is my information kept private?"
+    _, slots = await validate("booking_form", "contact", {"booking_consent": True, "patient_name": "Sam Lee"},
+                              intent="ask_clinic_info", text=typed, candidates={})
+    assert slots["contact_email"] == "sam.lee@example.com" and slots["requested_slot"] == "preferred_times"
+
+
+@pytest.mark.parametrize("typed", ["skip", "I'd rather not"])
+async def test_not_giving_a_contact_is_told_why_and_given_a_way_out(typed):
+    dispatcher, slots = await validate("booking_form", "contact", {"booking_consent": True, "patient_name": "Sam Lee"},
+                                       intent="nlu_fallback", text=typed, candidates={"contact": typed})
+    assert CLINIC_PHONE in said(dispatcher) and "type stop" in said(dispatcher)
+    assert slots["contact"] is None
+
+
 async def test_skip_at_the_times_question_means_any_time():
     _, slots = await validate("callback_form", "preferred_times", DETAILS, intent="skip", text="skip",
                               candidates={"preferred_times": "skip"})

@@ -232,6 +232,10 @@ def form_turn(text, asked, intent="pain_after_sitting", entities=(), slots=None)
     # a number or a no with an age to "is the person under 16?"
     ("nah, 52", "under_16", "nlu_fallback", {"under_16": "no", "age": 52}),
     ("she's 11", "under_16", "greet", {"under_16": "yes", "age": 11}),
+    # the plain no or yes after a story or a question back
+    ("I work nights so I sleep in the day lol but no, it never wakes me", "screen_night_pain", "nlu_fallback",
+     {"screen_night_pain": "no"}),
+    ("Why do you need that? ... ok then. No.", "screen_mood", "out_of_scope", {"screen_mood": "no"}),
 ])
 def test_an_answer_to_the_question_just_asked_goes_to_the_form(text, asked, intent, slots):
     decision = safety.on_user_message(form_turn(text, asked, intent), detect)
@@ -292,6 +296,18 @@ def test_a_message_that_is_not_an_answer_gets_the_question_again_and_the_second_
     # after either, the form asks its question again (with its buttons)
     assert safety.after_action("utter_stuck", False, "triage_form") == "triage_form"
     assert safety.after_action("utter_need_a_choice", False, "triage_form") == "triage_form"
+
+
+def test_a_question_mid_way_is_promised_an_answer_and_a_late_answer_to_another_question_is_noted():
+    asked = form_turn("should I stop running in the meantime? it starts after about 5k", "screen_calf",
+                      "pain_when_running")
+    assert safety.on_user_message(asked, detect).action == "utter_question_after_the_questions"
+    late = form_turn("sorry I missed the where one, it's the inner side", "screen_numbness", "nlu_fallback",
+                     entities=["pain_location"])
+    assert safety.on_user_message(late, detect).action == "utter_noted_for_later"
+    # and the form asks its own question again after either
+    assert safety.after_action("utter_question_after_the_questions", False, "triage_form") == "triage_form"
+    assert safety.after_action("utter_noted_for_later", False, "triage_form") == "triage_form"
 
 
 def test_a_plain_no_to_a_safety_question_outweighs_the_nets_reading_of_the_question_s_own_words():

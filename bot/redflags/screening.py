@@ -42,7 +42,32 @@ def read_answer(text: str, rules: RuleSet | None = None) -> str | None:
         return "no" if _CONTRAST.search(answer) is None else None
     if rules.answers["affirmative"].match(answer):
         return "yes"
-    return None
+    return _answer_after_a_preamble(answer, rules)
+
+
+# Where a later clause starts: a sentence break, or "but", "so", "though" ("I sleep in the day
+# haha but no, it doesn't wake me"; "Is that going on a record? ... Fine. No.").
+_CLAUSE_START = re.compile(r"(?:[.!?;]+|\s[-–]\s|\b(?:but|so|though|tho|anyway|anyways)\b,?)\s*", re.IGNORECASE)
+
+
+def _answer_after_a_preamble(answer: str, rules: RuleSet) -> str | None:
+    """A plain no or yes that starts a later clause, after a story or a question back, when every
+    such clause agrees (found by blind persona set 3). Only a bare no or yes counts: "no, it
+    doesn't wake me" but not "not only at night"."""
+    readings = set()
+    for start in _CLAUSE_START.finditer(answer):
+        clause = answer[start.end() :]
+        bare = _BARE_ANSWER.match(clause)
+        if bare:
+            readings.add("no" if bare.group("no") else "yes")
+    return readings.pop() if len(readings) == 1 else None
+
+
+_BARE_ANSWER = re.compile(
+    r"(?:(?P<no>no|nope|nah|not really|never)|(?P<yes>yes|yeah|yep|yup))\b"
+    r"(?!\s+(?:only|just|wonder|matter|doubt|idea|more|longer|way)\b)",
+    re.IGNORECASE,
+)
 
 
 def denies(text: str, question: str | None, rules: RuleSet | None = None) -> bool:
