@@ -260,8 +260,8 @@ def _net_self_harm_in_a_triage_answer(turn: Turn, findings: Sequence[Mapping[str
 def net_self_harm_beside_another_flag(
     findings: Sequence[Mapping[str, Any]], answer: Sequence[Mapping[str, Any]]
 ) -> bool:
-    """Whether self-harm was read by the learned net alone in a message that asserts an emergency
-    red flag. Blind batches 11 and 12 showed why: the net reads self-harm into urgent stories about
+    """Whether self-harm was read by the learned net alone in a message that asserts another red
+    flag. Blind batches 11 and 12 showed why: the net reads self-harm into urgent stories about
     something else ("writing for my father", a fall, a hot knee, chest pain), and one reply per
     turn meant a crisis message in place of "go to an emergency department now". The other flag's
     instruction goes first and the self-harm question follows at once (`after_action`): nothing is
@@ -271,12 +271,12 @@ def net_self_harm_beside_another_flag(
     if not self_harm or any(f.get("code") == "self_harm" for f in answer):
         return False
     net_only = all(str(f.get("rule", "")).startswith(MODEL_RULE_PREFIX) for f in self_harm)
-    # Only beside an emergency (000 or an emergency department now), whose instruction matters as
-    # much: beside a "doctor within 24 hours" flag the crisis reply comes first (blind batch 14: a
-    # coach's message about a player's goodbye post, with a child_hip reading beside it).
-    return net_only and any(
-        f.get("code") != "self_harm" and level_rank(_finding_level(f)) >= level_rank("emergency") for f in findings
-    )
+    # Beside any other flag: on blind batches 11-14, 38 of the 39 messages where the net alone read
+    # self-harm beside another red flag were about something else. Asking only beside an emergency
+    # would have sent 16 of those a crisis reply in place of their own instruction, to escalate the
+    # one real case (a coach about a player's goodbye post), which the question still reaches with
+    # Lifeline and 000 in it, and which staff review anyway (the other flag is urgent).
+    return net_only and any(f.get("code") != "self_harm" for f in findings)
 
 
 def _not_answered_no(

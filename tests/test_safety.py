@@ -457,8 +457,9 @@ def test_but_a_yes_in_the_questions_own_terms_still_escalates():
     assert d.slot_updates["red_flags"] == ["fracture_or_dislocation"]
 
 
-def test_beside_a_doctor_within_24_hours_flag_the_nets_self_harm_reading_escalates_at_once():
+def test_beside_a_doctor_within_24_hours_flag_too_the_nets_self_harm_reading_is_asked_next():
     net = finding("self_harm") | {"rule": "model.self_harm:0.97"}
     d = safety.on_user_message(turn(findings=[net, finding("child_hip", start=9)]), detect)
-    assert d.action == "utter_red_flag_self_harm"
-    assert set(d.slot_updates["red_flags"]) == {"self_harm", "child_hip"}
+    assert d.action == "utter_red_flag_child_hip"
+    assert d.slot_updates[safety.CLARIFY_SLOT] == "self_harm"
+    assert d.slot_updates["staff_review_needed"] is True  # staff see it whatever the answer
