@@ -10,9 +10,11 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential=12.9 \
  && rm -rf /var/lib/apt/lists/*
-COPY requirements.lock /tmp/requirements.lock
+# The lock less the test and check tools (deploy/runtime_requirements.py).
+COPY requirements.in requirements.lock deploy/runtime_requirements.py /tmp/
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-deps -r /tmp/requirements.lock \
+ && python /tmp/runtime_requirements.py /tmp/requirements.in /tmp/requirements.lock > /tmp/runtime.txt \
+ && /opt/venv/bin/pip install --no-deps -r /tmp/runtime.txt \
  && /opt/venv/bin/pip check
 
 FROM python:3.10.13-slim-bookworm AS project
