@@ -135,6 +135,12 @@ CONTACT_REASK = "Please type your mobile number or your email, like 0412 345 678
 PHONE_NEEDED = "We need a phone number to call you. Please type a mobile or landline, like 0412 345 678."
 
 
+# Words that say when: a day, a part of the day, a clock time.
+TIME_WORDS = re.compile(
+    r"\b(?:week ?days?|week ?ends?|mornings?|afternoons?|evenings?|nights?|any ?time|mon|tue|wed|thu|fri|sat|sun)"
+    r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b\d{1,2}(?::\d\d)?\s*(?:am|pm)\b|\b(?:before|after) \d",
+    re.IGNORECASE,
+)
 # "skip", "pass", "rather not", "no thanks": the person does not want to give a contact here.
 NOT_GIVING = re.compile(
     r"^\W*(?:skip|pass|no thanks?|nah|no|rather not|i'?d rather not|don'?t want to|do not want to"
@@ -609,6 +615,18 @@ class _DetailsFormValidation(FormValidationAction, ABC):
             return {}
         answer = read_contact(text, phone_only=self.form_name() == CALLBACK_FORM)
         return {"contact": text} if answer.phone or answer.email else {}
+
+    async def extract_preferred_times(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Times in the answer are the answer, whatever else it says or asks ("weekday mornings
+        before 8? is that possible"), as for a contact (found by blind persona sets 3 and 4)."""
+        if not self._asked(tracker, "preferred_times") or tracker.get_slot("preferred_times"):
+            return {}
+        text = _text(tracker)
+        if text.startswith("/") or not TIME_WORDS.search(text):
+            return {}
+        return {"preferred_times": text} if validate_preferred_times(text).ok else {}
 
     def validate_contact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

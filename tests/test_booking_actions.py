@@ -316,6 +316,14 @@ async def test_not_giving_a_contact_is_told_why_and_given_a_way_out(typed):
     assert slots["contact"] is None
 
 
+async def test_times_beside_a_question_are_kept():
+    typed = "weekday mornings before 9? if that's possible"
+    _, slots = await validate("booking_form", "preferred_times", {"booking_consent": True, "patient_name": "Sam Lee",
+                                                                  "contact": "0412 345 678"},
+                              intent="ask_clinic_info", text=typed, candidates={})
+    assert slots["preferred_times"] == typed
+
+
 async def test_skip_at_the_times_question_means_any_time():
     _, slots = await validate("callback_form", "preferred_times", DETAILS, intent="skip", text="skip",
                               candidates={"preferred_times": "skip"})

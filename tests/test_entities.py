@@ -122,6 +122,7 @@ ONSET_CASES = [
     ("it came on slowly", "gradual"),
     ("gradually got worse", "gradual"),
     ("it just crept up on me", "gradual"),
+    ("pretty slow. didnt stack it or anything", "gradual"),
     ("no injury, it started after i upped my kms", "gradual"),
     ("started when i upped my k's for a half", "gradual"),
     ("it began when i increased my volume", "gradual"),

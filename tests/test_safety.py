@@ -236,6 +236,9 @@ def form_turn(text, asked, intent="pain_after_sitting", entities=(), slots=None)
     ("I work nights so I sleep in the day lol but no, it never wakes me", "screen_night_pain", "nlu_fallback",
      {"screen_night_pain": "no"}),
     ("Why do you need that? ... ok then. No.", "screen_mood", "out_of_scope", {"screen_mood": "no"}),
+    # a no with an everyday "but" after it, or after a filler
+    ("No, all fine. A bit stressed at work but that's normal", "screen_mood", "nlu_fallback", {"screen_mood": "no"}),
+    ("omg no haha, nothing like that", "screen_self_harm", "nlu_fallback", {"screen_self_harm": "no"}),
 ])
 def test_an_answer_to_the_question_just_asked_goes_to_the_form(text, asked, intent, slots):
     decision = safety.on_user_message(form_turn(text, asked, intent), detect)

@@ -14,7 +14,10 @@ from bot.redflags.findings import Finding
 from bot.redflags.rules import RuleSet, ScreeningQuestion
 
 _CONTRAST = re.compile(r"\b(?:but|though|tho|although|except|apart from|only|just)\b", re.IGNORECASE)
-_FILLER = re.compile(r"^(?:(?:um+|uh+|hmm+|well|oh|ah|err*|so|honestly|ok|okay)\b[\s,.!]*)*", re.IGNORECASE)
+_FILLER = re.compile(
+    r"^(?:(?:um+|uh+|hmm+|well|oh|ah|err*|so|honestly|ok|okay|omg|lol|haha+|ha|lmao|tbh|look|mate)\b[\s,.!]*)*",
+    re.IGNORECASE,
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -39,7 +42,12 @@ def read_answer(text: str, rules: RuleSet | None = None) -> str | None:
     if unsure and unsure.group(0).strip("? "):
         return "unsure"
     if rules.answers["negative"].match(answer):
-        return "no" if _CONTRAST.search(answer) is None else None
+        # "No, all good. Bit stressed with work but that's normal" is a no; "no, but yes it swells"
+        # is not a plain one. A sign after the "but" is the rules' to find (screening_finding).
+        contrast = _CONTRAST.search(answer)
+        if contrast and _BARE_ANSWER.match(answer[contrast.end() :].lstrip(" ,")) is not None:
+            return None
+        return "no"
     if rules.answers["affirmative"].match(answer):
         return "yes"
     return _answer_after_a_preamble(answer, rules)
