@@ -52,6 +52,7 @@ from bot.booking.service import (
 )
 from bot.booking.store import BookingRequest, utcnow
 from bot.booking.validation import (
+    GOES_BY,
     name_words,
     phone_for_people,
     validate_email,
@@ -590,7 +591,8 @@ class _DetailsFormValidation(FormValidationAction, ABC):
     ) -> dict[str, Any]:
         if value is None or self._button_from_elsewhere(value, dispatcher):
             return {"patient_name": None}
-        if _intent(tracker) in NOT_A_NAME_INTENTS and _confidence(tracker) >= CONFIDENT:
+        goes_by = GOES_BY.match(str(value)) is not None
+        if _intent(tracker) in NOT_A_NAME_INTENTS and _confidence(tracker) >= CONFIDENT and not goes_by:
             dispatcher.utter_message(response="utter_booking_need_name")
             return {"patient_name": None}
         checked = validate_name(value)
@@ -601,6 +603,16 @@ class _DetailsFormValidation(FormValidationAction, ABC):
             dispatcher.utter_message(text=checked.reask)
             return {"patient_name": None}
         return {"patient_name": checked.value}
+
+    async def extract_patient_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A name with the name the person goes by ("..., call me Kostas") is the answer, though
+        "call me" reads like a request for a call."""
+        if not self._asked(tracker, "patient_name") or tracker.get_slot("patient_name"):
+            return {}
+        text = _text(tracker)
+        return {"patient_name": text} if GOES_BY.match(text) else {}
 
     async def extract_contact(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import policy
+from bot.booking.validation import GOES_BY
 from bot.buttons import parse_payload, typed_button
 from bot.contract import (
     MODEL_RULE_PREFIX,
@@ -488,7 +489,7 @@ def answer_in_context(turn: Turn, doubtful: Sequence[str] = ()) -> dict[str, Any
         tapped = tapped_answer(asked, button, turn.slots)
         if tapped is not None:
             return tapped
-    if turn.intent in STEERING_INTENTS:
+    if turn.intent in STEERING_INTENTS and not (asked == "patient_name" and GOES_BY.match(turn.text)):
         return None
     if asked in YES_NO_QUESTIONS or asked == "under_16":
         reading = read_answer(turn.text)

@@ -259,6 +259,13 @@ async def test_a_name_with_a_note_about_who_is_writing_is_kept_whole(typed):
     assert slots["patient_name"] == typed and slots["requested_slot"] == "contact"
 
 
+async def test_a_name_with_the_name_the_person_goes_by_is_kept_though_call_me_reads_like_a_request():
+    typed = "Alexandros Pappas, call me Alex"
+    _, slots = await validate("booking_form", "patient_name", {"booking_consent": True},
+                              intent="request_human", text=typed, candidates={})
+    assert slots["patient_name"] == typed and slots["requested_slot"] == "contact"
+
+
 @pytest.mark.parametrize("typed, intent, reask", [
     ("<b>Sam</b>", "nlu_fallback", "letters only"),
     ("yes", "affirm", "your name first"),

@@ -246,6 +246,14 @@ def test_an_answer_to_the_question_just_asked_goes_to_the_form(text, asked, inte
     assert {k: decision.slot_updates.get(k) for k in slots} == slots
 
 
+def test_a_name_with_call_me_goes_to_the_form_but_a_call_back_request_steers():
+    named = safety.Turn(text="Alexandros Pappas, call me Alex", intent="request_human", findings=[],
+                        requested_slot="patient_name", slots={}, active_loop="booking_form")
+    assert safety.on_user_message(named, detect).action == "booking_form"
+    steer = safety.Turn(**{**named.__dict__, "text": "can someone call me back instead"})
+    assert safety.on_user_message(steer, detect).action != "booking_form"
+
+
 def test_an_entity_answer_or_free_text_goes_to_the_form_and_the_patient_can_still_steer():
     located = form_turn("just under the kneecap", "pain_location", "greet", entities=["pain_location"])
     assert safety.on_user_message(located, detect).action == "triage_form"

@@ -231,6 +231,15 @@ def validate_name(text: str | None) -> Checked:
 
 
 # Where a note after a name starts: a comma, or a full stop before "I'm her mum", "for my son"...
+# A name with the name the person goes by ("Konstantinos Georgiou, call me Kostas"): "call me" here
+# is not a request for a call-back (blind persona set 4).
+GOES_BY = re.compile(
+    r"^\s*(?!(?:please|pls|plz|can|could|would|will|just|you|u|i|ok|okay|yes|no|hi|hey)\b)[A-Za-z][\w'.-]*"
+    r"(?:\s+[A-Za-z][\w'.-]*){0,3}\s*[,.(-]?\s*(?:but\s+|or\s+|and\s+)?(?:please\s+)?"
+    r"(?:just\s+)?(?:everyone\s+|people\s+|friends\s+)?(?:call|calls)\s+me\s+"
+    r"(?!(?:back|later|tomorrow|today|tonight|now|asap|soon|on|at|after|before)\b)[A-Za-z][\w'-]*\W*$",
+    re.IGNORECASE,
+)
 _NAME_NOTE = re.compile(r",|\.\s+(?=(?:i'?m|i am|i|my|her|his|their|for|she|he|we|it'?s|this)\b)", re.IGNORECASE)
 
 
