@@ -85,7 +85,7 @@ def report(
     return {"recall": sum(joined.values()) / max(total, 1), "false": flagged_joined / max(quiet, 1)}
 
 
-def leave_one_writer_out(sweep: bool, cache: Path | None = None) -> None:
+def leave_one_writer_out(sweep: bool, cache: Path | None = None, c: float | None = None) -> None:
     corpus = learned.read_corpus()
     if cache and cache.exists():
         data = np.load(cache, allow_pickle=False)
@@ -94,7 +94,7 @@ def leave_one_writer_out(sweep: bool, cache: Path | None = None) -> None:
         scores = data["scores"]
         writers = sorted({e.source for e in corpus})
     else:
-        gold, texts, scores, writers = _score_left_out(corpus)
+        gold, texts, scores, writers = _score_left_out(corpus, c)
         if cache:
             np.savez(cache, gold=np.array([",".join(g) for g in gold]), texts=np.array(texts), scores=scores)
     rules = rules_findings(texts)
@@ -105,7 +105,7 @@ def leave_one_writer_out(sweep: bool, cache: Path | None = None) -> None:
         _sweep(gold, rules, scores)
 
 
-def _score_left_out(corpus):
+def _score_left_out(corpus, c: float | None = None):
     everyday = [e for e in learned.training_examples(learned.CORPUS_DIR) if e.source == "nlu"]
     writers = sorted({e.source for e in corpus})
     gold: list[tuple] = []
@@ -114,7 +114,7 @@ def _score_left_out(corpus):
     for writer in writers:
         train = [e for e in corpus if e.source != writer] + everyday
         test = [e for e in corpus if e.source == writer]
-        model = learned.train(train)
+        model = learned.train(train) if c is None else learned.train(train, c=c)
         rows.append(model_scores(model, [e.text for e in test]))
         gold += [e.codes for e in test]
         texts += [e.text for e in test]
@@ -190,8 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true")
     parser.add_argument("--cache", type=Path, help="keep the left-out scores here and reuse them")
+    parser.add_argument("--c", type=float, help="the logistic regressions' C (default: learned.train's)")
     args = parser.parse_args(argv)
-    leave_one_writer_out(args.sweep, args.cache)
+    leave_one_writer_out(args.sweep, args.cache, args.c)
     vignettes()
     return 0
 
