@@ -404,7 +404,10 @@ def on_user_message(turn: Turn, detect) -> Decision:
         decision.action = turn.active_loop
     elif turn.active_loop and TO_ASK_SLOT in decision.slot_updates:
         decision.action = turn.active_loop  # the form asks about the doubt next
-    elif turn.active_loop == TRIAGE_FORM and turn.requested_slot and turn.intent in NOT_AN_ANSWER_INTENTS:
+    elif turn.active_loop == TRIAGE_FORM and turn.requested_slot and (
+        turn.intent in NOT_AN_ANSWER_INTENTS
+        or (turn.intent in ("affirm", "deny") and turn.requested_slot in CHOICE_QUESTIONS)
+    ):
         # Not an answer to this question. Something for another question ("oh, I skipped the where
         # question: it's the inner side") is noted (the slot mappings keep it); a question asked
         # mid-way ("should I stop running?") is promised an answer after the questions. Otherwise
@@ -475,6 +478,9 @@ ENTITY_QUESTIONS = {
     "duration_weeks": "duration_weeks",
 }
 YES_NO_QUESTIONS = frozenset({MOOD_QUESTION, *SCREENING_QUESTIONS})
+# Questions a bare yes or no does not answer ("yes" to "where on the knee?"): said twice, the loop
+# guard offers a way out, as for any other message that is not an answer.
+CHOICE_QUESTIONS = frozenset({"pain_location", "pain_triggers", "onset", "duration_weeks"})
 _AGE = re.compile(r"\b(\d{1,3})\b")
 
 

@@ -29,6 +29,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# A typical picture, answered in the order the bot asks (which depends on what the first message
+# said: one trigger named brings "does anything else bring it on?").
+TYPICAL_ANSWERS = {
+    "pain_location": '/inform{"pain_location":"around_kneecap"}',
+    "pain_triggers": '/inform{"pain_trigger":"stairs"}',
+    "more_triggers": "/deny",
+    "onset": '/inform{"onset":"gradual"}',
+    "duration_weeks": '/inform{"duration_weeks":6}',
+    "under_16": "/deny",  # not under 16
+}
+
+
 @dataclass
 class BotStack:
     rasa_url: str
@@ -76,11 +88,13 @@ class BotStack:
         """After a first message about the knee: "No" to the emergency questions, then the
         answers of a typical picture (around the kneecap, came on slowly, 6 weeks, not under 16).
         The replies to the last tap: the locking question."""
-        self.answer_the_emergency_questions(sender)
-        self.send('/inform{"pain_location":"around_kneecap"}', sender)
-        self.send('/inform{"onset":"gradual"}', sender)
-        self.send('/inform{"duration_weeks":6}', sender)
-        return self.send("/deny", sender)  # not under 16
+        replies = self.answer_the_emergency_questions(sender)
+        for _ in range(len(TYPICAL_ANSWERS) + 1):
+            asked = self.tracker(sender)["slots"].get("requested_slot")
+            if asked not in TYPICAL_ANSWERS:
+                break
+            replies = self.send(TYPICAL_ANSWERS[asked], sender)
+        return replies
 
     def _start(self, name: str) -> None:
         command, ready = self.commands[name]

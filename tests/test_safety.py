@@ -304,6 +304,10 @@ def test_a_message_that_is_not_an_answer_gets_the_question_again_and_the_second_
     # a new story mid-form does not restart the questions
     assert safety.on_user_message(form_turn("it also aches after sitting", "onset", "pain_after_sitting"),
                                   detect).action == "utter_need_a_choice"
+    # a bare yes to a question that wants a choice counts as a miss too (whatever the words were read as)
+    yes = form_turn("the wobbly bit", "pain_location", "affirm")
+    assert safety.on_user_message(yes, detect).action == "utter_need_a_choice"
+    assert safety.on_user_message(safety.Turn(**{**yes.__dict__, "tries": 2}), detect).action == "utter_stuck"
     # after either, the form asks its question again (with its buttons)
     assert safety.after_action("utter_stuck", False, "triage_form") == "triage_form"
     assert safety.after_action("utter_need_a_choice", False, "triage_form") == "triage_form"

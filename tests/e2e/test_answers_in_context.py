@@ -48,6 +48,8 @@ def test_an_age_answers_the_under_16_question_and_a_typed_title_counts_as_the_ta
     bot.send("Just below the kneecap", sender)  # the button's title, typed as on SMS
     assert bot.slots(sender)["pain_location"] == "below_kneecap"
     bot.send("slowly over time", sender)
+    assert asked(bot, sender) == "more_triggers"  # the first message named one trigger: anything else?
+    bot.send("No, that's all", sender)  # the button's title, typed
     bot.send("2 to 6 weeks", sender)
     slots = bot.slots(sender)
     assert slots["onset"] == "gradual" and slots["duration_weeks"] == 4

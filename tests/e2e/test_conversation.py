@@ -38,6 +38,8 @@ def test_happy_path_from_first_message_to_summary_and_booking_offer(bot):
     assert "Where on the knee" in texts(replies)  # the trigger is known: not asked again
     bot.send('/inform{"pain_location":"around_kneecap"}', sender)
     replies = bot.send('/inform{"onset":"gradual"}', sender)
+    assert "Does anything else bring it on?" in texts(replies)  # one trigger said: anything else?
+    replies = bot.send("/deny", sender)
     assert "How long" in texts(replies)
     bot.send('/inform{"duration_weeks":6}', sender)
     bot.send("/deny", sender)  # not under 16
