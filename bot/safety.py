@@ -404,9 +404,13 @@ def on_user_message(turn: Turn, detect) -> Decision:
         decision.action = turn.active_loop
     elif turn.active_loop and TO_ASK_SLOT in decision.slot_updates:
         decision.action = turn.active_loop  # the form asks about the doubt next
-    elif turn.active_loop == TRIAGE_FORM and turn.requested_slot and (
-        turn.intent in NOT_AN_ANSWER_INTENTS
-        or (turn.intent in ("affirm", "deny") and turn.requested_slot in CHOICE_QUESTIONS)
+    elif (
+        turn.active_loop == TRIAGE_FORM
+        and turn.requested_slot
+        and (
+            turn.intent in NOT_AN_ANSWER_INTENTS
+            or (turn.intent in ("affirm", "deny") and turn.requested_slot in CHOICE_QUESTIONS)
+        )
     ):
         # Not an answer to this question. Something for another question ("oh, I skipped the where
         # question: it's the inner side") is noted (the slot mappings keep it); a question asked
