@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,6 +53,7 @@ from bot.booking.service import (
 from bot.booking.store import BookingRequest, utcnow
 from bot.booking.validation import (
     GOES_BY,
+    TIME_WORDS,
     name_words,
     phone_for_people,
     validate_email,
@@ -136,12 +137,6 @@ CONTACT_REASK = "Please type your mobile number or your email, like 0412 345 678
 PHONE_NEEDED = "We need a phone number to call you. Please type a mobile or landline, like 0412 345 678."
 
 
-# Words that say when: a day, a part of the day, a clock time.
-TIME_WORDS = re.compile(
-    r"\b(?:week ?days?|week ?ends?|mornings?|afternoons?|evenings?|nights?|any ?time|mon|tue|wed|thu|fri|sat|sun)"
-    r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b\d{1,2}(?::\d\d)?\s*(?:am|pm)\b|\b(?:before|after) \d",
-    re.IGNORECASE,
-)
 # "skip", "pass", "rather not", "no thanks": the person does not want to give a contact here.
 NOT_GIVING = re.compile(
     r"^\W*(?:skip|pass|no thanks?|nah|no|rather not|i'?d rather not|don'?t want to|do not want to"
@@ -604,41 +599,39 @@ class _DetailsFormValidation(FormValidationAction, ABC):
             return {"patient_name": None}
         return {"patient_name": checked.value}
 
+    def _taken_whole(self, tracker: Tracker, slot: str, says_it: Callable[[str], bool]) -> dict[str, Any]:
+        """The message as `slot`'s answer when it plainly holds one, whatever else it says or
+        asks, so the detail is not asked for again while a rule answers the rest (blind persona
+        sets 3 and 4: "name@example.com. is my information private?", "weekday mornings before
+        8? is that possible", "Konstantinos Georgiou, call me Kostas")."""
+        if not self._asked(tracker, slot) or tracker.get_slot(slot):
+            return {}
+        text = _text(tracker)
+        return {slot: text} if not text.startswith("/") and says_it(text) else {}
+
     async def extract_patient_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """A name with the name the person goes by ("..., call me Kostas") is the answer, though
-        "call me" reads like a request for a call."""
-        if not self._asked(tracker, "patient_name") or tracker.get_slot("patient_name"):
-            return {}
-        text = _text(tracker)
-        return {"patient_name": text} if GOES_BY.match(text) else {}
+        # "call me Kostas" after a name reads like a request for a call
+        return self._taken_whole(tracker, "patient_name", lambda text: GOES_BY.match(text) is not None)
 
     async def extract_contact(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """A number or an email in the answer is the answer, whatever else the message asks
-        ("name@example.com. is my information private?"): the rules answer the question, and the
-        detail is not asked for again (found by blind persona set 3)."""
-        if not self._asked(tracker, "contact") or tracker.get_slot("contact"):
-            return {}
-        text = _text(tracker)
-        if text.startswith("/"):
-            return {}
-        answer = read_contact(text, phone_only=self.form_name() == CALLBACK_FORM)
-        return {"contact": text} if answer.phone or answer.email else {}
+        phone_only = self.form_name() == CALLBACK_FORM
+
+        def holds_one(text: str) -> bool:
+            answer = read_contact(text, phone_only=phone_only)
+            return bool(answer.phone or answer.email)
+
+        return self._taken_whole(tracker, "contact", holds_one)
 
     async def extract_preferred_times(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Times in the answer are the answer, whatever else it says or asks ("weekday mornings
-        before 8? is that possible"), as for a contact (found by blind persona sets 3 and 4)."""
-        if not self._asked(tracker, "preferred_times") or tracker.get_slot("preferred_times"):
-            return {}
-        text = _text(tracker)
-        if text.startswith("/") or not TIME_WORDS.search(text):
-            return {}
-        return {"preferred_times": text} if validate_preferred_times(text).ok else {}
+        return self._taken_whole(
+            tracker, "preferred_times", lambda text: bool(TIME_WORDS.search(text)) and validate_preferred_times(text).ok
+        )
 
     def validate_contact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

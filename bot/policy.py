@@ -16,14 +16,12 @@ The level names themselves are the contract's (`bot/contract.py`).
 
 from __future__ import annotations
 
-from bot.contract import TRIAGE_LEVELS, level_rank
+from bot.contract import level_rank
 
 URGENT_FROM = "consultation_24"
 NO_BOOKING_FROM = "emergency"
 BOOKABLE_UP_TO = "consultation"
 CHILD_AGE = 16
-
-URGENT_LEVELS: tuple[str, ...] = tuple(level for level in TRIAGE_LEVELS if level_rank(level) >= level_rank(URGENT_FROM))
 
 
 def is_urgent(level: str | None) -> bool:

@@ -110,25 +110,27 @@ ASKS_BACK = re.compile(
 )
 
 
+def _yes_finding(turn: Turn, code: str, rule: str) -> dict:
+    """The finding a "yes" to the bot's own question about `code` makes: the whole message."""
+    return {
+        "code": code,
+        "level": RED_FLAG_MIN_LEVEL[code],
+        "matched": turn.text[:200],
+        "start": 0,
+        "end": len(turn.text),
+        "modifiers": [],
+        "asserted": True,
+        "rule": rule,
+    }
+
+
 def screening_answer_finding(turn: Turn) -> list[dict]:
     """A "yes" (typed or tapped) to a safety question is that question's red flag. Needs no
     detector, so it holds even if the rule layer fails."""
     question = turn.requested_slot
     if question not in SCREENING_QUESTIONS or turn.intent != "affirm":
         return []
-    code = SCREENING_QUESTIONS[question]
-    return [
-        {
-            "code": code,
-            "level": RED_FLAG_MIN_LEVEL[code],
-            "matched": turn.text[:200],
-            "start": 0,
-            "end": len(turn.text),
-            "modifiers": [],
-            "asserted": True,
-            "rule": f"screening:{question}:yes",
-        }
-    ]
+    return [_yes_finding(turn, SCREENING_QUESTIONS[question], f"screening:{question}:yes")]
 
 
 def contextual_findings(turn: Turn, detect) -> list[dict]:
@@ -202,18 +204,7 @@ def clarified_findings(turn: Turn, code: str, detect) -> list[dict]:
         yes = any(getattr(f, "asserted", False) and getattr(f, "code", None) == code for f in found)
     if not yes:
         return []
-    return [
-        {
-            "code": code,
-            "level": RED_FLAG_MIN_LEVEL[code],
-            "matched": turn.text[:200],
-            "start": 0,
-            "end": len(turn.text),
-            "modifiers": [],
-            "asserted": True,
-            "rule": f"clarified:{code}:yes",
-        }
-    ]
+    return [_yes_finding(turn, code, f"clarified:{code}:yes")]
 
 
 def asserted(findings: Iterable[Mapping[str, Any]]) -> list[dict]:

@@ -271,6 +271,14 @@ class TimesMessages:
     LONG = f"Please keep that short, up to {PREFERRED_TIMES_MAX_LENGTH} letters. For example, weekday mornings."
 
 
+# Words that say when: a day, a part of the day, a clock time.
+TIME_WORDS = re.compile(
+    r"\b(?:week ?days?|week ?ends?|mornings?|afternoons?|evenings?|nights?|any ?time|mon|tue|wed|thu|fri|sat|sun)"
+    r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b\d{1,2}(?::\d\d)?\s*(?:am|pm)\b|\b(?:before|after) \d",
+    re.IGNORECASE,
+)
+
+
 def validate_preferred_times(text: str | None) -> Checked:
     """Free text about good times to call or book: trimmed, no markup or control characters."""
     cleaned = re.sub(r"<[^>]*>", " ", unicodedata.normalize("NFC", text or ""))
