@@ -201,6 +201,9 @@ class LearnedModel:
         self._fact_terms = list(fact_terms)
         self._idf = np.asarray(idf, dtype=np.float64)
         self._coef = np.asarray(coef, dtype=np.float64)  # codes x features
+        # features x codes, laid out for the sparse product: a transposed view would be copied
+        # (24 MB) on every message
+        self._coef_t = np.ascontiguousarray(self._coef.T)
         self._intercept = np.asarray(intercept, dtype=np.float64)
         self._word_terms = list(word_terms)
         self._char_terms = list(char_terms)
@@ -211,7 +214,7 @@ class LearnedModel:
         if not texts:
             return np.zeros((0, len(self.codes)))
         features = _features(self._word, self._char, self._fact, texts, facts, self._idf)
-        logits = features @ self._coef.T + self._intercept
+        logits = features @ self._coef_t + self._intercept
         return 1.0 / (1.0 + np.exp(-logits))
 
     def scores(self, text: str, analysis: Analysis | None = None) -> dict[str, float]:

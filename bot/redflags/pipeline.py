@@ -6,6 +6,7 @@ pipelines are not documented as safe for concurrent calls, and a call takes abou
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 import warnings
@@ -268,8 +269,52 @@ def _context_rule(spec: ContextSpec):
     )
 
 
-def build(rules: RuleSet) -> Language:
-    """A fresh pipeline for these rules (tests may build their own; `get` caches one)."""
+def _regex_matcher_of(component: Any, owner: str) -> Any:
+    """The regex matcher inside a medspaCy component (TargetMatcher or ConText), or None. medspaCy
+    keeps it in private attributes, so a release that moves it gets None and the stock matcher
+    stays in place (tests/test_red_flag_pipeline.py notices)."""
+    matcher = getattr(component, f"_{owner}__matcher", None)
+    return getattr(matcher, "_MedspacyMatcher__regex_matcher", None)
+
+
+def _one_text_matcher_class() -> type:
+    from medspacy.common.regex_matcher import RegexMatcher
+
+    class OneTextRegexMatcher(RegexMatcher):
+        """medspaCy's RegexMatcher, matching every pattern against one text made once a document.
+
+        The stock matcher (medspaCy 1.3.1) rebuilds `doc.text_with_ws` from the tokens for every
+        pattern, which is most of the rules' time on a long message. The spans are the same: a
+        match that starts inside a token starts with that token, one that ends inside a token ends
+        after it (the stock resolve_start="left", resolve_end="right")."""
+
+        def __call__(self, doc: Doc) -> list[tuple[int, int, int]]:
+            if (self.resolve_start, self.resolve_end) != ("left", "right") or not len(doc):
+                return super().__call__(doc)
+            text = doc.text_with_ws
+            starts = [token.idx for token in doc]
+            count = len(starts)
+            matches: list[tuple[int, int, int]] = []
+            for match_id, patterns in self._patterns.items():
+                on_match = self._callbacks[match_id]
+                for pattern in patterns:
+                    for found in pattern.finditer(text):
+                        first = bisect.bisect_left(starts, found.start())
+                        if first == count or starts[first] != found.start():
+                            first = (first - 1) % count  # the token the match starts in
+                        end = bisect.bisect_left(starts, found.end())  # the first token after it
+                        if end > first:
+                            matches.append((match_id, first, end))
+                        if on_match is not None:
+                            on_match(self, doc, len(matches) - 1, matches)
+            return matches
+
+    return OneTextRegexMatcher
+
+
+def build(rules: RuleSet, *, one_text: bool = True) -> Language:
+    """A fresh pipeline for these rules (tests may build their own; `get` caches one).
+    `one_text=False` keeps medspaCy's stock regex matcher (tests compare the two)."""
     import medspacy  # noqa: F401  (registers the medspaCy factories and span extensions)
     import spacy
     from medspacy.custom_tokenizer import create_medspacy_tokenizer
@@ -302,6 +347,12 @@ def build(rules: RuleSet) -> Language:
         },
     )
     context.add(_context_rules(rules))
+    if one_text:
+        faster = _one_text_matcher_class()
+        for component, owner in ((matcher, "TargetMatcher"), (context, "ConText")):
+            stock = _regex_matcher_of(component, owner)
+            if stock is not None and type(stock) in faster.__bases__:
+                stock.__class__ = faster
     return nlp
 
 
