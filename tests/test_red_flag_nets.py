@@ -31,6 +31,7 @@ def scores(**given):
     ([], scores(locked_knee=0.3), [], []),  # too little: nothing
     ([rule("infection", False, ["negated"])], scores(infection=0.95), [], []),  # "no fever": the rules' reading wins
     ([rule("infection", False, ["animal"])], scores(infection=0.95), [], []),  # the dog's knee
+    ([rule("child_hip", False, ["adult"])], scores(child_hip=0.99), [], []),  # "Gary (58) is limping"
     ([rule("self_harm")], scores(self_harm=0.0), ["self_harm"], []),  # rules alone for self-harm
     ([rule("self_harm", False, ["family"])], scores(self_harm=0.5), [], ["self_harm"]),  # never silence
 ])
@@ -151,6 +152,31 @@ def test_another_adults_symptom_is_theirs_when_the_writer_turns_to_their_own_kne
     # a child is always the person asked for; so is an adult the writer does not turn away from
     assert asserted_codes(analyse("my son's knee is red and hot and he has a fever, mine is just sore").findings)
     assert asserted_codes(analyse("my wife can't put weight on her leg after she fell").findings)
+
+
+@pytest.mark.parametrize("text", [
+    "my client Gary (58) has been limping all week and now his knee is hot and swollen",
+    "support worker here, my participant (19, autism) has been limping since footy",
+])
+def test_an_adults_age_is_the_rules_evidence_against_the_under_16_code(text):
+    result = analyse(text)
+    assert "child_hip" not in asserted_codes(result.findings)
+    assert any(f.code == "child_hip" and "adult" in f.modifiers for f in result.findings)
+
+
+def test_a_child_named_beside_an_adult_keeps_the_under_16_code():
+    text = "I'm 45 and my son (12) has been limping and says his thigh hurts"
+    result = analyse(text)
+    assert "child_hip" in asserted_codes(result.findings)
+    assert not any("adult" in f.modifiers for f in result.findings)
+
+
+@pytest.mark.parametrize("text", [
+    "my nan has a hot swollen knee and a temp, but I'm asking about mine, it hurts on stairs",
+    "my coach had bone cancer in his knee as a kid. mine is just sore after squats",
+])
+def test_every_relative_and_acquaintance_is_another_person(text):
+    assert asserted_codes(analyse(text).findings) == []
 
 
 def test_the_scored_blind_batches_stay_caught():

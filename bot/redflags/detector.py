@@ -22,6 +22,9 @@ _AGE_NUMBER = re.compile(r"\d{1,2}")
 _OFFSPRING_RULE = "sign.offspring_word"
 ANIMAL = "animal"
 OTHER_PERSON = "other_person"
+# Not a ConText category: an adult's age is said and no child is named (see _adult_finding).
+ADULT = "adult"
+_ADULT_RULE = "child_hip.adult_age_named"
 _CHILD_WORD_RULE = "sign.child_word"
 
 
@@ -190,21 +193,43 @@ def _sentence_sites(doc, rules: RuleSet) -> list[_SentenceSites]:
     return sites
 
 
-def _child_mentions(mentions: list[Mention]) -> list[Mention]:
-    """Ages decide childhood: "my 9 year old" is a child, "my son, he's 25" is not."""
-    adult_age_named = False
+def _child_mentions(mentions: list[Mention]) -> tuple[list[Mention], Mention | None]:
+    """Ages decide childhood: "my 9 year old" is a child, "my son, he's 25" is not. Returns the
+    mentions kept and the first adult age said plainly (None when there is none)."""
+    adult_age: Mention | None = None
     kept: list[Mention] = []
     for mention in mentions:
         if mention.spec.id == _CHILD_WORD_RULE:
             number = _AGE_NUMBER.search(mention.text)
             if number and int(number.group(0)) >= ADULT_AGE:
-                if not mention.modifiers:
-                    adult_age_named = True
+                if not mention.modifiers and adult_age is None:
+                    adult_age = mention
                 continue
         kept.append(mention)
-    if adult_age_named:
+    if adult_age is not None:
         kept = [m for m in kept if m.spec.id != _OFFSPRING_RULE]
-    return kept
+    return kept, adult_age
+
+
+def _adult_finding(adult_age: Mention | None, mentions: list[Mention], patient_under_16: bool | None) -> list[Finding]:
+    """An adult's age said, and no child anywhere in the message: the rules' evidence that the
+    under-16 code is not this person's ("my client Gary (58) has been limping"). Kept as a finding
+    that is not asserted (staff see "child_hip: adult"), so the learned net, which reads "limping"
+    but not ages, does not raise it alone (nets.NOT_NOW)."""
+    if adult_age is None or patient_under_16 or any(m.label == "child" for m in mentions):
+        return []
+    return [
+        Finding(
+            code="child_hip",
+            level=RED_FLAG_MIN_LEVEL["child_hip"],
+            matched=adult_age.text,
+            start=adult_age.start,
+            end=adult_age.end,
+            modifiers=(ADULT,),
+            asserted=False,
+            rule=_ADULT_RULE,
+        )
+    ]
 
 
 # ---- findings ---------------------------------------------------------------------------------
@@ -472,7 +497,7 @@ def analyse(
         return Analysis([])
     _, rules = pipeline.get()
     mentions, sites = _analyse(clean, rules)
-    mentions = _child_mentions(mentions)
+    mentions, adult_age = _child_mentions(mentions)
     ctx = _Context(rules, sites, clean)
     signs = _asserted_signs(mentions, ctx)
     if patient_under_16:
@@ -483,6 +508,7 @@ def analyse(
         if label in sign_specs:
             mentions.append(Mention(sign_specs[label], 0, 0, "", frozenset(), 0, virtual=True, prior=True))
     ranked = _direct_findings(mentions, ctx) + _combo_findings(mentions, ctx, rules.combinations)
+    ranked += [(len(ranked), f, ((f.start, f.end),)) for f in _adult_finding(adult_age, mentions, patient_under_16)]
     answer = screening_finding(clean, question, mentions, rules)
     if answer is not None:
         ranked.insert(0, (-1, answer, ((answer.start, answer.end),)))

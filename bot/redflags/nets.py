@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.contract import MODEL_RULE_PREFIX, RED_FLAG_MIN_LEVEL, highest_level
-from bot.redflags.detector import Analysis, analyse
+from bot.redflags.detector import ADULT, ANIMAL, OTHER_PERSON, Analysis, analyse
 from bot.redflags.findings import MODEL_ONLY, NOT_BACKED, Finding, asserted_codes
 from bot.redflags.learned import LearnedModel, Thresholds, load_thresholds
 
@@ -45,7 +45,8 @@ class Verdict:
 # A rule finding with one of these modifiers is the rules' evidence that the message is not a
 # red flag now ("no fever", "my dad's DVT", "what if it swells", "last year", "my dog's knee"):
 # it outweighs the net's score for that code, which reads words, not who or when.
-NOT_NOW = frozenset({"negated", "family", "hypothetical", "historical", "animal", "other_person"})
+# ADULT: an adult's age is said and no child is named, so the under-16 code is not this person's.
+NOT_NOW = frozenset({"negated", "family", "hypothetical", "historical", ANIMAL, OTHER_PERSON, ADULT})
 
 
 def decide(

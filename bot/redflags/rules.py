@@ -122,12 +122,8 @@ def _read(name: str) -> Any:  # parsed YAML: the loaders below check its shape
         raise RuleFileError(f"{name}: not valid YAML: {error}") from error
 
 
-def expand(pattern: str | Sequence[str], vocab: Mapping[str, str], where: str) -> str:
-    """One regular expression from a pattern line or list of lines, with {name} lists filled in
-    and word boundaries around each line."""
-    lines = [pattern] if isinstance(pattern, str) else list(pattern)
-    if not lines or not all(isinstance(line, str) and line.strip() for line in lines):
-        raise RuleFileError(f"{where}: pattern must be a non-empty string or list of strings")
+def fill_lists(pattern: str, vocab: Mapping[str, str], where: str) -> str:
+    """The pattern with each {name} replaced by vocab.yml's list of that name."""
 
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -135,9 +131,19 @@ def expand(pattern: str | Sequence[str], vocab: Mapping[str, str], where: str) -
             raise RuleFileError(f"{where}: unknown word list {{{name}}} (see vocab.yml)")
         return vocab[name]
 
+    return _PLACEHOLDER.sub(fill, pattern)
+
+
+def expand(pattern: str | Sequence[str], vocab: Mapping[str, str], where: str) -> str:
+    """One regular expression from a pattern line or list of lines, with {name} lists filled in
+    and word boundaries around each line."""
+    lines = [pattern] if isinstance(pattern, str) else list(pattern)
+    if not lines or not all(isinstance(line, str) and line.strip() for line in lines):
+        raise RuleFileError(f"{where}: pattern must be a non-empty string or list of strings")
+
     parts = []
     for line in lines:
-        body = _PLACEHOLDER.sub(fill, line.strip())
+        body = fill_lists(line.strip(), vocab, where)
         parts.append(rf"(?<!\w)(?:{body})(?!\w)")
     regex = "|".join(parts)
     try:
@@ -351,9 +357,9 @@ def _load_screening(signs: frozenset[str]):
     return questions, answers
 
 
-def _load_persons() -> PersonCues:
-    raw = _read("persons.yml")
+def _load_persons(vocab: Mapping[str, str]) -> PersonCues:
     where = "persons.yml"
+    raw = {key: fill_lists(str(value), vocab, where) for key, value in (_read("persons.yml") or {}).items()}
     try:
         return PersonCues(
             self_words=re.compile(rf"(?<![\w'])(?:{_require(raw, 'self', where)})(?:'s)?(?![\w'])", re.IGNORECASE),
@@ -401,6 +407,6 @@ def load_rules() -> RuleSet:
         never_gated_signs=never_gated,
         questions=questions,
         answers=answers,
-        persons=_load_persons(),
+        persons=_load_persons(vocab),
         sign_labels=signs,
     )
