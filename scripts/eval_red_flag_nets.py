@@ -85,7 +85,9 @@ def report(
     return {"recall": sum(joined.values()) / max(total, 1), "false": flagged_joined / max(quiet, 1)}
 
 
-def leave_one_writer_out(sweep: bool, cache: Path | None = None, c: float | None = None) -> None:
+def leave_one_writer_out(
+    sweep: bool, cache: Path | None = None, c: float | None = None, hard_weight: float = 1.0
+) -> None:
     corpus = learned.read_corpus()
     if cache and cache.exists():
         data = np.load(cache, allow_pickle=False)
@@ -94,7 +96,7 @@ def leave_one_writer_out(sweep: bool, cache: Path | None = None, c: float | None
         scores = data["scores"]
         writers = sorted({e.source for e in corpus})
     else:
-        gold, texts, scores, writers = _score_left_out(corpus, c)
+        gold, texts, scores, writers = _score_left_out(corpus, c, hard_weight)
         if cache:
             np.savez(cache, gold=np.array([",".join(g) for g in gold]), texts=np.array(texts), scores=scores)
     rules = rules_findings(texts)
@@ -105,7 +107,7 @@ def leave_one_writer_out(sweep: bool, cache: Path | None = None, c: float | None
         _sweep(gold, rules, scores)
 
 
-def _score_left_out(corpus, c: float | None = None):
+def _score_left_out(corpus, c: float | None = None, hard_weight: float = 1.0):
     everyday = [e for e in learned.training_examples(learned.CORPUS_DIR) if e.source == "nlu"]
     writers = sorted({e.source for e in corpus})
     gold: list[tuple] = []
@@ -114,7 +116,8 @@ def _score_left_out(corpus, c: float | None = None):
     for writer in writers:
         train = [e for e in corpus if e.source != writer] + everyday
         test = [e for e in corpus if e.source == writer]
-        model = learned.train(train) if c is None else learned.train(train, c=c)
+        options = {"hard_negative_weight": hard_weight} | ({} if c is None else {"c": c})
+        model = learned.train(train, **options)
         rows.append(model_scores(model, [e.text for e in test]))
         gold += [e.codes for e in test]
         texts += [e.text for e in test]
@@ -191,8 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", action="store_true")
     parser.add_argument("--cache", type=Path, help="keep the left-out scores here and reuse them")
     parser.add_argument("--c", type=float, help="the logistic regressions' C (default: learned.train's)")
+    parser.add_argument("--hard-weight", type=float, default=1.0, help="weight of the corpus's hard negatives")
     args = parser.parse_args(argv)
-    leave_one_writer_out(args.sweep, args.cache, args.c)
+    leave_one_writer_out(args.sweep, args.cache, args.c, args.hard_weight)
     vignettes()
     return 0
 

@@ -211,3 +211,30 @@ def test_the_scored_blind_batches_stay_caught():
 def test_a_message_written_for_someone_is_about_the_person_asked_for_not_family_history(text, code):
     assert code in asserted_codes(analyse(text).findings)
     assert asserted_codes(analyse("my dad had prostate cancer years ago, my knee aches").findings) == []
+
+
+def test_the_word_by_word_character_counts_are_scikit_learns():
+    """learned.WordCharGrams (fast, cached) counts what scikit-learn's char_wb analyser counts."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = [e.text.lower() for e in learned.read_corpus()][::5]
+    texts += ["", " ", "a", "ab", "hot\n\nswollen  knee 🤒", "x\ty", "calf calf calf"]
+    fitted = CountVectorizer(analyzer="char_wb", ngram_range=(2, 5)).fit(texts[::3])
+    terms = sorted(fitted.vocabulary_, key=fitted.vocabulary_.get)
+    ours = learned.WordCharGrams(terms)
+    theirs = CountVectorizer(analyzer="char_wb", ngram_range=(2, 5), vocabulary=terms)
+    for _ in range(2):  # the second time from the cache
+        assert (ours.transform(texts) != theirs.transform(texts)).nnz == 0
+
+
+def test_hard_negatives_can_weigh_more_in_training():
+    corpus = [
+        learned.Example("my calf is swollen and hot since the flight", ("dvt",)),
+        learned.Example("calf went puffy and red after surgery", ("dvt",)),
+        learned.Example("my dad's calf is swollen and hot after his flight", (), kind="family"),
+        learned.Example("my knee aches on the stairs", ()),
+    ]
+    text = "my mum's calf is swollen and hot"
+    plain = learned.train(corpus).scores(text)["dvt"]
+    weighted = learned.train(corpus, hard_negative_weight=5.0).scores(text)["dvt"]
+    assert weighted < plain
