@@ -40,7 +40,8 @@ SETTINGS_FILE = Path(__file__).with_name("learned.yml")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+|\s+-\s+")
 _MAX_WINDOWS = 400  # a 100 kB paste: the rules read all of it; this net scores its first 400 windows
 _WORD = dict(analyzer="word", ngram_range=(1, 2), token_pattern=r"(?u)\b\w[\w']*\b", min_df=1)
-_CHAR = dict(analyzer="char_wb", ngram_range=(2, 5), min_df=2)
+_CHAR_NGRAMS = (2, 5)
+_CHAR = dict(analyzer="char_wb", ngram_range=_CHAR_NGRAMS, min_df=2)
 _FACT = dict(analyzer="word", token_pattern=r"\S+", lowercase=False, binary=True)
 
 
@@ -281,7 +282,9 @@ class WordCharGrams:
     def __init__(self, terms: Sequence[str]):
         self._index = {term: i for i, term in enumerate(terms)}
         self._size = len(terms)
-        self._low, self._high = _CHAR["ngram_range"]  # type: ignore[misc]
+        low, high = _CHAR_NGRAMS
+        self._low: int = low
+        self._high: int = high
         self._cache: dict[str, dict[int, int]] = {}
 
     def _word(self, word: str) -> dict[int, int]:
@@ -305,7 +308,9 @@ class WordCharGrams:
     def transform(self, texts: Sequence[str]):
         from scipy.sparse import csr_matrix
 
-        indptr, indices, values = [0], [], []
+        indptr: list[int] = [0]
+        indices: list[int] = []
+        values: list[int] = []
         for text in texts:
             row: dict[int, int] = {}
             for word in text.lower().split():
