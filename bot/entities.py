@@ -238,7 +238,7 @@ class KneeEntityRules:
         found.extend(self._token_entities(text, lowered))
         found.extend(this_episode(self.numbers.durations(text, lowered), lowered))
         found.extend(self.numbers.ages(text, lowered))
-        found = by_anatomy(found, lowered)
+        found = onset_now(by_anatomy(found, lowered), lowered)
         found.sort(key=lambda f: (f.start, f.end))
         seen: set[tuple[str, str]] = set()
         unique = []
@@ -563,6 +563,35 @@ def this_episode(durations: list[Found], lowered: str) -> list[Found]:
     ]
     if any(d.value < LONG_STRETCH_WEEKS for d in kept):
         kept = [d for d in kept if d.value < LONG_STRETCH_WEEKS]
+    return kept
+
+
+# A distant past named in the sentence: "years ago", "as a teenager", "when I was 20", "in 2015".
+_LONG_AGO = re.compile(
+    r"\b(?:(?:\d+|two|three|four|five|six|seven|eight|nine|ten|twenty|a few|few|many|several|some|a couple of|"
+    r"couple of)\s+(?:years|yrs|decades)\s+(?:ago|back|earlier)|years ago|ages ago|decades ago|long time ago|"
+    r"as a (?:kid|child|teen|teenager|junior)|when i was (?:a kid|a child|a teen|a teenager|young|younger|at school|"
+    r"in school|\d+)|in (?:high ?school|my teens|my twenties|my 20s|uni)|back in (?:19|20)?\d\d|"
+    r"in (?:19\d\d|200\d|201\d))\b"
+)
+# ...and this pain tied to it all the same: "ever since", "never been right since".
+_SINCE_THEN = re.compile(
+    r"\b(?:ever since|since then|since that|since the|never been (?:right|the same)|"
+    r"(?:hasn'?t|has not|haven'?t) been (?:right|the same)|still (?:hurts|sore|aches|painful))\b"
+)
+
+
+def onset_now(found: list[Found], lowered: str) -> list[Found]:
+    """An injury told in a sentence set long ago ("the op was years ago for a cartilage tear",
+    "hurt it as a teenager") says how that began, not this pain, unless the sentence ties this
+    pain to it ("ever since"). Left out, so the form asks how this pain started."""
+    kept = []
+    for item in found:
+        if item.entity == "onset" and item.value == "sudden_injury":
+            sentence = _sentence_around(lowered, item.start, item.end)
+            if _LONG_AGO.search(sentence) and not _SINCE_THEN.search(sentence):
+                continue
+        kept.append(item)
     return kept
 
 

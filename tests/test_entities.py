@@ -333,6 +333,18 @@ def test_the_duration_is_this_episode(text, weeks):
     assert [e["value"] for e in extract(text) if e["entity"] == "duration_weeks"] == weeks
 
 
+@pytest.mark.parametrize("text,onsets", [
+    # how THIS pain began: an injury told long ago is history, unless the pain is tied to it
+    ("I had a fall in 2015, fine since. This time it just crept up on me", ["gradual"]),
+    ("twisted it skiing years ago, all good, and now the front aches on stairs", []),
+    ("dislocated it as a teenager but this is different", []),
+    ("twisted it skiing years ago and it's never been right since", ["sudden_injury"]),
+    ("twisted it at netball on saturday", ["sudden_injury"]),
+])
+def test_the_onset_is_this_pains(text, onsets):
+    assert [e["value"] for e in extract(text) if e["entity"] == "onset"] == onsets
+
+
 @pytest.mark.parametrize("text,places", [
     ("sore right under the kneecap, on the tendon", ["below_kneecap"]),
     ("under my kneecap where the patellar tendon is", ["below_kneecap"]),
