@@ -59,6 +59,8 @@ class RedFlagDetector(GraphComponent):
             "warm_up": True,
             # the learned net's corpus (relative to the working directory); "" for rules only
             "corpus": "data/red_flag_corpus",
+            # blind batches once scored, trained on beside the corpus; "" for none
+            "spent_batches": "data/red_flag_blind",
         }
 
     @staticmethod
@@ -92,6 +94,8 @@ class RedFlagDetector(GraphComponent):
             raise ValueError("RedFlagDetector: config key 'warm_up' must be true or false.")
         if not isinstance(merged["corpus"], str):
             raise ValueError("RedFlagDetector: config key 'corpus' must be a folder path, or \"\" for rules only.")
+        if not isinstance(merged["spent_batches"], str):
+            raise ValueError("RedFlagDetector: config key 'spent_batches' must be a folder path, or \"\" for none.")
         return merged
 
     @classmethod
@@ -108,14 +112,18 @@ class RedFlagDetector(GraphComponent):
         return component
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Train the learned net on the corpus and the NLU examples (everyday "none")."""
+        """Train the learned net on the corpus, the spent blind batches and the NLU examples
+        (everyday "none")."""
         if not self._config["corpus"] or self._model_storage is None or self._resource is None:
             return self._resource
         corpus = Path(self._config["corpus"])
         if not corpus.is_dir():
             raise ValueError(f"RedFlagDetector: corpus folder '{corpus}' not found (config key 'corpus').")
         everyday = [m.get(TEXT) for m in training_data.intent_examples]
-        examples = learned.training_examples(corpus, everyday)
+        spent = Path(self._config["spent_batches"]) if self._config["spent_batches"] else None
+        if spent is not None and not spent.is_dir():
+            raise ValueError(f"RedFlagDetector: folder '{spent}' not found (config key 'spent_batches').")
+        examples = learned.training_examples(corpus, everyday, spent)
         self.model = learned.train(examples, digest=f"{len(examples)} examples")
         with self._model_storage.write_to(self._resource) as directory:
             self.model.save(Path(directory) / MODEL_FILE)

@@ -34,8 +34,8 @@ def messages() -> list[str]:
         for i in yaml.safe_load((ROOT / "tests" / "vignettes" / "red_flags.yml").read_text())
         if isinstance(i, dict) and i.get("text")
     ]
-    for path in sorted((ROOT / "tests" / "vignettes" / "blind").glob("*.yml")):
-        texts += [i["text"] for i in yaml.safe_load(path.read_text())]
+    for path in sorted(learned.SPENT_BATCHES_DIR.glob("batch*.yml")):
+        texts += [i["text"] for i in learned.batch_items(path)]
     everyday = learned.nlu_examples()
     texts += everyday[:: max(1, len(everyday) // 300)]
     return texts

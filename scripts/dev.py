@@ -517,7 +517,7 @@ def test(args: argparse.Namespace) -> int:
 def evaluate(args: argparse.Namespace) -> int:
     train()
     status = 0
-    blind = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "tests" / "vignettes" / "blind").glob("*.yml"))]
+    blind = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "data" / "red_flag_blind").glob("batch*.yml"))]
     for script, *script_args in (
         ("scripts/eval_nlu.py",),
         ("scripts/eval_red_flags.py",),

@@ -15,8 +15,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -136,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     items: list[dict] = []
     for path in args.batches:
-        items += [i for i in yaml.safe_load(path.read_text()) or [] if isinstance(i, dict) and i.get("text")]
+        items += learned.batch_items(path)
     model = None if args.rules_only else learned.default_model()
     print(
         f"{len(items)} messages from {', '.join(p.name for p in args.batches)}; "

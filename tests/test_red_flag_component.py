@@ -111,6 +111,7 @@ def test_the_entity_name_is_configurable(create_detector):
         ({"question_key": "x"}, "question_key"),
         ({"entity_name": ""}, "entity_name"),
         ({"warm_up": "yes"}, "warm_up"),
+        ({"spent_batches": 3}, "spent_batches"),
     ],
 )
 def test_bad_config_names_the_key(create_detector, config, bad_key):
@@ -120,7 +121,7 @@ def test_bad_config_names_the_key(create_detector, config, bad_key):
 
 def test_default_config_is_complete():
     config = RedFlagDetector.get_default_config()
-    assert set(config) == {"entity_name", "warm_up", "corpus"}
+    assert set(config) == {"entity_name", "warm_up", "corpus", "spent_batches"}
     assert RedFlagDetector.validate_config(config) == config
 
 

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[2]
 CORPUS_DIR = REPO / "data" / "red_flag_corpus"
 CORPUS_KEY = "red_flag_corpus"
+# Blind batches once scored (data/red_flag_blind/README.md): more writers to learn from.
+SPENT_BATCHES_DIR = REPO / "data" / "red_flag_blind"
+SPENT_KEY = "red_flag_blind"
 NLU_DIR = REPO / "data" / "nlu"
 SETTINGS_FILE = Path(__file__).with_name("learned.yml")
 
@@ -121,15 +124,38 @@ def read_corpus(directory: Path = CORPUS_DIR) -> list[Example]:
         items = doc.get(CORPUS_KEY)
         if not isinstance(items, list):
             raise ValueError(f"{path}: expected a list under '{CORPUS_KEY}'")
-        for number, item in enumerate(items, start=1):
-            text = item.get("text") if isinstance(item, dict) else None
-            codes = item.get("codes") if isinstance(item, dict) else None
-            if not isinstance(text, str) or not text.strip() or not isinstance(codes, list):
-                raise ValueError(f"{path} item {number}: needs text and a list of codes")
-            unknown = set(codes) - set(RED_FLAG_CODES)
-            if unknown:
-                raise ValueError(f"{path} item {number}: unknown codes {sorted(unknown)}")
-            examples.append(Example(text, tuple(codes), path.stem, str(item.get("kind") or "")))
+        examples += [_example(item, f"{path} item {n}", path.stem) for n, item in enumerate(items, start=1)]
+    return examples
+
+
+def _example(item: object, where: str, source: str) -> Example:
+    """One item of a corpus or batch file; a malformed one fails loudly, naming it."""
+    text = item.get("text") if isinstance(item, dict) else None
+    codes = item.get("codes") if isinstance(item, dict) else None
+    if not isinstance(item, dict) or not isinstance(text, str) or not text.strip() or not isinstance(codes, list):
+        raise ValueError(f"{where}: needs text and a list of codes")
+    unknown = set(codes) - set(RED_FLAG_CODES)
+    if unknown:
+        raise ValueError(f"{where}: unknown codes {sorted(unknown)}")
+    return Example(text, tuple(codes), source, str(item.get("kind") or ""))
+
+
+def batch_items(path: Path) -> list[dict]:
+    """The items of a blind batch file: a YAML list as the writers write it, or the same list
+    under `red_flag_blind:` once spent and kept in data/red_flag_blind/."""
+    doc = yaml.safe_load(path.read_text())
+    items = doc.get(SPENT_KEY) if isinstance(doc, dict) else doc
+    if not isinstance(items, list):
+        raise ValueError(f"{path}: expected a list of items (under '{SPENT_KEY}' in {SPENT_BATCHES_DIR.name}/)")
+    return [item for item in items if isinstance(item, dict) and item.get("text")]
+
+
+def read_spent_batches(directory: Path = SPENT_BATCHES_DIR) -> list[Example]:
+    """Every item of the scored blind batches (text, codes, level, kind and writer)."""
+    examples: list[Example] = []
+    for path in sorted(directory.glob("batch*.yml")) if directory.is_dir() else []:
+        items = batch_items(path)
+        examples += [_example(item, f"{path} item {n}", path.stem) for n, item in enumerate(items, start=1)]
     return examples
 
 
@@ -140,6 +166,7 @@ def training_digest() -> str:
     rules = Path(__file__).with_name("rules")
     for path in [
         *sorted(CORPUS_DIR.glob("*.yml")),
+        *sorted(SPENT_BATCHES_DIR.glob("batch*.yml")),
         *sorted(NLU_DIR.glob("*.yml")),
         *sorted(rules.glob("*.yml")),
         Path(__file__),
@@ -434,14 +461,18 @@ def nlu_examples(directory: Path = NLU_DIR) -> list[str]:
     return texts
 
 
-def training_examples(corpus_dir: Path = CORPUS_DIR, everyday: Iterable[str] | None = None) -> list[Example]:
-    """The corpus, plus everyday knee conversation (the NLU examples, or `everyday`) as "none"
-    where the rules see no red flag at all, not even a negated one. An NLU example the rules read
-    as a flag is left out rather than taught as "none": the intent data was not written to be
-    red-flag free."""
+def training_examples(
+    corpus_dir: Path = CORPUS_DIR,
+    everyday: Iterable[str] | None = None,
+    spent_dir: Path | None = SPENT_BATCHES_DIR,
+) -> list[Example]:
+    """The corpus and the spent blind batches, plus everyday knee conversation (the NLU examples,
+    or `everyday`) as "none" where the rules see no red flag at all, not even a negated one. An
+    NLU example the rules read as a flag is left out rather than taught as "none": the intent data
+    was not written to be red-flag free."""
     from bot.redflags.detector import detect
 
-    examples = read_corpus(corpus_dir)
+    examples = read_corpus(corpus_dir) + (read_spent_batches(spent_dir) if spent_dir else [])
     for text in nlu_examples() if everyday is None else everyday:
         if isinstance(text, str) and text.strip() and not detect(text):
             examples.append(Example(text, (), "nlu"))
