@@ -235,3 +235,22 @@ def test_hard_negatives_can_weigh_more_in_training():
     plain = learned.train(corpus).scores(text)["dvt"]
     weighted = learned.train(corpus, hard_negative_weight=5.0).scores(text)["dvt"]
     assert weighted < plain
+
+
+@pytest.mark.parametrize("text", [
+    "my son is 12 and he's walking totally normal, no limp, he just says the front of his knee hurts when he squats",
+    "our 8 year old says his knee aches after PE, he's walking and running normally",
+])
+def test_a_child_said_to_walk_normally_is_the_rules_evidence_against_the_under_16_code(text):
+    result = analyse(text)
+    assert "child_hip" not in asserted_codes(result.findings)
+    assert any(f.code == "child_hip" and "negated" in f.modifiers for f in result.findings)
+    assert nets.decide(result.findings, scores(child_hip=0.99), LIMITS) == ([], [])
+
+
+@pytest.mark.parametrize("text", [
+    "my son is 12, he was walking normally yesterday but today he's limping and his knee hurts",
+    "my 10 year old has no limp but says the top of his thigh aches",
+])
+def test_a_limp_or_hip_pain_said_of_the_child_keeps_the_under_16_code(text):
+    assert "child_hip" in asserted_codes(analyse(text).findings)

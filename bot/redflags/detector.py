@@ -25,6 +25,7 @@ OTHER_PERSON = "other_person"
 # Not a ConText category: an adult's age is said and no child is named (see _adult_finding).
 ADULT = "adult"
 _ADULT_RULE = "child_hip.adult_age_named"
+_WALKS_NORMALLY_RULE = "child_hip.walks_normally"
 _CHILD_WORD_RULE = "sign.child_word"
 
 
@@ -209,6 +210,36 @@ def _child_mentions(mentions: list[Mention]) -> tuple[list[Mention], Mention | N
     if adult_age is not None:
         kept = [m for m in kept if m.spec.id != _OFFSPRING_RULE]
     return kept, adult_age
+
+
+def _walks_normally_finding(mentions: list[Mention], ctx: _Context, patient_under_16: bool | None) -> list[Finding]:
+    """A child said to walk normally or to have no limp, and no limp or hip, groin or thigh pain said
+    of them: the rules' evidence against the under-16 code ("he's walking totally normal, no limp,
+    his knee hurts when he squats"). Kept as a negated finding (staff see it), so the learned net,
+    which reads a child and a sore knee, does not raise the code alone (nets.NOT_NOW)."""
+    if not (patient_under_16 or any(m.label == "child" for m in mentions)):
+        return []
+    said = [m for m in mentions if m.label in ("limp", "hip_pain") and ctx.person(m) != ANIMAL]
+    if any("negated" not in m.modifiers for m in said):
+        return []
+    evidence = [m for m in said if m.label == "limp"] + [
+        m for m in mentions if m.label == "walks_normally" and not m.modifiers and ctx.person(m) != ANIMAL
+    ]
+    if not evidence:
+        return []
+    first = min(evidence, key=lambda m: m.start)
+    return [
+        Finding(
+            code="child_hip",
+            level=RED_FLAG_MIN_LEVEL["child_hip"],
+            matched=first.text,
+            start=first.start,
+            end=first.end,
+            modifiers=("negated",),
+            asserted=False,
+            rule=_WALKS_NORMALLY_RULE,
+        )
+    ]
 
 
 def _adult_finding(adult_age: Mention | None, mentions: list[Mention], patient_under_16: bool | None) -> list[Finding]:
@@ -508,7 +539,10 @@ def analyse(
         if label in sign_specs:
             mentions.append(Mention(sign_specs[label], 0, 0, "", frozenset(), 0, virtual=True, prior=True))
     ranked = _direct_findings(mentions, ctx) + _combo_findings(mentions, ctx, rules.combinations)
-    ranked += [(len(ranked), f, ((f.start, f.end),)) for f in _adult_finding(adult_age, mentions, patient_under_16)]
+    evidence = _adult_finding(adult_age, mentions, patient_under_16) or _walks_normally_finding(
+        [m for m in mentions if not m.virtual or m.prior], ctx, patient_under_16
+    )
+    ranked += [(len(ranked), f, ((f.start, f.end),)) for f in evidence]
     answer = screening_finding(clean, question, mentions, rules)
     if answer is not None:
         ranked.insert(0, (-1, answer, ((answer.start, answer.end),)))
