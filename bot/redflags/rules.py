@@ -365,7 +365,10 @@ def _load_persons(vocab: Mapping[str, str]) -> PersonCues:
             self_words=re.compile(rf"(?<![\w'])(?:{_require(raw, 'self', where)})(?:'s)?(?![\w'])", re.IGNORECASE),
             other_words=re.compile(rf"(?<![\w'])(?:{_require(raw, 'other', where)})(?:'s)?(?![\w'])", re.IGNORECASE),
             self_child=re.compile(rf"^(?:{_require(raw, 'self_child', where)})", re.IGNORECASE),
-            animal_words=re.compile(rf"(?<![\w'])(?:{raw['animal']})(?:'s|s)?(?![\w'])", re.IGNORECASE)
+            animal_words=re.compile(
+                rf"(?<![\w'])(?:{raw['animal']})(?:'s|s)?(?![\w'])(?! (?:{raw.get('animal_compound') or '(?!)'})\b)",
+                re.IGNORECASE,
+            )
             if raw.get("animal")
             else None,
             asked_for=re.compile(rf"(?<![\w'])(?:{raw['asked_for']})(?:'s)?(?![\w'])", re.IGNORECASE)
