@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -64,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from bot.redflags import detect, learned, nets
 
+    # Train (or find) the model in a child process first, so the memory below is what loading
+    # the saved net adds, not the peak of training it.
+    subprocess.run(
+        [sys.executable, "-c", "from bot.redflags import learned; learned.default_model()"], cwd=ROOT, check=True
+    )
     detect("warm up")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     model = learned.default_model()

@@ -228,10 +228,9 @@ class LearnedModel:
         self._fact = CountVectorizer(vocabulary=list(fact_terms) or ["-"], **_FACT)
         self._fact_terms = list(fact_terms)
         self._idf = np.asarray(idf, dtype=np.float64)
-        self._coef = np.asarray(coef, dtype=np.float64)  # codes x features
-        # features x codes, laid out for the sparse product: a transposed view would be copied
-        # (24 MB) on every message
-        self._coef_t = np.ascontiguousarray(self._coef.T)
+        # features x codes, laid out for the sparse product (a transposed view would be copied on
+        # every message); the only copy kept
+        self._coef_t = np.ascontiguousarray(np.asarray(coef, dtype=np.float64).T)
         self._intercept = np.asarray(intercept, dtype=np.float64)
         self._word_terms = list(word_terms)
         self._char_terms = list(char_terms)
@@ -276,7 +275,7 @@ class LearnedModel:
             char_terms=np.array(self._char_terms, dtype=str),
             fact_terms=np.array(self._fact_terms, dtype=str),
             idf=self._idf,
-            coef=self._coef,
+            coef=self._coef_t.T,
             intercept=self._intercept,
             codes=np.array(self.codes, dtype=str),
             digest=np.array(self.digest),
