@@ -14,6 +14,7 @@ server needed) before every action the bot takes, and this module decides:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from bot.contract import (
 # Findings held with doubt ("maybe", "I think", a sign named for another body part, one net only):
 # not a red flag yet, not nothing either. The contract: ask one clarifying question, never guess
 # downwards.
-from bot.redflags.findings import CLARIFY_MODIFIERS
+from bot.redflags.findings import CLARIFY_MODIFIERS, model_score
 from bot.redflags.screening import denies, read_answer, starts_negative
 
 # A clarifying answer is read like the answer to the safety question about the same code.
@@ -267,8 +268,17 @@ def net_self_harm_beside_another_flag(
     # self-harm beside another red flag were about something else. Asking only beside an emergency
     # would have sent 16 of those a crisis reply in place of their own instruction, to escalate the
     # one real case (a coach about a player's goodbye post), which the question still reaches with
-    # Lifeline and 000 in it, and which staff review anyway (the other flag is urgent).
-    return net_only and any(f.get("code") != "self_harm" for f in findings)
+    # Lifeline and 000 in it, and which staff review anyway (the other flag is urgent). Unless the
+    # net is very sure (learned.yml: self_harm_beside_another_flag, chosen on the corpus).
+    sure = all((model_score(f.get("rule")) or 0.0) >= _beside_another_flag() for f in self_harm)
+    return net_only and not sure and any(f.get("code") != "self_harm" for f in findings)
+
+
+@functools.lru_cache(maxsize=1)
+def _beside_another_flag() -> float:
+    from bot.redflags.learned import load_thresholds
+
+    return load_thresholds().self_harm_beside_another_flag
 
 
 def _not_answered_no(

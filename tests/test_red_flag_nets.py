@@ -71,8 +71,12 @@ def test_the_thresholds_file_is_checked(tmp_path):
     path.write_text("default: {escalate: 0.8, clarify: 0.5, support: 0.1}\ncodes: {heart: {escalate: 0.9}}\n")
     with pytest.raises(ValueError, match="unknown codes"):
         learned.load_thresholds(path)
+    path.write_text("default: {escalate: 0.8, clarify: 0.5, support: 0.1}\nself_harm_beside_another_flag: 7\n")
+    with pytest.raises(ValueError, match="self_harm_beside_another_flag"):
+        learned.load_thresholds(path)
     limits = learned.load_thresholds()  # the real file
     assert set(limits.escalate) == set(RED_FLAG_CODES) and set(limits.rules_alone) <= set(RED_FLAG_CODES)
+    assert 0.9 <= limits.self_harm_beside_another_flag <= 1
 
 
 @pytest.fixture(scope="module")

@@ -387,7 +387,7 @@ def test_a_word_of_one_buttons_title_typed_alone_counts_as_that_tap():
 
 
 def test_the_nets_self_harm_reading_beside_a_fall_gives_the_fall_its_instruction_then_asks():
-    net = finding("self_harm") | {"rule": "model.self_harm:0.97"}
+    net = finding("self_harm") | {"rule": "model.self_harm:0.89"}
     d = safety.on_user_message(turn(findings=[net, finding("fracture_or_dislocation", start=9)]), detect)
     assert d.action == "utter_red_flag_fracture_or_dislocation"  # "go to an emergency department now"
     assert d.slot_updates["red_flags"] == ["fracture_or_dislocation"]
@@ -397,6 +397,16 @@ def test_the_nets_self_harm_reading_beside_a_fall_gives_the_fall_its_instruction
     assert safety.after_action(d.action, True, None, "self_harm") == safety.FOLLOWUP_ACTION
     assert safety.after_action(safety.FOLLOWUP_ACTION, True, None, "self_harm") == "utter_clarify_self_harm"
     assert safety.after_action("utter_clarify_self_harm", False, None, "self_harm") == "action_listen"
+
+
+def test_beside_another_flag_the_nets_self_harm_reading_escalates_at_once_when_the_net_is_very_sure():
+    # learned.yml: self_harm_beside_another_flag (0.97), chosen leaving each corpus writer out
+    net = finding("self_harm") | {"rule": "model.self_harm:0.99"}
+    d = safety.on_user_message(turn(findings=[net, finding("fracture_or_dislocation", start=9)]), detect)
+    assert d.action == "utter_red_flag_self_harm"  # Lifeline and 000 now, not a question
+    assert set(d.slot_updates["red_flags"]) == {"fracture_or_dislocation", "self_harm"}
+    assert d.slot_updates["triage_level"] == "emergency_ambulance"
+    assert safety.CLARIFY_SLOT not in d.slot_updates
 
 
 def test_yes_to_that_question_escalates_self_harm_and_no_keeps_the_first_instruction():
@@ -473,7 +483,7 @@ def test_but_a_yes_in_the_questions_own_terms_still_escalates():
 
 
 def test_beside_a_doctor_within_24_hours_flag_too_the_nets_self_harm_reading_is_asked_next():
-    net = finding("self_harm") | {"rule": "model.self_harm:0.97"}
+    net = finding("self_harm") | {"rule": "model.self_harm:0.89"}
     d = safety.on_user_message(turn(findings=[net, finding("child_hip", start=9)]), detect)
     assert d.action == "utter_red_flag_child_hip"
     assert d.slot_updates[safety.CLARIFY_SLOT] == "self_harm"

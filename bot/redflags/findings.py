@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.contract import MODEL_RULE_PREFIX
+
 # ConText categories -> the modifier names staff see in transcripts.
 MODIFIER_NAMES: dict[str, str] = {
     "NEGATED_EXISTENCE": "negated",
@@ -87,3 +89,19 @@ def codes_to_clarify(findings: Iterable[Finding]) -> list[str]:
         ):
             codes.append(finding.code)
     return codes
+
+
+def model_rule(code: str, score: float) -> str:
+    """The `rule` of a finding the learned net made alone: "model.self_harm:0.97"."""
+    return f"{MODEL_RULE_PREFIX}{code}:{score:.2f}"
+
+
+def model_score(rule: object) -> float | None:
+    """The net's score in a `model_rule` id (two decimals), or None for a reviewed rule's id."""
+    text = str(rule or "")
+    if not text.startswith(MODEL_RULE_PREFIX):
+        return None
+    try:
+        return float(text.rsplit(":", 1)[1])
+    except (IndexError, ValueError):
+        return None

@@ -67,6 +67,9 @@ class Thresholds:
     # nets disagree and the code gets its clarifying question, except for `rules_alone` codes.
     support: Mapping[str, float] = field(default_factory=dict)
     rules_alone: tuple[str, ...] = ()
+    # The net's self-harm reading beside another red flag is asked about (bot/safety.py) unless
+    # its score is at least this.
+    self_harm_beside_another_flag: float = 1.0
     # The net's doubt about these codes is asked even when the rules read the words as not now.
     ask_despite_not_now: tuple[str, ...] = ()
     # code -> (level, words): the net's finding of that code takes the level when its sentence
@@ -92,6 +95,9 @@ def load_thresholds(path: Path = SETTINGS_FILE) -> Thresholds:
         if not 0 <= support[code] <= clarify[code] <= escalate[code] <= 1 or clarify[code] == 0:
             raise ValueError(f"{path.name}: code {code} needs 0 <= support <= clarify <= escalate <= 1, clarify > 0")
     rules_alone = tuple(data.get("rules_alone") or ())
+    beside = data.get("self_harm_beside_another_flag", 1.0)
+    if not isinstance(beside, (int, float)) or not 0 < beside <= 1:
+        raise ValueError(f"{path.name}: self_harm_beside_another_flag needs a number above 0, at most 1")
     ask_despite_not_now = tuple(data.get("ask_despite_not_now") or ())
     raw_levels = data.get("level_words") or {}
     unknown = (set(per_code) | set(rules_alone) | set(ask_despite_not_now) | set(raw_levels)) - set(RED_FLAG_CODES)
@@ -108,6 +114,7 @@ def load_thresholds(path: Path = SETTINGS_FILE) -> Thresholds:
         clarify=clarify,
         support=support,
         rules_alone=rules_alone,
+        self_harm_beside_another_flag=float(beside),
         ask_despite_not_now=ask_despite_not_now,
         level_words=level_words,
     )

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot.contract import MODEL_RULE_PREFIX, RED_FLAG_MIN_LEVEL, highest_level
+from bot.contract import RED_FLAG_MIN_LEVEL, highest_level
 from bot.redflags.detector import ADULT, ANIMAL, OTHER_PERSON, Analysis, analyse
-from bot.redflags.findings import MODEL_ONLY, NOT_BACKED, Finding, asserted_codes
+from bot.redflags.findings import MODEL_ONLY, NOT_BACKED, Finding, asserted_codes, model_rule
 from bot.redflags.learned import LearnedModel, Thresholds, load_thresholds
 
 
@@ -101,7 +101,7 @@ def join(
                 end=0,
                 modifiers=() if code in sure else (MODEL_ONLY,),
                 asserted=code in sure,
-                rule=f"{MODEL_RULE_PREFIX}{code}:{score:.2f}",
+                rule=model_rule(code, score),
             )
         )
     return out
