@@ -29,9 +29,11 @@ def scores(**given):
     ([], scores(locked_knee=0.9), ["locked_knee"], []),  # the net sure on its own: escalate
     ([], scores(locked_knee=0.6), [], ["locked_knee"]),  # the net unsure on its own: ask
     ([], scores(locked_knee=0.3), [], []),  # too little: nothing
-    ([rule("infection", False, ["negated"])], scores(infection=0.95), [], []),  # "no fever": the rules' reading wins
-    ([rule("infection", False, ["animal"])], scores(infection=0.95), [], []),  # the dog's knee
-    ([rule("child_hip", False, ["adult"])], scores(child_hip=0.99), [], []),  # "Gary (58) is limping"
+    # the rules read "not now" ("no fever", the dog's knee, "Gary (58) is limping"): never escalated;
+    # asked when the net is sure, so the disagreement is never silent
+    ([rule("infection", False, ["negated"])], scores(infection=0.95), [], ["infection"]),
+    ([rule("infection", False, ["animal"])], scores(infection=0.6), [], []),
+    ([rule("child_hip", False, ["adult"])], scores(child_hip=0.99), [], ["child_hip"]),
     ([rule("self_harm")], scores(self_harm=0.0), ["self_harm"], []),  # rules alone for self-harm
     ([rule("self_harm", False, ["family"])], scores(self_harm=0.5), [], ["self_harm"]),  # never silence
 ])

@@ -64,7 +64,10 @@ def decide(
             (sure if backed else doubt).append(code)
         elif score >= thresholds.escalate[code] and code not in not_now:
             sure.append(code)
-        elif score >= thresholds.clarify[code] and (code not in not_now or code in thresholds.ask_despite_not_now):
+        elif score >= thresholds.clarify[code] and (
+            code not in not_now or code in thresholds.ask_despite_not_now or score >= thresholds.escalate[code]
+        ):
+            # the net sure and the rules reading "not now" disagree: a question, never silence
             doubt.append(code)
     return sure, doubt
 
