@@ -340,6 +340,11 @@ def test_uncertain_findings_ask_one_clarifying_question():
         ("screen_calf", "yes the left one", "dvt"),
         ("screen_calf", "my calf is a bit sore", "dvt"),
         ("screen_numbness", "yeah", "neurovascular"),
+        # a statement opener that answers: followed by the question's own sign, or nothing
+        ("screen_heat_swelling_fever", "it is swollen and warm", "infection"),
+        ("screen_night_pain", "it does wake me most nights", "cancer_signs"),
+        ("screen_locking_giving_way", "it does sometimes", "locked_knee"),
+        ("screen_chest", "It is.", "cardiorespiratory"),
     ],
 )
 def test_affirmative_screening_answers_are_findings(question, answer, code):
@@ -356,6 +361,11 @@ def test_affirmative_screening_answers_are_findings(question, answer, code):
         ("screen_numbness", "not really"),
         ("screen_night_pain", "never"),
         ("screen_locking_giving_way", "nah"),
+        # a second opening message that arrives while the question is on screen (persona set 6):
+        # "it is" and "bit" open a statement about the knee, not a yes to chest pain
+        ("screen_chest", "It is worse at night now."),
+        ("screen_chest", "bit of background, I had a knee scope years ago, all fine since"),
+        ("screen_heat_swelling_fever", "it is not swollen or hot, just sore"),
     ],
 )
 def test_negative_screening_answers_are_not(question, answer):

@@ -28,6 +28,32 @@ def _answer_rules() -> RuleSet:
     return load_rules()
 
 
+# "It is", "it does", "it has", "they are" open a statement about the knee as often as they answer
+# a question: "It is worse at night now." sent while the chest question is on screen is no yes to
+# it (blind persona set 6: two such messages were sent 000), and "it is not swollen" is no yes at
+# all. Followed by how the pain is ("worse", "fine", "only", "not"), they open a statement, and the
+# answer counts only through the question's own signs (`_sign_answer`); "it is swollen" and "it
+# does wake me" stay yes. "Bit of background" is no degree.
+_STATEMENT_OPENERS = frozenset({"it is", "it does", "it has", "they are"})
+_A_STATEMENT_FOLLOWS = re.compile(
+    r"\s+(?:worse|better|bad|sore|painful|fine|ok|okay|good|alright|getting|mostly|only|just|more|less|"
+    r"the same|not|never|usually|always been)\b",
+    re.IGNORECASE,
+)
+_NOT_A_DEGREE = re.compile(r"(?:a )?bit of\b", re.IGNORECASE)
+
+
+def _affirmative(answer: str, rules: RuleSet) -> re.Match[str] | None:
+    """The yes that opens an answer, unless it opens a statement instead (above)."""
+    match = rules.answers["affirmative"].match(answer)
+    if match is None or _NOT_A_DEGREE.match(answer):
+        return None
+    opener = " ".join(match.group(0).lower().split())
+    if opener in _STATEMENT_OPENERS and _A_STATEMENT_FOLLOWS.match(answer[match.end() :]):
+        return None
+    return match
+
+
 def read_answer(text: str, rules: RuleSet | None = None) -> str | None:
     """A typed answer to a yes/no question, as "yes", "no" or "unsure" ("yeah, pretty flat since I
     stopped running" -> "yes"), or None when it is not plainly one of them."""
@@ -48,7 +74,7 @@ def read_answer(text: str, rules: RuleSet | None = None) -> str | None:
         if contrast and _BARE_ANSWER.match(answer[contrast.end() :].lstrip(" ,")) is not None:
             return None
         return "no"
-    if rules.answers["affirmative"].match(answer):
+    if _affirmative(answer, rules):
         return "yes"
     return _answer_after_a_preamble(answer, rules)
 
@@ -132,7 +158,7 @@ def screening_finding(text: str, question: str | None, mentions: list, rules: Ru
             return None
         after = offset + contrast.end()
         return _sign_answer(spec, text, [m for m in mentions if m.start >= after])
-    affirmative = rules.answers["affirmative"].match(answer)
+    affirmative = _affirmative(answer, rules)
     if affirmative:
         hedge = unsure.search(" ".join(answer.split()[:3]))
         if hedge and hedge.start() < 20:
