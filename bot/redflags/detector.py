@@ -227,19 +227,7 @@ def _walks_normally_finding(mentions: list[Mention], ctx: _Context, patient_unde
     ]
     if not evidence:
         return []
-    first = min(evidence, key=lambda m: m.start)
-    return [
-        Finding(
-            code="child_hip",
-            level=RED_FLAG_MIN_LEVEL["child_hip"],
-            matched=first.text,
-            start=first.start,
-            end=first.end,
-            modifiers=("negated",),
-            asserted=False,
-            rule=_WALKS_NORMALLY_RULE,
-        )
-    ]
+    return [_not_under_16(min(evidence, key=lambda m: m.start), "negated", _WALKS_NORMALLY_RULE)]
 
 
 def _adult_finding(adult_age: Mention | None, mentions: list[Mention], patient_under_16: bool | None) -> list[Finding]:
@@ -249,18 +237,21 @@ def _adult_finding(adult_age: Mention | None, mentions: list[Mention], patient_u
     but not ages, does not raise it alone (nets.NOT_NOW)."""
     if adult_age is None or patient_under_16 or any(m.label == "child" for m in mentions):
         return []
-    return [
-        Finding(
-            code="child_hip",
-            level=RED_FLAG_MIN_LEVEL["child_hip"],
-            matched=adult_age.text,
-            start=adult_age.start,
-            end=adult_age.end,
-            modifiers=(ADULT,),
-            asserted=False,
-            rule=_ADULT_RULE,
-        )
-    ]
+    return [_not_under_16(adult_age, ADULT, _ADULT_RULE)]
+
+
+def _not_under_16(evidence: Mention, modifier: str, rule: str) -> Finding:
+    """The rules' evidence against child_hip, kept as a finding that is not asserted."""
+    return Finding(
+        code="child_hip",
+        level=RED_FLAG_MIN_LEVEL["child_hip"],
+        matched=evidence.text,
+        start=evidence.start,
+        end=evidence.end,
+        modifiers=(modifier,),
+        asserted=False,
+        rule=rule,
+    )
 
 
 # ---- findings ---------------------------------------------------------------------------------
