@@ -345,6 +345,9 @@ def test_uncertain_findings_ask_one_clarifying_question():
         ("screen_night_pain", "it does wake me most nights", "cancer_signs"),
         ("screen_locking_giving_way", "it does sometimes", "locked_knee"),
         ("screen_chest", "It is.", "cardiorespiratory"),
+        ("screen_night_pain", "I do, most nights", "cancer_signs"),
+        ("screen_locking_giving_way", "kinda, it catches sometimes", "locked_knee"),
+        ("screen_heat_swelling_fever", "a little bit, and hot", "infection"),
     ],
 )
 def test_affirmative_screening_answers_are_findings(question, answer, code):
@@ -366,6 +369,12 @@ def test_affirmative_screening_answers_are_findings(question, answer, code):
         ("screen_chest", "It is worse at night now."),
         ("screen_chest", "bit of background, I had a knee scope years ago, all fine since"),
         ("screen_heat_swelling_fever", "it is not swollen or hot, just sore"),
+        # any opener that is not a plain yes word opens a statement when a clause follows it
+        ("screen_chest", "I have been running on it for about ten years"),
+        ("screen_chest", "a lot of pain going down stairs at work"),
+        ("screen_chest", "right knee mostly, the front of it"),
+        ("screen_calf", "very sore on the stairs lately"),
+        ("screen_chest", "really annoying because I have a race in June"),
     ],
 )
 def test_negative_screening_answers_are_not(question, answer):

@@ -28,19 +28,29 @@ def _answer_rules() -> RuleSet:
     return load_rules()
 
 
-# "It is", "it does", "it has", "they are" open a statement about the knee as often as they answer
-# a question: "It is worse at night now." sent while the chest question is on screen is no yes to
-# it (blind persona set 6: two such messages were sent 000), and "it is not swollen" is no yes at
-# all. Followed by how the pain is ("worse", "fine", "only", "not"), they open a statement, and the
-# answer counts only through the question's own signs (`_sign_answer`); "it is swollen" and "it
-# does wake me" stay yes. "Bit of background" is no degree.
-_STATEMENT_OPENERS = frozenset({"it is", "it does", "it has", "they are"})
-_A_STATEMENT_FOLLOWS = re.compile(
-    r"\s+(?:worse|better|bad|sore|painful|fine|ok|okay|good|alright|getting|mostly|only|just|more|less|"
-    r"the same|not|never|usually|always been)\b",
+# Only a plain yes word ("yes", "yeah", "definitely") is a yes whatever follows. The other openers
+# the rules take as yes ("it is", "I have", "a bit", "sometimes", "very", "right"...) open a
+# statement about the knee as often as they answer: "It is worse at night now." or "bit of
+# background..." sent while the chest question is on screen is no yes to chest pain (blind persona
+# set 6: two such second opening messages were sent 000), nor is "I have been running for years",
+# "very sore on stairs" or "right knee mostly". Such an opener is a yes when the rest of its clause
+# is a short tail ("a bit", "it does sometimes", "it is, yes", "it does wake me") that is not a
+# statement about how the pain is ("worse", "fine", "not"), and "a bit of" or "a lot of" is no degree
+# ("a lot of pain on stairs"); anything longer counts only through the
+# question's own signs (`_sign_answer`: "it is swollen and warm", "sometimes my calf aches").
+_PLAIN_YES = re.compile(
+    r"(?:yes|yeah|yea|yeh|yep|yup|yas|ya|yah|y|ye|aye|definitely|absolutely|certainly|affirmative|ok yes|"
+    r"👍|✔|✅)(?![\w'])",
     re.IGNORECASE,
 )
-_NOT_A_DEGREE = re.compile(r"(?:a )?bit of\b", re.IGNORECASE)
+_A_STATEMENT_FOLLOWS = re.compile(
+    r"\s*(?:worse|better|bad|sore|painful|fine|ok|okay|good|alright|getting|mostly|only|just|more|less|"
+    r"the same|not|never|no|usually|always been|been|had|got|from|since|knees?)(?!\w)",
+    re.IGNORECASE,
+)
+_NOT_A_DEGREE = re.compile(r"(?:a )?(?:little )?(?:bit|lot|lots|heaps) of\b", re.IGNORECASE)
+_TAIL_END = re.compile(r"[.!?;,]|\s[-–]\s|\b(?:but|though|tho|and)\b", re.IGNORECASE)
+_SHORT_TAIL_WORDS = 4
 
 
 def _affirmative(answer: str, rules: RuleSet) -> re.Match[str] | None:
@@ -48,8 +58,11 @@ def _affirmative(answer: str, rules: RuleSet) -> re.Match[str] | None:
     match = rules.answers["affirmative"].match(answer)
     if match is None or _NOT_A_DEGREE.match(answer):
         return None
-    opener = " ".join(match.group(0).lower().split())
-    if opener in _STATEMENT_OPENERS and _A_STATEMENT_FOLLOWS.match(answer[match.end() :]):
+    if _PLAIN_YES.match(answer):
+        return match
+    rest = answer[match.end() :]
+    tail = rest[: m.start()] if (m := _TAIL_END.search(rest)) else rest
+    if _A_STATEMENT_FOLLOWS.match(tail) or len(tail.split()) > _SHORT_TAIL_WORDS:
         return None
     return match
 
