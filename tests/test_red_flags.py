@@ -404,6 +404,15 @@ def test_a_no_with_a_but_can_still_answer_yes(answer, expected):
     assert codes(answer, question="screen_heat_swelling_fever") == expected
 
 
+def test_an_answer_to_the_calf_question_is_about_the_calf_where_a_sentence_names_no_site():
+    # "It's swollen... and warm" after "the right calf." is the calf's (blind persona set 7)
+    answer = "Yes, the right calf. It's swollen, tender and a bit warm, ever since the flight on Saturday."
+    assert codes(answer, question="screen_calf") == ["dvt"]
+    assert set(codes("no calf pain, but my knee is red hot and swollen", question="screen_calf")) >= {"infection"}
+    # asked nothing, the same words are the knee's
+    assert "infection" in codes("It's swollen, tender and a bit warm")
+
+
 def test_normal_detection_still_runs_on_a_screening_answer():
     assert set(codes("no, but I can't put weight on it since the fall", question="screen_calf")) == {
         "fracture_or_dislocation"

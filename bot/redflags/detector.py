@@ -519,6 +519,10 @@ def analyse(
         return Analysis([])
     _, rules = pipeline.get()
     mentions, sites = _analyse(clean, rules)
+    spec = rules.questions.get(question or "")
+    if spec is not None and spec.site:
+        # an answer is about the site its question asks about, where a sentence names none
+        sites = [s if s.knee or s.classes else _SentenceSites(False, frozenset({spec.site})) for s in sites]
     mentions, adult_age = _child_mentions(mentions)
     ctx = _Context(rules, sites, clean)
     signs = _asserted_signs(mentions, ctx)

@@ -94,6 +94,10 @@ class ScreeningQuestion:
     # Answers that say no in the question's own terms ("she can stand and walk on it" to the
     # weight-bearing question), found anywhere in the answer.
     no_when: re.Pattern[str] | None = None
+    # The body site the question asks about (a gating class in sites.yml): a sentence of the
+    # answer that names no site of its own is about it ("Yes, the right calf. It's swollen and
+    # warm" to the calf question is no knee infection).
+    site: str | None = None
 
 
 @dataclass(frozen=True)
@@ -322,13 +326,16 @@ def _load_sites(vocab: Mapping[str, str]):
     return re.compile(knee, re.IGNORECASE), classes, never_gated
 
 
-def _load_screening(signs: frozenset[str]):
+SCREENING_QUESTION_KEYS = frozenset({"code", "asks", "why", "signs", "codes", "unsure_is_yes", "no_when", "site"})
+
+
+def _load_screening(signs: frozenset[str], site_classes: frozenset[str]):
     raw = _read("screening.yml")
     where = "screening.yml"
     questions = {}
     for qid, spec in _require(raw, "questions", where).items():
         q_where = f"{where}: {qid}"
-        _check_keys(spec, frozenset({"code", "asks", "why", "signs", "codes", "unsure_is_yes", "no_when"}), q_where)
+        _check_keys(spec, SCREENING_QUESTION_KEYS, q_where)
         _require(spec, "why", q_where)
         code = _require(spec, "code", q_where)
         if code not in RED_FLAG_CODES:
@@ -345,7 +352,10 @@ def _load_screening(signs: frozenset[str]):
                 no_when = re.compile("|".join(f"(?:{line})" for line in spec["no_when"]), re.IGNORECASE)
             except re.error as error:
                 raise RuleFileError(f"{q_where}: no_when: {error}") from error
-        questions[qid] = ScreeningQuestion(qid, code, q_signs, q_codes, bool(spec.get("unsure_is_yes")), no_when)
+        site = spec.get("site")
+        if site is not None and site not in site_classes:
+            raise RuleFileError(f"{q_where}: site '{site}' is not a gating class in sites.yml")
+        questions[qid] = ScreeningQuestion(qid, code, q_signs, q_codes, bool(spec.get("unsure_is_yes")), no_when, site)
     answers = {}
     for kind in ("unsure", "negative", "affirmative"):
         lines = _require(_require(raw, "answers", where), kind, f"{where}: answers")
@@ -394,7 +404,7 @@ def load_rules() -> RuleSet:
             raise RuleFileError(f"targets.yml: {spec.id}: gated_by names unknown site classes")
     if not never_gated <= signs:
         raise RuleFileError(f"sites.yml: never_gated_signs: unknown {sorted(never_gated - signs)}")
-    questions, answers = _load_screening(signs)
+    questions, answers = _load_screening(signs, frozenset(class_names))
     for spec in targets:
         if spec.kind == "code" and spec.label not in RED_FLAG_MIN_LEVEL:
             raise RuleFileError(f"targets.yml: {spec.id}: no contract level for {spec.label}")
