@@ -54,6 +54,7 @@ from bot.booking.store import BookingRequest, utcnow
 from bot.booking.validation import (
     GOES_BY,
     TIME_WORDS,
+    looks_like_a_name,
     name_words,
     phone_for_people,
     validate_email,
@@ -365,6 +366,14 @@ def outcome_text(request: BookingRequest, settings: Settings) -> str:
     )
 
 
+def name_needed_text(settings: Settings) -> str:
+    """The reply to "skip" at the name question: the one detail a booking cannot do without."""
+    return (
+        "I need a name to book you in. A first name is fine. "
+        f"To leave the booking, type stop, or call us on {settings.clinic_phone}."
+    )
+
+
 def not_saved_text(settings: Settings) -> str:
     return (
         f"Sorry, I couldn't save your request just now. Please call us on {settings.clinic_phone} "
@@ -586,9 +595,13 @@ class _DetailsFormValidation(FormValidationAction, ABC):
     ) -> dict[str, Any]:
         if value is None or self._button_from_elsewhere(value, dispatcher):
             return {"patient_name": None}
-        goes_by = GOES_BY.match(str(value)) is not None
-        if _intent(tracker) in NOT_A_NAME_INTENTS and _confidence(tracker) >= CONFIDENT and not goes_by:
-            dispatcher.utter_message(response="utter_booking_need_name")
+        plainly_a_name = GOES_BY.match(str(value)) is not None or looks_like_a_name(str(value))
+        if _intent(tracker) in NOT_A_NAME_INTENTS and _confidence(tracker) >= CONFIDENT and not plainly_a_name:
+            # "skip": a name is needed to book; say how to leave instead of asking the same way again
+            if _intent(tracker) == "skip":
+                dispatcher.utter_message(text=name_needed_text(booking_service().settings))
+            else:
+                dispatcher.utter_message(response="utter_booking_need_name")
             return {"patient_name": None}
         checked = validate_name(value)
         if checked.value is not None and name_words(checked.value) > NAME_MAX_WORDS:  # a note beside it is fine

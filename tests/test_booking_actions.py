@@ -266,9 +266,19 @@ async def test_a_name_with_the_name_the_person_goes_by_is_kept_though_call_me_re
     assert slots["patient_name"] == typed and slots["requested_slot"] == "contact"
 
 
+@pytest.mark.parametrize("typed, intent", [("Noah Kelly", "deny"), ("dan", "greet"), ("Yuki", "thank")])
+async def test_a_plain_name_is_kept_whatever_the_classifier_guessed(typed, intent):
+    # the classifier read "Noah" as "no" (blind persona set 7): the name was refused for ever
+    _, slots = await validate("booking_form", "patient_name", {"booking_consent": True},
+                              intent=intent, text=typed, candidates={"patient_name": typed})
+    assert slots["patient_name"] == typed and slots["requested_slot"] == "contact"
+
+
 @pytest.mark.parametrize("typed, intent, reask", [
     ("<b>Sam</b>", "nlu_fallback", "letters only"),
     ("yes", "affirm", "your name first"),
+    ("no thanks", "deny", "your name first"),
+    ("skip", "skip", "type stop"),
     ("my knee hurts on the stairs every day", "pain_on_stairs", "your name first"),
     ("my name is sam lee and i live in richmond", "inform", "just your name"),
 ])

@@ -244,3 +244,13 @@ def test_the_built_summaries_and_the_booking_check_list_are_at_or_below_grade_8(
                  "triage_summary": triage.describe(record)}
         check = confirmation_text(slots, load_settings(), "booking")
         assert is_readable(check), (grade(check), plain_text(check))
+
+
+def test_the_booking_replies_built_in_python_are_at_or_below_grade_8():
+    from actions.booking import name_needed_text, not_saved_text
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    for text in (name_needed_text(settings), not_saved_text(settings)):
+        assert settings.clinic_phone in text
+        assert is_readable(text), (grade(text), plain_text(text))

@@ -230,6 +230,25 @@ def validate_name(text: str | None) -> Checked:
     return Checked(value=name)
 
 
+# Words that are never a name on their own: a reply ("no", "skip"), a greeting, a request.
+_NOT_NAME_WORDS = frozenset(
+    "yes yeah yep yup no nope nah ok okay sure maybe hi hey hello thanks thank cheers bye skip stop "
+    "cancel book booking please pls later now you me my i im i'm the a an it is not what why how "
+    "knee knees pain sore hurts".split()
+)
+_NAME_WORD = re.compile(r"^[^\W\d_][\w'.-]*$")
+
+
+def looks_like_a_name(text: str | None) -> bool:
+    """One to four words of letters, none of them a reply, greeting or request word: "Noah Kelly"
+    is a name whatever the intent classifier makes of it (it read "Noah" as "no": blind persona
+    set 7), "no thanks" and "skip" are not."""
+    words = str(text or "").replace(",", " ").split()
+    return 0 < len(words) <= 4 and all(
+        _NAME_WORD.match(w) and w.casefold().strip(".") not in _NOT_NAME_WORDS for w in words
+    )
+
+
 # Where a note after a name starts: a comma, or a full stop before "I'm her mum", "for my son"...
 # A name with the name the person goes by ("Konstantinos Georgiou, call me Kostas"): "call me" here
 # is not a request for a call-back (blind persona set 4).
