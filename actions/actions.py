@@ -46,7 +46,7 @@ class ValidateTriageForm(FormValidationAction):
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
-        skipped = set(tracker.get_slot("skipped_questions") or [])
+        skipped = set(tracker.get_slot(triage.SKIPPED_SLOT) or [])
         plan = triage.interview_plan(tracker.slots)
         return [slot for slot in plan if slot in domain_slots and slot not in skipped]
 
@@ -66,11 +66,11 @@ class ValidateTriageForm(FormValidationAction):
             events.append(SlotSet(triage.MORE_TRIGGERS, "answered with the triggers question"))
         moves_on = intent == "skip" or (intent == "unsure" and asked not in UNSURE_IS_AN_ANSWER)
         if asked and moves_on:
-            skipped = list(tracker.get_slot("skipped_questions") or [])
+            skipped = list(tracker.get_slot(triage.SKIPPED_SLOT) or [])
             if asked not in skipped:
                 skipped.append(asked)
             dispatcher.utter_message(response="utter_skip_noted")
-            events.append(SlotSet("skipped_questions", skipped))
+            events.append(SlotSet(triage.SKIPPED_SLOT, skipped))
         return events
 
     async def get_validation_events(
@@ -79,8 +79,8 @@ class ValidateTriageForm(FormValidationAction):
         # The SDK keeps only the form's own slots; the skip list must reach the tracker too.
         events = await super().get_validation_events(dispatcher, tracker, domain)
         pending = tracker.slots_to_validate()
-        if "skipped_questions" in pending:
-            events.append(SlotSet("skipped_questions", pending["skipped_questions"]))
+        if triage.SKIPPED_SLOT in pending:
+            events.append(SlotSet(triage.SKIPPED_SLOT, pending[triage.SKIPPED_SLOT]))
         return events
 
     async def extract_under_16(
@@ -132,6 +132,34 @@ class ActionCheckKneeDescription(Action):
         entities = {e.get("entity") for e in tracker.latest_message.get("entities") or []}
         described = mentions_knee(text) or bool(entities & KNEE_PLACE_OR_ACTIVITY)
         return [SlotSet("knee_described", described)]
+
+
+def without_closing_question(text: str) -> str:
+    """An answer's text less the offer it ends with ("...Would you like a physio to help you set
+    the right level?"): the triage questions come next instead, and a "yes" typed after two
+    questions would be read as the answer to the wrong one."""
+    body = text.rstrip()
+    if not body.endswith("?"):
+        return body
+    end = max(body.rfind(". ", 0, len(body) - 1), body.rfind("\n", 0, len(body) - 1))
+    return body[: end + 1].rstrip() if end > 0 else body
+
+
+class ActionAnswerThenQuestions(Action):
+    """A question that also tells of the person's own knee pain, before any triage questions
+    (bot/safety.py, starts_after_an_answer): the answer from domain.yml, without its closing
+    offer, then the start of the questions. The safety policy runs the triage form next."""
+
+    def name(self) -> str:
+        return "action_answer_then_questions"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        variants = (domain.get("responses") or {}).get("utter_answer_" + intent.removeprefix("ask_")) or []
+        if variants and variants[0].get("text"):
+            dispatcher.utter_message(text=without_closing_question(variants[0]["text"]))
+        dispatcher.utter_message(response="utter_start_triage")
+        return []
 
 
 class ActionTriageSummary(Action):

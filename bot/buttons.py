@@ -16,6 +16,8 @@ NEAR_MATCH = 0.85  # difflib ratio: "weekday mornigs", "no 16 or over" still pic
 SHORT_ANSWER_WORDS = 2  # "slow", "after injury": words of one title, typed alone
 MIN_PREFIX = 4  # letters a typed word needs to stand for a title's word ("not", "yes" are answers of their own)
 _NOT_WORDS = re.compile(r"[^\w\s]+")
+_READ_IN_FULL = frozenset({"yes", "no", "not sure"})
+_FIRST_SENTENCE = re.compile(r"^\s*([^.!?\n]+)[.!?\n]+\s*\S")
 _PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z_]+)(?P<entities>\{.*\})?$", re.DOTALL)
 
 
@@ -32,6 +34,14 @@ def typed_button(text: str, buttons: Sequence[Mapping[str, Any]]) -> Mapping[str
     exact = [b for b in buttons if _plain(b.get("title", "")) == typed]
     if len(exact) == 1:
         return exact[0]
+    # a title as the message's first sentence, a reason after it: "Skip. Honestly it's hard to
+    # pin down" (blind persona set 7). Not "Yes", "No" or "Not sure": what follows them can turn
+    # them round ("No. But my calf is warm"), and the safety layer's answer reader weighs that.
+    first = _FIRST_SENTENCE.match(str(text or ""))
+    if first and _plain(first.group(1)) not in _READ_IN_FULL:
+        opening = [b for b in buttons if _plain(b.get("title", "")) == _plain(first.group(1))]
+        if len(opening) == 1:
+            return opening[0]
     near = [
         b for b in buttons if difflib.SequenceMatcher(None, typed, _plain(b.get("title", ""))).ratio() >= NEAR_MATCH
     ]

@@ -65,6 +65,23 @@ _NOT_A_PERSON = re.compile(
 )
 
 
+# The person's own knee trouble, in their words: a pain word beside "I", "my" or "me".
+_FIRST_PERSON = re.compile(r"\b(?:i|i'?m|i'?ve|my|me|mine)\b", re.IGNORECASE)
+_PAIN_WORDS = re.compile(
+    r"\b(?:pain\w*|sore\w*|ach(?:e|es|ed|ing|y)|hurt\w*|niggl\w*|grind\w*|throb\w*|twing\w*|tender|"
+    r"stiff\w*|swell\w*|swollen|puff\w*|click\w*|crunch\w*|playing up|giving me (?:grief|trouble|hell|curry)|"
+    r"killing me|bother\w*|flar\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def describes_own_knee_pain(text: str) -> bool:
+    """The message tells of the writer's own knee trouble ("I have had a sore right knee for
+    some time and would like some advice"), whatever else it asks. A question about knees in
+    general ("does taping help?", "is cycling good for my knee?") does not."""
+    return mentions_knee(text) and bool(_FIRST_PERSON.search(text)) and bool(_PAIN_WORDS.search(text))
+
+
 def mentions_knee(text: str) -> bool:
     """The message names a knee in a way that is about someone's knee problem."""
     if not text or not _KNEE.search(text):

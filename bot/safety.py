@@ -31,6 +31,7 @@ from bot.contract import (
     highest_level,
     level_rank,
 )
+from bot.knee_topic import describes_own_knee_pain
 
 # Findings held with doubt ("maybe", "I think", a sign named for another body part, one net only):
 # not a red flag yet, not nothing either. The contract: ask one clarifying question, never guess
@@ -39,7 +40,14 @@ from bot.redflags.findings import CLARIFY_MODIFIERS, model_score
 from bot.redflags.screening import denies, read_answer, starts_negative
 
 # A clarifying answer is read like the answer to the safety question about the same code.
-from bot.triage import ALL_FORM_SLOTS, MOOD_QUESTION, QUESTION_FOR_CODE, SCREENING_QUESTIONS, TO_ASK_SLOT
+from bot.triage import (
+    ALL_FORM_SLOTS,
+    MOOD_QUESTION,
+    QUESTION_FOR_CODE,
+    SCREENING_QUESTIONS,
+    SKIPPED_SLOT,
+    TO_ASK_SLOT,
+)
 
 ESCALATION_PREFIX = "utter_red_flag_"
 CLARIFY_PREFIX = "utter_clarify_"
@@ -81,6 +89,7 @@ class Turn:
     entities: Sequence[str] = ()  # the names of the entities found in the message
     buttons: Sequence[Mapping[str, Any]] = ()  # the buttons of the bot's last message
     tries: int = 0  # messages the patient has sent while the question now asked waited (this one included)
+    triage_started: bool = False  # the triage questions have started in this conversation before
 
 
 @dataclass
@@ -371,7 +380,8 @@ def on_user_message(turn: Turn, detect) -> Decision:
     doubtful = clarify_codes([*turn.findings, *context])
     # A knee message starts the triage questions (data/rules/triage.yml): the doubt is asked
     # there, first, rather than holding the questions back.
-    starts_questions = turn.active_loop is None and turn.intent in SYMPTOM_INTENTS
+    answer_then_ask = starts_after_an_answer(turn)
+    starts_questions = turn.active_loop is None and (turn.intent in SYMPTOM_INTENTS or answer_then_ask)
     if doubtful and (turn.active_loop is not None or starts_questions):
         to_ask = list(decision.slot_updates.get(TO_ASK_SLOT) or turn.slots.get(TO_ASK_SLOT) or [])
         for code in sorted(doubtful, key=lambda c: -level_rank(RED_FLAG_MIN_LEVEL[c])):
@@ -424,10 +434,27 @@ def on_user_message(turn: Turn, detect) -> Decision:
             decision.action = QUESTION_LATER_ACTION
         else:
             decision.action = STUCK_ACTION if turn.tries >= STUCK_AFTER_TRIES else NOT_AN_ANSWER_ACTION
+    elif answer_then_ask:
+        decision.action = ANSWER_THEN_QUESTIONS_ACTION
     return decision
 
 
+def starts_after_an_answer(turn: Turn) -> bool:
+    """A question that also tells of the person's own knee pain, before any triage questions
+    ("I have had a sore right knee for some time and would like some advice"; "...I've had to
+    stop running and I'm not coping well"): it is answered, and the questions start after it, as
+    for any knee story (blind persona set 7: two such people were answered and never asked a
+    thing, one of them with low mood that the mood question would have found)."""
+    return (
+        turn.active_loop is None
+        and not turn.triage_started
+        and turn.intent in QUESTION_INTENTS
+        and describes_own_knee_pain(turn.text)
+    )
+
+
 TRIAGE_FORM = "triage_form"
+ANSWER_THEN_QUESTIONS_ACTION = "action_answer_then_questions"
 NOT_AN_ANSWER_ACTION = "utter_need_a_choice"
 STUCK_ACTION = "utter_stuck"
 NOTED_ACTION = "utter_noted_for_later"
@@ -458,6 +485,9 @@ def tapped_answer(asked: str, button: Mapping[str, Any], slots: Mapping[str, Any
         return {}  # a plain-text payload ("Weekday mornings"): the form reads it as typed
     if intent in ANSWER_INTENTS and (asked in YES_NO_QUESTIONS or asked == "under_16"):
         return {asked: ANSWER_INTENTS[intent]}
+    if intent == "skip" and asked in ALL_FORM_SLOTS:
+        # typed with a reason after it ("Skip. Honestly it's hard to pin down"): skipped, as the tap
+        return {SKIPPED_SLOT: list(dict.fromkeys([*(slots.get(SKIPPED_SLOT) or []), asked]))}
     if intent == "inform" and entities:
         out: dict[str, Any] = {}
         for entity, value in entities.items():
@@ -505,10 +535,16 @@ def answer_in_context(turn: Turn, doubtful: Sequence[str] = ()) -> dict[str, Any
     if asked in YES_NO_QUESTIONS or asked == "under_16":
         reading = read_answer(turn.text)
         code = SCREENING_QUESTIONS.get(asked)
-        if reading is None and code and code not in doubtful and starts_negative(turn.text):
-            # "No. My dad had a DVT once, but my calves are fine": a no with a story after it.
-            # A sign of this code after the "but" would have been a finding (escalated above) or
-            # a doubt (asked again), so what is left is a plain no.
+        if (
+            reading is None
+            and code
+            and code not in doubtful
+            and (starts_negative(turn.text) or denies(turn.text, asked))
+        ):
+            # "No. My dad had a DVT once, but my calves are fine": a no with a story after it;
+            # "There wasn't an injury, and I can stand on it fine": a no in the question's own
+            # terms (screening.yml no_when). A sign of this code after a "but" would have been a
+            # finding (escalated above) or a doubt (asked again), so what is left is a plain no.
             reading = "no"
         if reading is None and asked == "under_16":
             ages = [int(n) for n in _AGE.findall(turn.text) if 0 < int(n) < 120]
@@ -542,6 +578,8 @@ def after_action(
         return None
     if latest_action in (NOT_AN_ANSWER_ACTION, STUCK_ACTION, NOTED_ACTION, QUESTION_LATER_ACTION) and active_loop:
         return active_loop  # the form asks its question again, with its buttons
+    if latest_action == ANSWER_THEN_QUESTIONS_ACTION and not active_loop:
+        return TRIAGE_FORM  # the answer, then the triage questions (starts_after_an_answer)
     ask_next = CLARIFY_PREFIX + to_clarify if to_clarify in RED_FLAG_MIN_LEVEL else None
     if latest_action.startswith(ESCALATION_PREFIX) and latest_action != FOLLOWUP_ACTION:
         return FOLLOWUP_ACTION if form_stopped_this_turn else (ask_next or LISTEN)

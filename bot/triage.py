@@ -53,6 +53,8 @@ TO_ASK_SLOT = "red_flags_to_ask"
 # pain_triggers question was never asked (blind persona set 3: the record held "running" when
 # the patient would have named stairs and hills too). Answering the triggers question sets it.
 MORE_TRIGGERS = "more_triggers"
+SKIPPED_SLOT = "skipped_questions"  # the triage questions the patient skipped: not asked again
+MORE_TRIGGERS_UP_TO = 3  # triggers named before any were asked: up to this many, "anything else?"
 # Every slot the triage questions can fill, in the domain's order (domain.yml lists them too).
 ALL_FORM_SLOTS: tuple[str, ...] = (
     *EMERGENCY_QUESTIONS,
@@ -203,8 +205,10 @@ def planned_questions(record: TriageRecord, mood: str | None = None, to_ask: Seq
     plan += ["pain_location", "pain_triggers", "onset"]
     if injury:
         plan += ["screen_weight_bearing", "screen_pop_swelling"]
-    if len(record.pain_triggers) == 1:
-        plan.append(MORE_TRIGGERS)  # after the injury questions, which matter more
+    if 1 <= len(record.pain_triggers) <= MORE_TRIGGERS_UP_TO:
+        # Named in passing, not asked: people name what is worst (blind persona sets 5 and 7).
+        # After the injury questions, which matter more.
+        plan.append(MORE_TRIGGERS)
     plan += ["duration_weeks", "under_16"]
     if record.is_child:
         plan.append("screen_child_hip")

@@ -97,6 +97,7 @@ class TriageSafetyPolicy(Policy):
             ],
             buttons=_last_buttons(tracker),
             tries=_tries(tracker),
+            triage_started=_triage_started(tracker),
         )
         try:
             decision = safety.on_user_message(turn, _detect)
@@ -161,6 +162,10 @@ def _tries(tracker: DialogueStateTracker) -> int:
         elif isinstance(event, ActiveLoop) or (isinstance(event, SlotSet) and event.key == REQUESTED_SLOT):
             break
     return tries
+
+
+def _triage_started(tracker: DialogueStateTracker) -> bool:
+    return any(isinstance(e, ActiveLoop) and e.name == safety.TRIAGE_FORM for e in tracker.events)
 
 
 def _form_stopped_since_user(tracker: DialogueStateTracker) -> bool:

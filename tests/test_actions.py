@@ -51,8 +51,8 @@ async def run(action, tracker: Tracker):
 
 
 TYPICAL_SLOTS = {
-    "pain_location": "around_kneecap", "pain_triggers": ["stairs", "sitting"], "onset": "gradual",
-    "duration_weeks": 6.0, "under_16": "no", "screen_mood": "no", **ALL_NO,
+    "pain_location": "around_kneecap", "pain_triggers": ["stairs", "sitting"], "more_triggers": "no more",
+    "onset": "gradual", "duration_weeks": 6.0, "under_16": "no", "screen_mood": "no", **ALL_NO,
 }
 
 
@@ -71,6 +71,17 @@ async def test_an_answer_outside_the_questions_starts_them_only_when_it_is_about
                                    make_tracker(text=text, entities=entities))
     assert slot_events(events) == {"knee_described": described}
     assert dispatcher.messages == []
+
+
+async def test_a_question_with_a_knee_story_gets_its_answer_without_the_closing_offer_then_the_questions_start():
+    text = "I have had a sore right knee for some time, should I rest it?"
+    dispatcher, events = await run(actions.ActionAnswerThenQuestions(), make_tracker(intent="ask_rest", text=text))
+    answer = DOMAIN_DICT["responses"]["utter_answer_rest"][0]["text"]
+    sent = dispatcher.messages[0]["text"]
+    assert answer.startswith(sent) and "Rest alone" in sent
+    assert not sent.rstrip().endswith("?") and not dispatcher.messages[0].get("buttons")  # no offer to say yes to
+    assert dispatcher.messages[1]["response"] == "utter_start_triage"
+    assert events == []  # the safety policy runs the triage form next
 
 
 async def test_summary_of_a_typical_pattern_offers_hip_and_booking():
@@ -213,6 +224,10 @@ async def test_one_trigger_from_the_first_message_gets_an_anything_else_question
     assert "when running" in message["text"] and "anything else" in message["text"]
     titles = [b["title"] for b in message["buttons"]]
     assert "Running" not in titles and "Stairs" in titles and titles[-1] == "No, that's all"
+    # two or three named in passing get it too (people name what is worst); four are enough
+    for named, asked in ((["running", "stairs"], "more_triggers"), (["running", "stairs", "sitting", "hills"], "duration_weeks")):
+        _, slots = await validate({**known, "pain_triggers": named}, "inform", "onset")
+        assert slots["requested_slot"] == asked
     # answering the triggers question itself, even with one trigger, is enough
     _, slots = await validate({**known, "pain_triggers": ["stairs"], "onset": None}, "inform", "pain_triggers")
     assert slots.get("more_triggers") and slots["requested_slot"] == "onset"

@@ -239,6 +239,12 @@ def form_turn(text, asked, intent="pain_after_sitting", entities=(), slots=None)
     # a no with an everyday "but" after it, or after a filler
     ("No, all fine. A bit stressed at work but that's normal", "screen_mood", "nlu_fallback", {"screen_mood": "no"}),
     ("omg no haha, nothing like that", "screen_self_harm", "nlu_fallback", {"screen_self_harm": "no"}),
+    # a no in the question's own terms, with no "no" in front (blind persona set 7)
+    ("There wasn't an injury, and I can stand on it fine.", "screen_weight_bearing", "nlu_fallback",
+     {"screen_weight_bearing": "no"}),
+    ("it feels stiff after sitting and takes a few steps to loosen up, but it never actually gets stuck or gives way",
+     "screen_locking_giving_way", "pain_after_sitting", {"screen_locking_giving_way": "no"}),
+    ("it settles when I rest and doesn't wake me", "screen_night_pain", "nlu_fallback", {"screen_night_pain": "no"}),
 ])
 def test_an_answer_to_the_question_just_asked_goes_to_the_form(text, asked, intent, slots):
     decision = safety.on_user_message(form_turn(text, asked, intent), detect)
@@ -287,6 +293,9 @@ TIME_BUTTONS = [{"title": "Weekday mornings", "payload": "Weekday mornings"}]
     ("No 16 or over.", "under_16", UNDER_16_BUTTONS, {"under_16": "no"}, "triage_form"),
     ("sitting a long tme", "pain_triggers", TRIGGER_BUTTONS, {"pain_triggers": ["running", "sitting"]}, "triage_form"),
     ("weekday mornings", "preferred_times", TIME_BUTTONS, {}, "booking_form"),
+    # a title as the first sentence, a reason after it (blind persona set 7)
+    ("Skip. Honestly it's hard to pin down, it's just a vague ache.", "pain_location", LOCATION_BUTTONS,
+     {"skipped_questions": ["pain_location"]}, "triage_form"),
 ])
 def test_a_typed_button_title_counts_as_the_tap(text, asked, buttons, slots, loop):
     typed = safety.Turn(text=text, intent="greet", findings=[], requested_slot=asked,
@@ -488,3 +497,23 @@ def test_beside_a_doctor_within_24_hours_flag_too_the_nets_self_harm_reading_is_
     assert d.action == "utter_red_flag_child_hip"
     assert d.slot_updates[safety.CLARIFY_SLOT] == "self_harm"
     assert d.slot_updates["staff_review_needed"] is True  # staff see it whatever the answer
+
+
+@pytest.mark.parametrize("text,intent,starts", [
+    # a question that also tells of the writer's own knee pain: answered, then the questions start
+    ("Good morning. I have had a sore right knee for some time and would like some advice please.", "ask_rest", True),
+    ("My left knee has been aching around the kneecap for months and I've had to stop running. Should I rest?",
+     "ask_rest", True),
+    # a question about knees in general, or someone else's, is only answered
+    ("Does taping actually help?", "ask_taping_bracing", False),
+    ("What can I do to help my knee?", "ask_treatment_evidence", False),
+    ("my dog has a sore knee, should he rest?", "ask_rest", False),
+])
+def test_a_question_that_tells_of_the_persons_own_knee_pain_is_answered_then_the_questions_start(text, intent, starts):
+    decision = safety.on_user_message(turn(text, intent=intent), detect)
+    assert (decision.action == safety.ANSWER_THEN_QUESTIONS_ACTION) == starts
+    if starts:
+        assert safety.after_action(safety.ANSWER_THEN_QUESTIONS_ACTION, False, None) == "triage_form"
+    # once the questions have run (or been stopped), a question is only answered
+    again = safety.Turn(**{**turn(text, intent=intent).__dict__, "triage_started": True})
+    assert safety.on_user_message(again, detect).action != safety.ANSWER_THEN_QUESTIONS_ACTION
