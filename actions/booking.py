@@ -65,7 +65,13 @@ from bot.booking.validation import (
 )
 from bot.contract import QUESTION_INTENTS, SYMPTOM_INTENTS
 from bot.settings import Settings
-from bot.triage import BOOKING_WANTED_SLOT, EMERGENCY_QUESTIONS, interview_plan
+from bot.triage import (
+    BOOKING_WANTED_SLOT,
+    EMERGENCY_QUESTIONS,
+    MORE_QUESTIONS_SLOT,
+    interview_plan,
+    questions_left_after_booking,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -770,12 +776,17 @@ class ActionSubmitBooking(Action):
             return [*_cleared(), SlotSet("booking_kind", self.kind), SlotSet("booking_status", "not_saved")]
         logger.info("%s request %s for conversation %s: %s", self.kind, request.id, tracker.sender_id, request.status)
         dispatcher.utter_message(text=outcome_text(request, settings))
-        return [
+        events: list[EventType] = [
             *_cleared(),
             SlotSet("booking_kind", self.kind),
             SlotSet("booking_status", request.status),
             SlotSet("booking_request_id", request.id),
         ]
+        if self.kind == "booking" and questions_left_after_booking(slots):
+            # booked before the routine questions: offer them now (the safety policy reads the answer)
+            dispatcher.utter_message(response="utter_offer_more_questions")
+            events.append(SlotSet(MORE_QUESTIONS_SLOT, True))
+        return events
 
     def fields(self, tracker: Tracker, slots: Mapping[str, Any]) -> dict[str, Any]:
         summary = triage_summary_from_slots(slots)

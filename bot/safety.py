@@ -42,7 +42,9 @@ from bot.redflags.screening import denies, read_answer, starts_negative
 # A clarifying answer is read like the answer to the safety question about the same code.
 from bot.triage import (
     ALL_FORM_SLOTS,
+    BOOKING_WANTED_SLOT,
     MOOD_QUESTION,
+    MORE_QUESTIONS_SLOT,
     QUESTION_FOR_CODE,
     SCREENING_QUESTIONS,
     SKIPPED_SLOT,
@@ -404,6 +406,19 @@ def on_user_message(turn: Turn, detect) -> Decision:
         decision.stop_form = turn.active_loop is not None
         return decision
 
+    if turn.slots.get(MORE_QUESTIONS_SLOT) and turn.active_loop is None:
+        # After an early booking, "a few more questions?" (actions/booking.py): yes runs the rest
+        # of the triage questions; no is thanked; anything else is read as usual.
+        decision.slot_updates[MORE_QUESTIONS_SLOT] = None
+        reading = offer_reading(turn)
+        if reading == "yes":
+            decision.slot_updates[BOOKING_WANTED_SLOT] = None
+            decision.action = TRIAGE_FORM
+            return decision
+        if reading == "no":
+            decision.action = NO_MORE_QUESTIONS_ACTION
+            return decision
+
     # Answers first: a message that answers the question just asked goes to the form, whatever
     # intent it was classified as ("No, not hot. No fever either, fine apart from the knee" is an
     # answer, not a new story about sitting).
@@ -439,6 +454,17 @@ def on_user_message(turn: Turn, detect) -> Decision:
     return decision
 
 
+def offer_reading(turn: Turn) -> str | None:
+    """A yes or no to a yes/no offer the bot just made: tapped, typed as a title, or typed."""
+    button = typed_button(turn.text, turn.buttons)
+    intent = parse_payload(button.get("payload", ""))[0] if button else None
+    intent = intent or parse_payload(turn.text)[0] or turn.intent
+    if intent in ("affirm", "deny") and (turn.text.startswith("/") or button or read_answer(turn.text) is not None):
+        return "yes" if intent == "affirm" else "no"
+    reading = read_answer(turn.text)
+    return reading if reading in ("yes", "no") else None
+
+
 def starts_after_an_answer(turn: Turn) -> bool:
     """A question that also tells of the person's own knee pain, before any triage questions
     ("I have had a sore right knee for some time and would like some advice"; "...I've had to
@@ -455,6 +481,7 @@ def starts_after_an_answer(turn: Turn) -> bool:
 
 TRIAGE_FORM = "triage_form"
 ANSWER_THEN_QUESTIONS_ACTION = "action_answer_then_questions"
+NO_MORE_QUESTIONS_ACTION = "utter_no_more_questions"
 NOT_AN_ANSWER_ACTION = "utter_need_a_choice"
 STUCK_ACTION = "utter_stuck"
 NOTED_ACTION = "utter_noted_for_later"
@@ -586,7 +613,7 @@ def after_action(
     if latest_action == FOLLOWUP_ACTION and ask_next:
         return ask_next
     if (
-        latest_action in (FOLLOWUP_ACTION, NO_BOOKING_ACTION)
+        latest_action in (FOLLOWUP_ACTION, NO_BOOKING_ACTION, NO_MORE_QUESTIONS_ACTION)
         or latest_action.startswith(CLARIFY_PREFIX)
         or latest_action.startswith(REMINDER_PREFIX)
     ):

@@ -241,6 +241,19 @@ def interview_plan(slots: Mapping[str, object]) -> list[str]:
     return plan
 
 
+MORE_QUESTIONS_SLOT = "more_questions_offered"
+
+
+def questions_left_after_booking(slots: Mapping[str, object]) -> list[str]:
+    """The triage questions a patient who booked early was not asked (only the emergency questions
+    come before booking): after the booking, they are offered, so the physio has the whole picture
+    (blind persona sets 5-7: early bookers' records held only their first message)."""
+    skipped = slots.get(SKIPPED_SLOT)
+    skipped = skipped if isinstance(skipped, (list, tuple)) else ()
+    plan = interview_plan({**slots, BOOKING_WANTED_SLOT: None})
+    return [q for q in plan if slots.get(q) is None and q not in skipped]
+
+
 # --- plain-words summary -------------------------------------------------------------------
 
 LOCATION_WORDS = {

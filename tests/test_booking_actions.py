@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import booking
 from bot.booking.service import BookingService
-from bot.triage import EMERGENCY_QUESTIONS
+from bot.triage import ALL_FORM_SLOTS, EMERGENCY_QUESTIONS, MORE_QUESTIONS_SLOT
 from bot.readability import is_readable, plain_text
 from bot.settings import load_settings
 from fakes.cliniko import FakeCliniko, cliniko_env, fake_cliniko, upcoming_starts  # noqa: F401 (fixture)
@@ -475,6 +475,20 @@ async def test_a_confirmed_booking_is_stored_with_the_triage_summary(local_clini
         "booking", "delivered", stored.id)
     assert slots_after["patient_name"] is None and slots_after["contact_phone"] is None
     assert_readable(dispatcher)
+
+
+async def test_an_early_booker_is_offered_the_rest_of_the_questions_once_booked(local_clinic):
+    # only the emergency questions come before booking; the physio wants the rest too
+    early = {**DETAILS, "booking_confirmed": True, **{q: "no" for q in EMERGENCY_QUESTIONS}}
+    dispatcher, events = await run(booking.ActionSubmitBooking(), tracker_for(early))
+    assert "Your request is with the clinic" in said(dispatcher) and "a few more short questions" in said(dispatcher)
+    assert slot_events(events)[MORE_QUESTIONS_SLOT] is True
+    assert_readable(dispatcher)
+    # after the whole interview there is nothing left to offer
+    answered = {q: "no" for q in ALL_FORM_SLOTS} | {"pain_location": "around_kneecap", "pain_triggers": ["stairs"],
+                                                     "onset": "gradual", "duration_weeks": 6.0}
+    dispatcher, events = await run(booking.ActionSubmitBooking(), tracker_for({**early, **answered}))
+    assert "a few more short questions" not in said(dispatcher) and MORE_QUESTIONS_SLOT not in slot_events(events)
 
 
 async def test_the_same_confirmation_twice_books_once(local_clinic):

@@ -517,3 +517,25 @@ def test_a_question_that_tells_of_the_persons_own_knee_pain_is_answered_then_the
     # once the questions have run (or been stopped), a question is only answered
     again = safety.Turn(**{**turn(text, intent=intent).__dict__, "triage_started": True})
     assert safety.on_user_message(again, detect).action != safety.ANSWER_THEN_QUESTIONS_ACTION
+
+
+@pytest.mark.parametrize("text,intent,action", [
+    ("/affirm", "affirm", "triage_form"),
+    ("yes, go on", "affirm", "triage_form"),
+    ("No thanks", "deny", "utter_no_more_questions"),
+])
+def test_after_an_early_booking_yes_runs_the_rest_of_the_questions_and_no_is_thanked(text, intent, action):
+    offered = safety.Turn(text=text, intent=intent, findings=[], requested_slot=None, active_loop=None,
+                          slots={"more_questions_offered": True, "booking_wanted": True},
+                          buttons=[{"title": "Yes, go on", "payload": "/affirm"},
+                                   {"title": "No thanks", "payload": "/deny"}])
+    decision = safety.on_user_message(offered, detect)
+    assert decision.action == action
+    assert decision.slot_updates["more_questions_offered"] is None
+    if action == "triage_form":
+        assert decision.slot_updates["booking_wanted"] is None  # the whole plan, not the emergency questions only
+    assert safety.after_action("utter_no_more_questions", False, None) == "action_listen"
+    # a red flag in the reply still escalates first
+    hot = safety.Turn(**{**offered.__dict__, "text": "yes but my calf is swollen and hot since the flight",
+                         "findings": [finding("dvt")]})
+    assert safety.on_user_message(hot, detect).action == "utter_red_flag_dvt"
