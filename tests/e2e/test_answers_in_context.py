@@ -108,3 +108,27 @@ async def test_with_the_action_server_down_the_web_chat_still_answers_every_mess
         bot_stack.start("action server")
     events = bot_stack.tracker(tokens[0].split(".")[0])["events"]
     assert [e["metadata"].get("utter_action") for e in events if e["event"] == "bot"][-1:] == ["never_silent"]
+
+
+def test_a_question_that_tells_of_the_persons_own_knee_pain_is_answered_then_the_questions_start(bot):
+    # blind persona set 7: two such people were answered and never asked a thing
+    sender = "ctx-" + uuid.uuid4().hex[:10]
+    replies = bot.send("I have had a sore right knee for a few weeks now. Should I just rest it?", sender)
+    said = texts(replies)
+    assert "Rest alone" in said and "chest pain" in said
+    assert "Would you like a physio" not in said  # no offer left waiting for a "yes" the chest question would get
+    assert asked(bot, sender) == "screen_chest"
+    # asked about knees in general, the same question is only answered
+    other = "ctx-" + uuid.uuid4().hex[:10]
+    bot.send("Should runners rest when their knee is sore?", other)
+    assert asked(bot, other) is None
+
+
+def test_an_answer_to_the_calf_question_is_about_the_calf(bot):
+    sender = start(bot)
+    bot.send("no", sender)
+    bot.send("no", sender)
+    assert asked(bot, sender) == "screen_calf"
+    bot.send("Yes, the right calf. It's swollen, tender and a bit warm since the flight on Saturday.", sender)
+    slots = bot.slots(sender)
+    assert slots["red_flags"] == ["dvt"] and slots["triage_level"] == "emergency"

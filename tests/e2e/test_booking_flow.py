@@ -209,3 +209,29 @@ def test_a_person_the_clinic_hours_and_a_call_back_through_the_same_store(bot):
     [request] = stored(bot, sender)
     assert (request["kind"], request["phone"], request["preferred_times"]) == ("callback", MOBILE_E164, "Any time")
     assert bot.slots(sender)["booking_kind"] == "callback"
+
+
+def test_a_plain_name_the_classifier_reads_as_no_is_kept_and_skip_says_how_to_leave(bot):
+    # "Noah Kelly" was read as "no" and refused for ever (blind persona set 7)
+    sender = new_id()
+    start_booking(bot, sender)
+    replies = bot.send("skip", sender)
+    assert "first name is fine" in texts(replies) and "type stop" in texts(replies)
+    replies = bot.send("Noah Kelly", sender)
+    assert "How can the clinic reach you?" in texts(replies)
+    assert bot.slots(sender)["patient_name"] == "Noah Kelly"
+
+
+def test_an_early_booker_is_offered_the_rest_of_the_questions_and_yes_asks_them(bot):
+    # only the emergency questions come before booking; after it, the rest are offered
+    sender = new_id()
+    start_booking(bot, sender)
+    bot.send(NAME, sender)
+    bot.send(MOBILE, sender)
+    bot.send("Weekday mornings", sender)
+    replies = bot.send("/affirm", sender)
+    assert "Your request is with the clinic" in texts(replies) and "a few more short questions" in texts(replies)
+    replies = bot.send("Yes, go on", sender)  # the button's title, typed
+    assert active_loop(bot, sender) == "triage_form"
+    assert bot.tracker(sender)["slots"]["requested_slot"] == "pain_location"
+    assert "Where on the knee" in texts(replies)
