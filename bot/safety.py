@@ -540,6 +540,18 @@ ENTITY_QUESTIONS = {
     "duration_weeks": "duration_weeks",
 }
 YES_NO_QUESTIONS = frozenset({MOOD_QUESTION, *SCREENING_QUESTIONS})
+# A yes to the mood question's second half, whatever came before it.
+_LOST_INTEREST = re.compile(
+    r"\b(?<!haven't )(?<!havent )(?<!not )(?<!never )(?<!hasn't )(?:lost (?:all )?(?:interest|motivation)|(?:stopped|don'?t|do not|can'?t|cannot) (?:really )?enjoy|"
+    r"no (?:interest|motivation|joy)|can'?t be bothered|nothing (?:is )?fun)",
+    re.IGNORECASE,
+)
+# A no to the mood question said in its own words: "not down", "not depressed", "still enjoy things".
+_NOT_LOW = re.compile(
+    r"\b(?:not|never|isn'?t|aren'?t|wasn'?t|nah)\s+(?:\w+\s+){0,2}(?:down|depressed|hopeless|low|flat|sad)\b|"
+    r"\bstill enjoy",
+    re.IGNORECASE,
+)
 # Questions a bare yes or no does not answer ("yes" to "where on the knee?"): said twice, the loop
 # guard offers a way out, as for any other message that is not an answer.
 CHOICE_QUESTIONS = frozenset({"pain_location", "pain_triggers", "onset", "duration_weeks"})
@@ -573,6 +585,13 @@ def answer_in_context(turn: Turn, doubtful: Sequence[str] = ()) -> dict[str, Any
             # terms (screening.yml no_when). A sign of this code after a "but" would have been a
             # finding (escalated above) or a doubt (asked again), so what is left is a plain no.
             reading = "no"
+        if asked == MOOD_QUESTION and reading != "yes" and _LOST_INTEREST.search(turn.text):
+            reading = "yes"  # the question's second half: "not down, but I've stopped enjoying anything"
+        elif reading is None and asked == MOOD_QUESTION and _NOT_LOW.search(turn.text):
+            # "Tired, but not down. Toddler life." (blind persona sets 6 and 7); never with a
+            # contrast after it ("not down, but I've stopped enjoying anything")
+            contrast = re.search(r"\b(?:but|though|although|except)\b", turn.text[_NOT_LOW.search(turn.text).end() :])
+            reading = None if contrast else "no"
         if reading is None and asked == "under_16":
             ages = [int(n) for n in _AGE.findall(turn.text) if 0 < int(n) < 120]
             if len(ages) == 1:

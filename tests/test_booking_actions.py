@@ -266,7 +266,8 @@ async def test_a_name_with_the_name_the_person_goes_by_is_kept_though_call_me_re
     assert slots["patient_name"] == typed and slots["requested_slot"] == "contact"
 
 
-@pytest.mark.parametrize("typed, intent", [("Noah Kelly", "deny"), ("dan", "greet"), ("Yuki", "thank")])
+@pytest.mark.parametrize("typed, intent", [("Noah Kelly", "deny"), ("dan", "greet"), ("Yuki", "thank"),
+                                           ("Ruby Nguyen (dad Steve booking)", "book_appointment")])
 async def test_a_plain_name_is_kept_whatever_the_classifier_guessed(typed, intent):
     # the classifier read "Noah" as "no" (blind persona set 7): the name was refused for ever
     _, slots = await validate("booking_form", "patient_name", {"booking_consent": True},

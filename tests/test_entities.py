@@ -121,6 +121,8 @@ def test_location_negated_is_left_out():
 
 ONSET_CASES = [
     ("it came on slowly", "gradual"),
+    ("idk it sort of came about. didnt fall or anything", "gradual"),
+    ("there wasn't an injury as such", "gradual"),
     ("gradually got worse", "gradual"),
     ("it just crept up on me", "gradual"),
     ("pretty slow. didnt stack it or anything", "gradual"),

@@ -245,6 +245,14 @@ def form_turn(text, asked, intent="pain_after_sitting", entities=(), slots=None)
     ("it feels stiff after sitting and takes a few steps to loosen up, but it never actually gets stuck or gives way",
      "screen_locking_giving_way", "pain_after_sitting", {"screen_locking_giving_way": "no"}),
     ("it settles when I rest and doesn't wake me", "screen_night_pain", "nlu_fallback", {"screen_night_pain": "no"}),
+    ("Only when my little one wakes me! The knee doesn't.", "screen_night_pain", "nlu_fallback",
+     {"screen_night_pain": "no"}),
+    ("The knee itself isn't hot or red, and I don't have a fever.", "screen_heat_swelling_fever", "nlu_fallback",
+     {"screen_heat_swelling_fever": "no"}),
+    ("Tired from work, but not down.", "screen_mood", "nlu_fallback", {"screen_mood": "no"}),
+    # the mood question's second half, after a no to the first
+    ("not down, but I've stopped enjoying anything", "screen_mood", "deny", {"screen_mood": "yes"}),
+    ("I haven't lost interest, no", "screen_mood", "deny", {"screen_mood": "no"}),
 ])
 def test_an_answer_to_the_question_just_asked_goes_to_the_form(text, asked, intent, slots):
     decision = safety.on_user_message(form_turn(text, asked, intent), detect)

@@ -240,10 +240,13 @@ _NAME_WORD = re.compile(r"^[^\W\d_][\w'.-]*$")
 
 
 def looks_like_a_name(text: str | None) -> bool:
-    """One to four words of letters, none of them a reply, greeting or request word: "Noah Kelly"
-    is a name whatever the intent classifier makes of it (it read "Noah" as "no": blind persona
-    set 7), "no thanks" and "skip" are not."""
-    words = str(text or "").replace(",", " ").split()
+    """One to four words of letters, none of them a reply, greeting or request word, maybe with a
+    note after them: "Noah Kelly" is a name whatever the intent classifier makes of it (it read
+    "Noah" as "no": blind persona set 7), and so is "Ruby Nguyen (dad Steve booking)" (read as a
+    request to book: set 6); "no thanks" and "skip" are not."""
+    # the name before a note: "Ruby Nguyen (dad Steve booking)", "Ana Silva, her mum" (persona set 6)
+    head = re.split(r"[(,]|\s[-–]\s", str(text or ""), maxsplit=1)[0]
+    words = head.split()
     return 0 < len(words) <= 4 and all(
         _NAME_WORD.match(w) and w.casefold().strip(".") not in _NOT_NAME_WORDS for w in words
     )
