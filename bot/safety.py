@@ -542,7 +542,8 @@ ENTITY_QUESTIONS = {
 YES_NO_QUESTIONS = frozenset({MOOD_QUESTION, *SCREENING_QUESTIONS})
 # A yes to the mood question's second half, whatever came before it.
 _LOST_INTEREST = re.compile(
-    r"\b(?<!haven't )(?<!havent )(?<!not )(?<!never )(?<!hasn't )(?:lost (?:all )?(?:interest|motivation)|(?:stopped|don'?t|do not|can'?t|cannot) (?:really )?enjoy|"
+    r"\b(?<!haven't )(?<!havent )(?<!not )(?<!never )(?<!hasn't )"
+    r"(?:lost (?:all )?(?:interest|motivation)|(?:stopped|don'?t|do not|can'?t|cannot) (?:really )?enjoy|"
     r"no (?:interest|motivation|joy)|can'?t be bothered|nothing (?:is )?fun)",
     re.IGNORECASE,
 )
@@ -587,10 +588,10 @@ def answer_in_context(turn: Turn, doubtful: Sequence[str] = ()) -> dict[str, Any
             reading = "no"
         if asked == MOOD_QUESTION and reading != "yes" and _LOST_INTEREST.search(turn.text):
             reading = "yes"  # the question's second half: "not down, but I've stopped enjoying anything"
-        elif reading is None and asked == MOOD_QUESTION and _NOT_LOW.search(turn.text):
+        elif reading is None and asked == MOOD_QUESTION and (not_low := _NOT_LOW.search(turn.text)):
             # "Tired, but not down. Toddler life." (blind persona sets 6 and 7); never with a
             # contrast after it ("not down, but I've stopped enjoying anything")
-            contrast = re.search(r"\b(?:but|though|although|except)\b", turn.text[_NOT_LOW.search(turn.text).end() :])
+            contrast = re.search(r"\b(?:but|though|although|except)\b", turn.text[not_low.end() :])
             reading = None if contrast else "no"
         if reading is None and asked == "under_16":
             ages = [int(n) for n in _AGE.findall(turn.text) if 0 < int(n) < 120]
