@@ -559,3 +559,20 @@ def test_a_combination_reports_its_ingredients_as_typed():
 )
 def test_body_site_words_only_gate_when_they_name_another_body_part(text, expected):
     assert codes(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    # a jump from a height as a method (blind batch 22), and the same words for fun
+    ("most nights I sit on the balcony and wonder, I think about it, if I just jump", {"self_harm"}),
+    ("I keep thinking about jumping off the overpass on my way to work", {"self_harm"}),
+    ("we jump off the bridge into the river every summer, knee sore on landing", set()),
+    # "free" negates only when it is "pain-free" and the like ("...they are free" is no negation)
+    ("they'd all be free, I keep wanting to jump off the roof", {"self_harm"}),
+    ("knee has been pain-free for weeks, no swelling", set()),
+    # a child's gait gone wrong, and thigh pain said with "down the front of"
+    ("my 12 year old's running has gone all lopsided and she has pain down the front of her thigh", {"child_hip"}),
+    # a child who will not walk (blind batch 21)
+    ("our 3 year old has stopped walking since yesterday and only wants to be carried, knee looks fine", {"child_hip"}),
+])
+def test_the_categories_blind_batches_21_and_22_showed(text, expected):
+    assert set(codes(text)) == expected
