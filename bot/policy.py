@@ -9,7 +9,11 @@ simulator and the evaluation scripts), so they cannot disagree:
   department) and a request to book gets that instruction again;
 - up to `BOOKABLE_UP_TO`, a running assessment is offered at the end of the questions;
 - a patient under `CHILD_AGE` is a child: a limp or hip, groin or thigh pain is `child_hip`
-  (a slipped upper femoral epiphysis or Perthes disease can show as knee pain).
+  (a slipped upper femoral epiphysis or Perthes disease can show as knee pain);
+- after a knee injury at `OTTAWA_AGE` or over, the Ottawa knee rules call for an X-ray, and the
+  summary says to see a doctor within 24 hours, while the injury is acute: up to
+  `OTTAWA_ACUTE_WEEKS` old, or of unknown age (the rules were made for injuries within a week; a
+  knock three weeks ago that the person walked off is no longer one of them: blind persona set 8).
 
 The level names themselves are the contract's (`bot/contract.py`).
 """
@@ -22,6 +26,13 @@ URGENT_FROM = "consultation_24"
 NO_BOOKING_FROM = "emergency"
 BOOKABLE_UP_TO = "consultation"
 CHILD_AGE = 16
+OTTAWA_AGE = 55
+OTTAWA_ACUTE_WEEKS = 1.0
+
+
+def ottawa_x_ray(age: float | None, injury_weeks: float | None) -> bool:
+    """An injury at OTTAWA_AGE or over that is still acute (or of unknown age): an X-ray today."""
+    return age is not None and age >= OTTAWA_AGE and (injury_weeks is None or injury_weeks <= OTTAWA_ACUTE_WEEKS)
 
 
 def is_urgent(level: str | None) -> bool:

@@ -547,10 +547,11 @@ _LOST_INTEREST = re.compile(
     r"no (?:interest|motivation|joy)|can'?t be bothered|nothing (?:is )?fun)",
     re.IGNORECASE,
 )
-# A no to the mood question said in its own words: "not down", "not depressed", "still enjoy things".
+# A no to the mood question said in its own words: "not down", "not depressed", "still enjoy things",
+# "but I'm fine otherwise" (blind persona sets 6-8).
 _NOT_LOW = re.compile(
     r"\b(?:not|never|isn'?t|aren'?t|wasn'?t|nah)\s+(?:\w+\s+){0,2}(?:down|depressed|hopeless|low|flat|sad)\b|"
-    r"\bstill enjoy",
+    r"\bstill (?:enjoy|love)|\bi'?m (?:fine|ok|okay|good|alright|all good)\b",
     re.IGNORECASE,
 )
 # Questions a bare yes or no does not answer ("yes" to "where on the knee?"): said twice, the loop

@@ -9,7 +9,8 @@ without Rasa. The rules, in order:
    unclear picture (unknown or atypical answers, "not sure" to a safety question) is a
    consultation, and a typical patellofemoral pattern is a consultation with a running
    assessment.
-3. After an injury at 55 or over, the Ottawa knee rules call for an X-ray: `consultation_24`.
+3. After an acute injury at 55 or over, the Ottawa knee rules call for an X-ray: `consultation_24`
+   (bot/policy.py: `ottawa_x_ray`).
 
 `self_care` is never the result of the triage questions: it stays available for conversations
 that only ask for information, where no record is assessed.
@@ -143,7 +144,7 @@ def assess(record: TriageRecord, current_level: str | None = None) -> tuple[str,
     levels = [RED_FLAG_MIN_LEVEL[c] for c in codes if c in RED_FLAG_MIN_LEVEL]
     reasons += [f"red_flag:{c}" for c in codes if c in RED_FLAG_MIN_LEVEL]
 
-    if record.onset == "sudden_injury" and record.age is not None and record.age >= 55:
+    if record.onset == "sudden_injury" and policy.ottawa_x_ray(record.age, record.duration_weeks):
         levels.append("consultation_24")
         reasons.append(INJURY_OTTAWA_AGE)
 

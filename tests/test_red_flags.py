@@ -576,3 +576,16 @@ def test_body_site_words_only_gate_when_they_name_another_body_part(text, expect
 ])
 def test_the_categories_blind_batches_21_and_22_showed(text, expected):
     assert set(codes(text)) == expected
+
+
+@pytest.mark.parametrize("text,question,expected", [
+    # "suicides" is a sprint drill; breathlessness told as what training does (blind persona set 8)
+    ("nah all good. the only time I can't breathe is when we run suicides at basketball", "screen_chest", set()),
+    ("our coach has us doing suicide sprints and my knee aches after", None, set()),
+    ("I keep thinking about suicide", None, {"self_harm"}),
+    ("I can't breathe, it came on while I was jogging", None, {"cardiorespiratory"}),
+    # "..., but that settled years ago" makes the clause before it the past
+    ("no. I had tingling down my leg from a back problem once, but that settled years ago", "screen_numbness", set()),
+])
+def test_the_categories_persona_set_8_showed(text, question, expected):
+    assert set(codes(text, question=question)) == expected

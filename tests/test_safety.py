@@ -250,6 +250,9 @@ def form_turn(text, asked, intent="pain_after_sitting", entities=(), slots=None)
     ("The knee itself isn't hot or red, and I don't have a fever.", "screen_heat_swelling_fever", "nlu_fallback",
      {"screen_heat_swelling_fever": "no"}),
     ("Tired from work, but not down.", "screen_mood", "nlu_fallback", {"screen_mood": "no"}),
+    ("Bit annoyed I can't train properly but I'm fine otherwise", "screen_mood", "nlu_fallback", {"screen_mood": "no"}),
+    ("I was a bit flat last week, but I'm okay. I still love my tennis.", "screen_mood", "nlu_fallback",
+     {"screen_mood": "no"}),
     # the mood question's second half, after a no to the first
     ("not down, but I've stopped enjoying anything", "screen_mood", "deny", {"screen_mood": "yes"}),
     ("I haven't lost interest, no", "screen_mood", "deny", {"screen_mood": "no"}),

@@ -165,9 +165,10 @@ def screening_finding(text: str, question: str | None, mentions: list, rules: Ru
     if first:
         return uncertain(first)
     if rules.answers["negative"].match(answer):
-        # "no swelling, but it's hot": a contrast after the "no" can still answer yes
+        # "no swelling, but it's hot": a contrast after the "no" can still answer yes, unless what
+        # follows says no in the question's own terms (screening.yml no_when)
         contrast = _CONTRAST.search(answer)
-        if contrast is None:
+        if contrast is None or (spec.no_when is not None and spec.no_when.search(answer[contrast.end() :])):
             return None
         after = offset + contrast.end()
         return _sign_answer(spec, text, [m for m in mentions if m.start >= after])
