@@ -116,7 +116,7 @@ async def test_summary_never_lowers_the_level_and_offers_no_booking_in_an_emerge
 
 
 async def test_summary_marks_a_24_hour_conversation_for_staff():
-    tracker = make_tracker({**TYPICAL_SLOTS, "onset": "sudden_injury", "age": 60.0})
+    tracker = make_tracker({**TYPICAL_SLOTS, "onset": "sudden_injury", "age": 60.0, "duration_weeks": 0.5})
     _, events = await run(actions.ActionTriageSummary(), tracker)
     slots = slot_events(events)
     assert slots["triage_level"] == "consultation_24"

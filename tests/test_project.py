@@ -50,9 +50,9 @@ def test_a_change_to_what_the_model_learns_from_retrains(tmp_path, monkeypatch, 
 
 # Rasa's validator only looks at stories and rules. These are used elsewhere, on purpose:
 # the form asks utter_ask_<slot>; the in-server safety policy sends the red-flag replies;
-# actions send the offers; form slot mappings and the validation action read these intents.
+# actions send the offers (and the policy the reply to a no); form slot mappings and the validation action read these intents.
 USED_OUTSIDE_STORIES = re.compile(
-    r"The (utterance 'utter_(ask_[a-z0-9_]+|red_flag_[a-z_]+|clarify_[a-z_]+|escalated_[a-z_]+|emergency_no_booking|offer_hip|skip_noted|stuck|booking_[a-z_]+|handoff_[a-z_]+|back_to_questions|which_clinic|noted_for_later|question_after_the_questions)'"
+    r"The (utterance 'utter_(ask_[a-z0-9_]+|red_flag_[a-z_]+|clarify_[a-z_]+|escalated_[a-z_]+|emergency_no_booking|offer_hip|skip_noted|stuck|booking_[a-z_]+|handoff_[a-z_]+|back_to_questions|which_clinic|noted_for_later|question_after_the_questions|offer_more_questions|no_more_questions)'"
     r"|intent '(skip|unsure|inform)') is not used in any story or rule"
     # set by components.language_guard.LanguageGuard, so on purpose no classifier learns it
     r"|The intent 'other_language' is listed in the domain file, but is not found in the NLU training data"
