@@ -92,6 +92,7 @@ class Turn:
     buttons: Sequence[Mapping[str, Any]] = ()  # the buttons of the bot's last message
     tries: int = 0  # messages the patient has sent while the question now asked waited (this one included)
     triage_started: bool = False  # the triage questions have started in this conversation before
+    before: Mapping[str, Any] = field(default_factory=dict)  # KEPT_ONCE_KNOWN slots before this message
 
 
 @dataclass
@@ -319,6 +320,8 @@ def on_user_message(turn: Turn, detect) -> Decision:
     if merged_triggers != list(turn.slots.get("pain_triggers") or []):
         decision.slot_updates["pain_triggers"] = merged_triggers
 
+    decision.slot_updates.update(kept_once_known(turn))
+
     known_signs = list(turn.slots.get(SIGNS_SLOT) or [])
     if any(sign not in known_signs for sign in turn.signs):
         decision.slot_updates[SIGNS_SLOT] = list(dict.fromkeys([*known_signs, *turn.signs]))
@@ -436,6 +439,9 @@ def on_user_message(turn: Turn, detect) -> Decision:
         and (
             turn.intent in NOT_AN_ANSWER_INTENTS
             or (turn.intent in ("affirm", "deny") and turn.requested_slot in CHOICE_QUESTIONS)
+            # a knee detail at a yes/no question ("It's my right knee, the front bit", sent while the
+            # chest question was on screen): noted, and the question asked again (persona sets 7, 8)
+            or (turn.intent == "inform" and turn.requested_slot in YES_NO_QUESTIONS)
         )
     ):
         # Not an answer to this question. Something for another question ("oh, I skipped the where
@@ -452,6 +458,27 @@ def on_user_message(turn: Turn, detect) -> Decision:
     elif answer_then_ask:
         decision.action = ANSWER_THEN_QUESTIONS_ACTION
     return decision
+
+
+# Record slots a message may fill in passing, that a later message in passing must not overwrite:
+# "bout 8 weeks" to the duration question, then "limped for a week last season, long gone" to the
+# hip question recorded one week (blind persona set 8). Only the slot's own question, or a
+# correction, changes them once known.
+KEPT_ONCE_KNOWN = ("duration_weeks", "onset")
+CORRECTS = re.compile(r"\b(?:actually|sorry|i mean|i meant|more like|correction|no wait|hang on|scratch that)\b", re.I)
+
+
+def kept_once_known(turn: Turn) -> dict[str, Any]:
+    """The earlier value of a KEPT_ONCE_KNOWN slot that this message overwrote in passing."""
+    if CORRECTS.search(turn.text or ""):
+        return {}
+    return {
+        slot: turn.before[slot]
+        for slot in KEPT_ONCE_KNOWN
+        if turn.before.get(slot) is not None
+        and turn.slots.get(slot) != turn.before[slot]
+        and turn.requested_slot != slot
+    }
 
 
 def offer_reading(turn: Turn) -> str | None:

@@ -98,6 +98,7 @@ class TriageSafetyPolicy(Policy):
             buttons=_last_buttons(tracker),
             tries=_tries(tracker),
             triage_started=_triage_started(tracker),
+            before={slot: _slot_before_this_message(tracker, slot) for slot in safety.KEPT_ONCE_KNOWN},
         )
         try:
             decision = safety.on_user_message(turn, _detect)
@@ -162,6 +163,17 @@ def _tries(tracker: DialogueStateTracker) -> int:
         elif isinstance(event, ActiveLoop) or (isinstance(event, SlotSet) and event.key == REQUESTED_SLOT):
             break
     return tries
+
+
+def _slot_before_this_message(tracker: DialogueStateTracker, slot: str) -> Any:
+    """The slot's value before the latest user message (and the slot extraction that followed it)."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            seen_user = True
+        elif seen_user and isinstance(event, SlotSet) and event.key == slot:
+            return event.value
+    return None
 
 
 def _triage_started(tracker: DialogueStateTracker) -> bool:

@@ -550,3 +550,26 @@ def test_after_an_early_booking_yes_runs_the_rest_of_the_questions_and_no_is_tha
     hot = safety.Turn(**{**offered.__dict__, "text": "yes but my calf is swollen and hot since the flight",
                          "findings": [finding("dvt")]})
     assert safety.on_user_message(hot, detect).action == "utter_red_flag_dvt"
+
+
+def test_a_duration_or_onset_said_in_passing_does_not_overwrite_the_answer_given():
+    # "bout 8 weeks", then "limped for a week last season" to the hip question (blind persona set 8)
+    passing = safety.Turn(text="no limp now, limped for a week last season with a rolled ankle", intent="deny",
+                          findings=[], requested_slot="screen_child_hip", active_loop="triage_form",
+                          slots={"duration_weeks": 1.0, "onset": "sudden_injury"},
+                          before={"duration_weeks": 8.0, "onset": "gradual"})
+    updates = safety.on_user_message(passing, detect).slot_updates
+    assert updates["duration_weeks"] == 8.0 and updates["onset"] == "gradual"
+    # the slot's own question, or a correction, changes it
+    asked = safety.Turn(**{**passing.__dict__, "requested_slot": "duration_weeks", "text": "about a week"})
+    assert "duration_weeks" not in safety.on_user_message(asked, detect).slot_updates
+    corrected = safety.Turn(**{**passing.__dict__, "text": "actually it's more like a week, sorry"})
+    assert "duration_weeks" not in safety.on_user_message(corrected, detect).slot_updates
+
+
+def test_a_knee_detail_sent_while_a_safety_question_waits_is_noted_and_the_question_asked_again():
+    detail = safety.Turn(text="It's my right knee, the front bit", intent="inform", findings=[],
+                         requested_slot="screen_chest", active_loop="triage_form", slots={},
+                         entities=["side", "pain_location"])
+    assert safety.on_user_message(detail, detect).action == "utter_noted_for_later"
+    assert safety.after_action("utter_noted_for_later", False, "triage_form") == "triage_form"
