@@ -52,6 +52,7 @@ from bot.booking.service import (
 )
 from bot.booking.store import BookingRequest, utcnow
 from bot.booking.validation import (
+    CLASSIFIER_SURE,
     GOES_BY,
     TIME_WORDS,
     looks_like_a_name,
@@ -113,7 +114,6 @@ NOT_A_NAME_INTENTS = frozenset(
         *SYMPTOM_INTENTS,
     }
 )
-CONFIDENT = 0.8
 NAME_MAX_WORDS = 5
 NO_SLOT = "none"  # the "None of these suit me" button
 ANY_TIME = "Any time"
@@ -602,7 +602,7 @@ class _DetailsFormValidation(FormValidationAction, ABC):
         if value is None or self._button_from_elsewhere(value, dispatcher):
             return {"patient_name": None}
         plainly_a_name = GOES_BY.match(str(value)) is not None or looks_like_a_name(str(value))
-        if _intent(tracker) in NOT_A_NAME_INTENTS and _confidence(tracker) >= CONFIDENT and not plainly_a_name:
+        if _intent(tracker) in NOT_A_NAME_INTENTS and _confidence(tracker) >= CLASSIFIER_SURE and not plainly_a_name:
             # "skip": a name is needed to book; say how to leave instead of asking the same way again
             if _intent(tracker) == "skip":
                 dispatcher.utter_message(text=name_needed_text(booking_service().settings))
@@ -631,8 +631,14 @@ class _DetailsFormValidation(FormValidationAction, ABC):
     async def extract_patient_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        # "call me Kostas" after a name reads like a request for a call
-        return self._taken_whole(tracker, "patient_name", lambda text: GOES_BY.match(text) is not None)
+        # "call me Kostas" after a name reads like a request for a call; "jenny park" like a question
+        # about parking, when the classifier is not sure (bot/safety.py sends both here)
+        unsure = _confidence(tracker) < CLASSIFIER_SURE
+        return self._taken_whole(
+            tracker,
+            "patient_name",
+            lambda text: GOES_BY.match(text) is not None or (unsure and looks_like_a_name(text)),
+        )
 
     async def extract_contact(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import policy
-from bot.booking.validation import GOES_BY
+from bot.booking.validation import CLASSIFIER_SURE, GOES_BY, looks_like_a_name
 from bot.buttons import parse_payload, typed_button
 from bot.contract import (
     MODEL_RULE_PREFIX,
@@ -93,6 +93,7 @@ class Turn:
     tries: int = 0  # messages the patient has sent while the question now asked waited (this one included)
     triage_started: bool = False  # the triage questions have started in this conversation before
     before: Mapping[str, Any] = field(default_factory=dict)  # KEPT_ONCE_KNOWN slots before this message
+    intent_confidence: float = 1.0  # the classifier's confidence in `intent`
 
 
 @dataclass
@@ -382,7 +383,9 @@ def on_user_message(turn: Turn, detect) -> Decision:
 
     # Doubt gets one clarifying question. Inside the triage form the code's own safety question
     # asks it instead, next (again, if it was answered before the doubt came up).
-    doubtful = clarify_codes([*turn.findings, *context])
+    # (the NLU findings as read against the answer: the net's doubt about the very code a safety
+    # question was just answered no to, in the question's own words, is no doubt: persona set 7)
+    doubtful = clarify_codes([*nlu_findings, *context])
     # A knee message starts the triage questions (data/rules/triage.yml): the doubt is asked
     # there, first, rather than holding the questions back.
     answer_then_ask = starts_after_an_answer(turn)
@@ -598,7 +601,7 @@ def answer_in_context(turn: Turn, doubtful: Sequence[str] = ()) -> dict[str, Any
         tapped = tapped_answer(asked, button, turn.slots)
         if tapped is not None:
             return tapped
-    if turn.intent in STEERING_INTENTS and not (asked == "patient_name" and GOES_BY.match(turn.text)):
+    if turn.intent in STEERING_INTENTS and not (asked == "patient_name" and _plainly_a_name(turn)):
         return None
     if asked in YES_NO_QUESTIONS or asked == "under_16":
         reading = read_answer(turn.text)
@@ -638,6 +641,14 @@ def answer_in_context(turn: Turn, doubtful: Sequence[str] = ()) -> dict[str, Any
     if entity and entity in turn.entities:
         return {}
     return None
+
+
+def _plainly_a_name(turn: Turn) -> bool:
+    """At the name question: a name with "call me", or one that looks like a name when the
+    classifier was not sure it was something else ("jenny park" read as asking about parking)."""
+    return GOES_BY.match(turn.text) is not None or (
+        looks_like_a_name(turn.text) and turn.intent_confidence < CLASSIFIER_SURE
+    )
 
 
 def after_action(

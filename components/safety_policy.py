@@ -84,6 +84,7 @@ class TriageSafetyPolicy(Policy):
         turn = safety.Turn(
             text=(message.text or "") if message else "",
             intent=(message.intent or {}).get("name") if message else None,
+            intent_confidence=float((message.intent or {}).get("confidence") or 0.0) if message else 0.0,
             findings=parse.get("red_flags") or [],
             requested_slot=tracker.get_slot(REQUESTED_SLOT),
             slots={name: slot.value for name, slot in tracker.slots.items()},

@@ -593,3 +593,13 @@ async def test_hand_off_during_a_form_offers_no_call_back_and_keeps_the_answers(
     dispatcher, events = await run(booking.ActionHandoffHuman(), tracker)
     assert "back to where we were" in said(dispatcher) and payloads(dispatcher) == []
     assert events == []
+
+
+async def test_a_name_the_classifier_is_unsure_about_is_taken_whole():
+    # "jenny park" read as a question about parking at 0.33 (persona set 7): the form takes it as the name
+    _, slots = await validate("booking_form", "patient_name", {"booking_consent": True},
+                              intent="ask_clinic_info", confidence=0.33, text="jenny park", candidates={})
+    assert slots["patient_name"] == "jenny park" and slots["requested_slot"] == "contact"
+    _, slots = await validate("booking_form", "patient_name", {"booking_consent": True},
+                              intent="ask_clinic_info", confidence=0.95, text="where can I park", candidates={})
+    assert slots.get("patient_name") is None

@@ -404,6 +404,13 @@ def test_a_no_with_a_but_can_still_answer_yes(answer, expected):
     assert codes(answer, question="screen_heat_swelling_fever") == expected
 
 
+def test_a_sign_of_another_body_part_does_not_answer_the_heat_question():
+    # "my calf is so puffy and warm since the flight" while the heat question waited (persona set 7)
+    answer = "Also, is it normal that my calf is puffy and warm since the long flight?"
+    assert codes(answer, question="screen_heat_swelling_fever") == ["dvt"]
+    assert codes("yes it's warm", question="screen_heat_swelling_fever") == ["infection"]
+
+
 def test_an_answer_to_the_calf_question_is_about_the_calf_where_a_sentence_names_no_site():
     # "It's swollen... and warm" after "the right calf." is the calf's (blind persona set 7)
     answer = "Yes, the right calf. It's swollen, tender and a bit warm, ever since the flight on Saturday."

@@ -573,3 +573,22 @@ def test_a_knee_detail_sent_while_a_safety_question_waits_is_noted_and_the_quest
                          entities=["side", "pain_location"])
     assert safety.on_user_message(detail, detect).action == "utter_noted_for_later"
     assert safety.after_action("utter_noted_for_later", False, "triage_form") == "triage_form"
+
+
+def test_a_name_the_classifier_half_reads_as_a_question_goes_to_the_booking_form():
+    # "jenny park" was read as asking about parking at 0.33 and the name asked for 60 turns (persona set 7)
+    unsure = safety.Turn(text="jenny park", intent="ask_clinic_info", intent_confidence=0.33, findings=[],
+                         requested_slot="patient_name", slots={}, active_loop="booking_form")
+    assert safety.on_user_message(unsure, detect).action == "booking_form"
+    sure = safety.Turn(**{**unsure.__dict__, "text": "where do I park", "intent_confidence": 0.95})
+    assert safety.on_user_message(sure, detect).action != "booking_form"
+
+
+def test_a_no_in_the_questions_own_words_is_read_even_when_the_net_doubts_that_code():
+    # the net's doubt about infection, read from the heat question's own words, blocked the no (persona set 7)
+    doubt = {**finding("infection", asserted=False, modifiers=["uncertain"]), "rule": "model.infection"}
+    answer = safety.Turn(text="The knee isn't hot or red, and I don't have a fever.", intent="inform",
+                         findings=[doubt], requested_slot="screen_heat_swelling_fever", slots={},
+                         active_loop="triage_form")
+    decision = safety.on_user_message(answer, detect)
+    assert decision.action == "triage_form" and decision.slot_updates["screen_heat_swelling_fever"] == "no"

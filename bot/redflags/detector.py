@@ -538,7 +538,11 @@ def analyse(
         [m for m in mentions if not m.virtual or m.prior], ctx, patient_under_16
     )
     ranked += [(len(ranked), f, ((f.start, f.end),)) for f in evidence]
-    answer = screening_finding(clean, question, mentions, rules)
+    asked_code = spec.code if spec is not None else None
+    # a sign said of another body part answers nothing about the knee ("my calf is so puffy and
+    # warm" while the heat question waits is the calf's: blind persona set 7)
+    answering = [m for m in mentions if asked_code is None or m.virtual or not ctx.other_site(m, asked_code)]
+    answer = screening_finding(clean, question, answering, rules)
     if answer is not None:
         ranked.insert(0, (-1, answer, ((answer.start, answer.end),)))
     findings = [_to_original(f, parts, text, starts, ends) for f, parts in _select(ranked)]
