@@ -467,21 +467,31 @@ def on_user_message(turn: Turn, detect) -> Decision:
 # "bout 8 weeks" to the duration question, then "limped for a week last season, long gone" to the
 # hip question recorded one week (blind persona set 8). Only the slot's own question, or a
 # correction, changes them once known.
-KEPT_ONCE_KNOWN = ("duration_weeks", "onset")
+DURATION = "duration_weeks"
+KEPT_ONCE_KNOWN = (DURATION, "onset")
 CORRECTS = re.compile(r"\b(?:actually|sorry|i mean|i meant|more like|correction|no wait|hang on|scratch that)\b", re.I)
 
 
 def kept_once_known(turn: Turn) -> dict[str, Any]:
-    """The earlier value of a KEPT_ONCE_KNOWN slot that this message overwrote in passing."""
+    """The earlier value of a KEPT_ONCE_KNOWN slot that this message overwrote in passing. A
+    duration said in answer to a safety question or to how it started is never the pain's: those
+    answers tell of other episodes ("I had the flu a few weeks back") or of a build-up ("it crept in
+    over a couple of weeks": persona sets 7 and 8), and the duration question is still asked."""
     if CORRECTS.search(turn.text or ""):
         return {}
-    return {
+    kept = {
         slot: turn.before[slot]
         for slot in KEPT_ONCE_KNOWN
         if turn.before.get(slot) is not None
         and turn.slots.get(slot) != turn.before[slot]
         and turn.requested_slot != slot
     }
+    build_up = turn.requested_slot == "onset" and BUILD_UP.search(turn.text or "") and not SINCE.search(turn.text or "")
+    if (turn.requested_slot in NOT_ABOUT_THE_DURATION or build_up) and turn.slots.get(DURATION) != turn.before.get(
+        DURATION
+    ):
+        kept[DURATION] = turn.before.get(DURATION)
+    return kept
 
 
 def offer_reading(turn: Turn) -> str | None:
@@ -570,6 +580,13 @@ ENTITY_QUESTIONS = {
     "duration_weeks": "duration_weeks",
 }
 YES_NO_QUESTIONS = frozenset({MOOD_QUESTION, *SCREENING_QUESTIONS})
+NOT_ABOUT_THE_DURATION = frozenset({*YES_NO_QUESTIONS, "screen_self_harm", "under_16"})
+# How it started, told as a build-up ("it crept in over a couple of weeks") rather than as when
+# ("about 6 weeks ago", "since the race"): the build-up is no duration of the pain.
+BUILD_UP = re.compile(
+    r"\b(?:over|during|within|across|in the first|for the first)\b[^.!?]{0,25}\b(?:days?|weeks?|months?)\b", re.I
+)
+SINCE = re.compile(r"\b(?:ago|since|back)\b", re.I)
 # A yes to the mood question's second half, whatever came before it.
 _LOST_INTEREST = re.compile(
     r"\b(?<!haven't )(?<!havent )(?<!not )(?<!never )(?<!hasn't )"

@@ -188,6 +188,7 @@ def test_duration_weeks(text, expected):
     "i have a race in 8 weeks",             # time ahead
     "i'm 2 weeks out from a marathon",
     "my 12 year old son",                   # an age
+    "sore for ages and i finally have a weekend off to sort it",  # time off, not how long
 ])
 def test_no_duration(text):
     assert not values(text, "duration_weeks")

@@ -592,3 +592,18 @@ def test_a_no_in_the_questions_own_words_is_read_even_when_the_net_doubts_that_c
                          active_loop="triage_form")
     decision = safety.on_user_message(answer, detect)
     assert decision.action == "triage_form" and decision.slot_updates["screen_heat_swelling_fever"] == "no"
+
+
+@pytest.mark.parametrize("text,asked,kept", [
+    # other episodes, in answer to a safety question; a build-up, in answer to how it started
+    ("No. I had the flu a few weeks back, long gone, the knee's not hot", "screen_heat_swelling_fever", True),
+    ("Slowly, it crept in over a couple of weeks of higher mileage", "onset", True),
+    # when it started is the duration; so is an answer to the duration question
+    ("slowly, about 6 weeks ago now", "onset", False),
+    ("about 6 weeks", "duration_weeks", False),
+])
+def test_a_duration_in_an_answer_about_something_else_is_not_the_pains(text, asked, kept):
+    said = safety.Turn(text=text, intent="inform", findings=[], requested_slot=asked, active_loop="triage_form",
+                       slots={"duration_weeks": 2.0}, before={"duration_weeks": None})
+    updates = safety.on_user_message(said, detect).slot_updates
+    assert ("duration_weeks" in updates and updates["duration_weeks"] is None) == kept
