@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import policy, triage
+from bot.buttons import typed_button
 from bot.knee_topic import mentions_knee
 from bot.redflags.screening import read_answer
 from bot.settings import load_settings
@@ -64,7 +65,11 @@ class ValidateTriageForm(FormValidationAction):
                 events.append(SlotSet(asked, answer))
         if asked == "pain_triggers" and not tracker.get_slot(triage.MORE_TRIGGERS):
             events.append(SlotSet(triage.MORE_TRIGGERS, "answered with the triggers question"))
-        moves_on = intent == "skip" or (intent == "unsure" and asked not in UNSURE_IS_AN_ANSWER)
+        moves_on = (
+            intent == "skip"
+            or (intent == "unsure" and asked not in UNSURE_IS_AN_ANSWER)
+            or _typed_skip(tracker.latest_message.get("text") or "", asked, domain)
+        )
         if asked and moves_on:
             skipped = list(tracker.get_slot(triage.SKIPPED_SLOT) or [])
             if asked not in skipped:
@@ -105,6 +110,14 @@ class ValidateTriageForm(FormValidationAction):
             text='Sorry, I didn\'t catch how long. You can say something like "6 weeks" or "3 months".'
         )
         return {"duration_weeks": None}
+
+
+def _typed_skip(text: str, asked: str | None, domain: DomainDict) -> bool:
+    """The question's Skip button typed, maybe with a reason after it ("Skip. Honestly it's hard
+    to pin down": persona set 7): the same as the tap."""
+    variants = (domain.get("responses") or {}).get(f"utter_ask_{asked}") or [{}]
+    button = typed_button(text, variants[0].get("buttons") or [])
+    return button is not None and button.get("payload") == "/skip"
 
 
 class ActionAskMoreTriggers(Action):

@@ -54,6 +54,7 @@ ASK_FOR_PERSON = "Can I talk to a real person?"
 ASK_FOR_INFORMATION = "What can I do to help my knee?"
 # Responses that mean the bot did not understand.
 FALLBACKS = {"utter_default", "utter_need_a_choice", "utter_out_of_scope"}
+NEVER_SILENT = "never_silent"  # components/never_silent.py: the apology when a turn said nothing
 # Yes-like buttons the persona taps on the booking steps its script has no answer for (consent,
 # the final check, a list of free times: it takes the first).
 AGREE = re.compile(r"^(yes|ok|okay|agree|i agree|send|send it|yes, send it|book|confirm)\b", re.I)
@@ -241,6 +242,8 @@ def play(client: Client, persona: dict) -> Outcome:
             last_answer = key
         else:
             last_answer = None
+        if NEVER_SILENT in responses:  # the safety net's apology: the turn itself failed
+            out.problems.append(f"only the apology for {kind} {text!r}")
         if kind in ("aside", "answer:" + str(asked)) and FALLBACKS & set(responses):
             out.problems.append(f"fallback to {kind} {text!r}")
     else:

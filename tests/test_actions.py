@@ -136,6 +136,18 @@ async def validate(slots: dict, intent: str, requested: str, set_by_message=None
 EMERGENCY_NO = {q: "no" for q in actions.triage.EMERGENCY_QUESTIONS}
 
 
+async def test_skip_typed_with_a_reason_after_it_moves_to_the_next_question():
+    # "Skip." was the policy's to read, and the form rejected the turn: no reply at all (persona set 7)
+    tracker = make_tracker({**EMERGENCY_NO, "requested_slot": "pain_location"}, intent="nlu_fallback",
+                           text="Skip. Honestly it's hard to pin down, it's just a vague ache.",
+                           active_loop="triage_form")
+    dispatcher = CollectingDispatcher()
+    events = await actions.ValidateTriageForm().run(dispatcher, tracker, DOMAIN_DICT)
+    slots = slot_events(events)
+    assert slots["skipped_questions"] == ["pain_location"] and slots["requested_slot"] == "pain_triggers"
+    assert dispatcher.messages[0]["response"] == "utter_skip_noted"
+
+
 async def test_skip_moves_to_the_next_question():
     dispatcher, slots = await validate(EMERGENCY_NO, "skip", "pain_location")
     assert slots["skipped_questions"] == ["pain_location"]
