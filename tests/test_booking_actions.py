@@ -279,6 +279,8 @@ async def test_a_plain_name_is_kept_whatever_the_classifier_guessed(typed, inten
     ("<b>Sam</b>", "nlu_fallback", "letters only"),
     ("yes", "affirm", "your name first"),
     ("no thanks", "deny", "your name first"),
+    ("good morning", "greet", "your name first"),
+    ("no worries", "thank", "your name first"),
     ("skip", "skip", "type stop"),
     ("my knee hurts on the stairs every day", "pain_on_stairs", "your name first"),
     ("my name is sam lee and i live in richmond", "inform", "just your name"),

@@ -236,8 +236,9 @@ CLASSIFIER_SURE = 0.8
 
 # Words that are never a name on their own: a reply ("no", "skip"), a greeting, a request.
 _NOT_NAME_WORDS = frozenset(
-    "yes yeah yep yup no nope nah ok okay sure maybe hi hey hello thanks thank cheers bye skip stop "
-    "cancel book booking please pls later now you me my i im i'm the a an it is not what why how "
+    "yes yeah yep yup no nope nah ok okay sure maybe hi hey hello hiya yo g'day gday good morning "
+    "afternoon evening night thanks thank cheers bye skip stop cancel book booking please pls later "
+    "now you me my i im i'm the a an it is not what why how sorry wait hmm um all worries "
     "knee knees pain sore hurts".split()
 )
 _NAME_WORD = re.compile(r"^[^\W\d_][\w'.-]*$")
