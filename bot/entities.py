@@ -314,6 +314,13 @@ class KneeEntityRules:
                 previous_end = kept[first - 1].end if first else 0
                 if self._negated(group[0].start, end, previous_end, next_mention, cue_ends, boundary_at):
                     continue
+                head = group[0]
+                if len(group) > 1 and any(
+                    e <= head.end for s in range(head.start, head.end) for e in cue_ends["before"].get(s, ())
+                ):
+                    # a first item that is itself a negation ("no fall") carries it down the list:
+                    # "there was no fall or injury" is gradual, not an injury (blind persona set 9)
+                    group = group[:1]
                 for span in group:
                     if entity == "pain_trigger" and self._in_question(
                         span.start, cue_ends["hypothetical"], question_boundary_at
@@ -636,6 +643,17 @@ def default_rules() -> KneeEntityRules:
 def extract(text: str) -> list[dict[str, Any]]:
     """Entities in a message: dicts with entity, value, start, end and text (see module doc)."""
     return default_rules().extract(text)
+
+
+def durations_said(text: str) -> list[float]:
+    """Every duration in the text, in order, in weeks: for the triage form, which knows it asked
+    how long, so a year or more is this pain's too ("well over a year now, maybe closer to
+    eighteen months"), which extract() leaves out of a long message not tied to the pain."""
+    if not isinstance(text, str) or not text.strip():
+        return []
+    rules = default_rules()
+    found = rules.numbers.durations(text, _without_markup(_lower_keep_length(text)))
+    return [float(f.value) for f in sorted(found, key=lambda f: f.start)]
 
 
 def number_answer(text: str) -> float | None:

@@ -357,3 +357,29 @@ def test_the_onset_is_this_pains(text, onsets):
 ])
 def test_the_place_is_read_with_anatomy(text, places):
     assert [e["value"] for e in extract(text) if e["entity"] == "pain_location"] == places
+
+
+@pytest.mark.parametrize("text,onsets", [
+    # a first item that is itself a negation carries it down the list (blind persona set 9), and
+    # a bare "no" is a negation at all (the YAML file had read it as false)
+    ("Gradually. There was no knock or injury I know of, it just crept up", ["gradual"]),
+    ("no twist or fall, it came on bit by bit", ["gradual"]),
+    ("it was either a fall or a twist at training", ["sudden_injury"]),
+])
+def test_a_negated_first_item_negates_the_list(text, onsets):
+    assert [e["value"] for e in extract(text) if e["entity"] == "onset"] == onsets
+
+
+def test_a_bare_no_negates_the_trigger_after_it():
+    assert values("no squats pain, only the stairs", "pain_trigger") == ["stairs"]
+
+
+@pytest.mark.parametrize("text,place", [
+    # "just under the kneecap" is the tendon below it (blind persona set 9), "deep under" is behind
+    ("it's just under my kneecap, the tendony bit", "below_kneecap"),
+    ("there's a sore bump under her kneecap", "below_kneecap"),
+    ("right under the kneecap when I land", "below_kneecap"),
+    ("deep under the kneecap when I squat", "behind_kneecap"),
+])
+def test_just_under_the_kneecap_is_below_it(text, place):
+    assert values(text, "pain_location") == [place]
