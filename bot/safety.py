@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import policy
-from bot.booking.validation import CLASSIFIER_SURE, GOES_BY, looks_like_a_name
+from bot.booking.validation import GOES_BY, looks_like_a_name
 from bot.buttons import parse_payload, typed_button
 from bot.contract import (
     MODEL_RULE_PREFIX,
@@ -31,6 +31,7 @@ from bot.contract import (
     highest_level,
     level_rank,
 )
+from bot.entities import durations_said
 from bot.knee_topic import describes_own_knee_pain
 
 # Findings held with doubt ("maybe", "I think", a sign named for another body part, one net only):
@@ -598,7 +599,9 @@ _LOST_INTEREST = re.compile(
 # "but I'm fine otherwise" (blind persona sets 6-8).
 _NOT_LOW = re.compile(
     r"\b(?:not|never|isn'?t|aren'?t|wasn'?t|nah)\s+(?:\w+\s+){0,2}(?:down|depressed|hopeless|low|flat|sad)\b|"
-    r"\bstill (?:enjoy|love)|\bi'?m (?:fine|ok|okay|good|alright|all good)\b",
+    r"\bstill (?:enjoy|love)|\b(?:i'?m|i am|(?:he|she)(?:'?s| is)|they(?:'?re| are)) (?:fine|ok|okay|good|alright|all good)\b|"
+    # a parent's answer: "a bit teary, but she's still her happy self" (blind persona set 9)
+    r"\b(?:still|back to) (?:my|his|her|their) (?:usual|normal|happy|old|cheerful|bubbly) (?:self|selves)\b",
     re.IGNORECASE,
 )
 # Questions a bare yes or no does not answer ("yes" to "where on the knee?"): said twice, the loop
@@ -657,6 +660,10 @@ def answer_in_context(turn: Turn, doubtful: Sequence[str] = ()) -> dict[str, Any
     entity = ENTITY_QUESTIONS.get(asked)
     if entity and entity in turn.entities:
         return {}
+    if asked == DURATION and (said := durations_said(turn.text)):
+        # in answer to "how long?" a long stretch is this pain's too, and the last one said
+        # corrects the first ("well over a year now, maybe closer to eighteen months": persona set 9)
+        return {DURATION: said[-1]}
     return None
 
 
@@ -664,7 +671,7 @@ def _plainly_a_name(turn: Turn) -> bool:
     """At the name question: a name with "call me", or one that looks like a name when the
     classifier was not sure it was something else ("jenny park" read as asking about parking)."""
     return GOES_BY.match(turn.text) is not None or (
-        looks_like_a_name(turn.text) and turn.intent_confidence < CLASSIFIER_SURE
+        looks_like_a_name(turn.text) and turn.intent_confidence < policy.CLASSIFIER_SURE
     )
 
 

@@ -256,6 +256,10 @@ def form_turn(text, asked, intent="pain_after_sitting", entities=(), slots=None)
     # the mood question's second half, after a no to the first
     ("not down, but I've stopped enjoying anything", "screen_mood", "deny", {"screen_mood": "yes"}),
     ("I haven't lost interest, no", "screen_mood", "deny", {"screen_mood": "no"}),
+    # a parent answering for a child (blind persona set 9)
+    ("He gets a bit grumpy when he can't play, but he's still his usual self", "screen_mood", "nlu_fallback",
+     {"screen_mood": "no"}),
+    ("She's been moody about it but she's fine", "screen_mood", "nlu_fallback", {"screen_mood": "no"}),
 ])
 def test_an_answer_to_the_question_just_asked_goes_to_the_form(text, asked, intent, slots):
     decision = safety.on_user_message(form_turn(text, asked, intent), detect)
@@ -561,7 +565,8 @@ def test_a_duration_or_onset_said_in_passing_does_not_overwrite_the_answer_given
     updates = safety.on_user_message(passing, detect).slot_updates
     assert updates["duration_weeks"] == 8.0 and updates["onset"] == "gradual"
     # the slot's own question, or a correction, changes it
-    asked = safety.Turn(**{**passing.__dict__, "requested_slot": "duration_weeks", "text": "about a week"})
+    asked = safety.Turn(**{**passing.__dict__, "requested_slot": "duration_weeks", "text": "about a week",
+                           "entities": ("duration_weeks",)})
     assert "duration_weeks" not in safety.on_user_message(asked, detect).slot_updates
     corrected = safety.Turn(**{**passing.__dict__, "text": "actually it's more like a week, sorry"})
     assert "duration_weeks" not in safety.on_user_message(corrected, detect).slot_updates
@@ -607,3 +612,16 @@ def test_a_duration_in_an_answer_about_something_else_is_not_the_pains(text, ask
                        slots={"duration_weeks": 2.0}, before={"duration_weeks": None})
     updates = safety.on_user_message(said, detect).slot_updates
     assert ("duration_weeks" in updates and updates["duration_weeks"] is None) == kept
+
+
+@pytest.mark.parametrize("text,weeks", [
+    # in answer to "how long?", a year or more is this pain's, and the last one said corrects the
+    # first (blind persona set 9: asked again, then never recorded)
+    ("Oh, for ages. It first bothered me two winters ago, so well over a year, closer to 20 months really.", 87.0),
+    ("Honestly I only noticed it properly around the start of last year, so maybe a year and a bit", 52.18),
+])
+def test_a_long_duration_in_answer_to_how_long_is_recorded(text, weeks):
+    reading = safety.answer_in_context(form_turn(text, "duration_weeks", "nlu_fallback"))
+    assert reading is not None and reading["duration_weeks"] == pytest.approx(weeks, abs=0.1)
+    # the same words in answer to another question record no duration
+    assert safety.answer_in_context(form_turn(text, "pain_location", "nlu_fallback")) is None
