@@ -52,7 +52,6 @@ from bot.booking.service import (
 )
 from bot.booking.store import BookingRequest, utcnow
 from bot.booking.validation import (
-    CLASSIFIER_SURE,
     GOES_BY,
     TIME_WORDS,
     looks_like_a_name,
@@ -602,7 +601,11 @@ class _DetailsFormValidation(FormValidationAction, ABC):
         if value is None or self._button_from_elsewhere(value, dispatcher):
             return {"patient_name": None}
         plainly_a_name = GOES_BY.match(str(value)) is not None or looks_like_a_name(str(value))
-        if _intent(tracker) in NOT_A_NAME_INTENTS and _confidence(tracker) >= CLASSIFIER_SURE and not plainly_a_name:
+        if (
+            _intent(tracker) in NOT_A_NAME_INTENTS
+            and _confidence(tracker) >= policy.CLASSIFIER_SURE
+            and not plainly_a_name
+        ):
             # "skip": a name is needed to book; say how to leave instead of asking the same way again
             if _intent(tracker) == "skip":
                 dispatcher.utter_message(text=name_needed_text(booking_service().settings))
@@ -633,7 +636,7 @@ class _DetailsFormValidation(FormValidationAction, ABC):
     ) -> dict[str, Any]:
         # "call me Kostas" after a name reads like a request for a call; "jenny park" like a question
         # about parking, when the classifier is not sure (bot/safety.py sends both here)
-        unsure = _confidence(tracker) < CLASSIFIER_SURE
+        unsure = _confidence(tracker) < policy.CLASSIFIER_SURE
         return self._taken_whole(
             tracker,
             "patient_name",

@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from bot.contract import QUESTION_INTENTS, SYMPTOM_INTENTS
+from bot.policy import CLASSIFIER_SURE
 
 # Intents a message may be rescued from: the classifier's "I don't know" and "not for us".
 RESCUABLE_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
@@ -112,3 +113,29 @@ def knee_topic_intent(
         return best_guess
     intents = {TRIGGER_INTENTS[t] for t in pain_triggers if t in TRIGGER_INTENTS}
     return intents.pop() if len(intents) == 1 else GENERAL_INTENT
+
+
+def named_trigger_intent(intent: str | None, confidence: float, pain_triggers: Iterable[str]) -> str | None:
+    """The intent instead of a trigger's symptom intent when the message does not name that
+    trigger, or None when it stands. The bot's first reply speaks of the trigger ("Pain after
+    sitting for a long time is a common knee pattern"), so it must be one the person said: a
+    message naming other triggers gets the intent of the one it names (or knee_pain_general for
+    several); a message naming none keeps the classifier's guess only when it is sure
+    ("playing up since tennis on Saturday" was read as pain after sitting at 0.53: persona set 9;
+    "flew to perth and my knees were killing me" is sitting at 0.90).
+
+    >>> named_trigger_intent("pain_after_sitting", 0.53, [])
+    'knee_pain_general'
+    >>> named_trigger_intent("pain_after_sitting", 0.85, ["stairs"])
+    'pain_on_stairs'
+    >>> named_trigger_intent("pain_after_sitting", 0.9, []) is None
+    True
+    """
+    own = next((trigger for trigger, name in TRIGGER_INTENTS.items() if name == intent), None)
+    triggers = set(pain_triggers)
+    if own is None or own in triggers:
+        return None
+    named = {TRIGGER_INTENTS[t] for t in triggers if t in TRIGGER_INTENTS}
+    if not triggers and confidence >= CLASSIFIER_SURE:
+        return None
+    return named.pop() if len(named) == 1 else GENERAL_INTENT

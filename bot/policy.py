@@ -13,7 +13,11 @@ simulator and the evaluation scripts), so they cannot disagree:
 - after a knee injury at `OTTAWA_AGE` or over, the Ottawa knee rules call for an X-ray, and the
   summary says to see a doctor within 24 hours, while the injury is acute: up to
   `OTTAWA_ACUTE_WEEKS` old, or of unknown age (the rules were made for injuries within a week; a
-  knock three weeks ago that the person walked off is no longer one of them: blind persona set 8).
+  knock three weeks ago that the person walked off is no longer one of them: blind persona set 8);
+- the intent classifier's guess outweighs a rule's reading of the words only from
+  `CLASSIFIER_SURE`: a plain name at the name question ("jenny park" read as parking at 0.33:
+  persona set 7), a trigger's symptom intent for a message that names no trigger ("playing up
+  since tennis on Saturday" read as pain after sitting at 0.53: persona set 9).
 
 The level names themselves are the contract's (`bot/contract.py`).
 """
@@ -28,6 +32,7 @@ BOOKABLE_UP_TO = "consultation"
 CHILD_AGE = 16
 OTTAWA_AGE = 55
 OTTAWA_ACUTE_WEEKS = 1.0
+CLASSIFIER_SURE = 0.8
 
 
 def ottawa_x_ray(age: float | None, injury_weeks: float | None) -> bool:

@@ -3,8 +3,11 @@
 Runs after the FallbackClassifier. When the intent is nlu_fallback or out_of_scope but the
 message talks about the person's knee, the intent becomes the classifier's best guess if that
 is a knee intent, else the symptom intent of the activity named, else knee_pain_general: the
-bot engages instead of saying it cannot help. Staff see why in the parse data: `knee_topic` says which intent the
-classifier gave and that the knee rule changed it.
+bot engages instead of saying it cannot help. A trigger's symptom intent for a message that
+does not name that trigger becomes the intent of the trigger it names (or knee_pain_general)
+unless the classifier is sure (bot/knee_topic.named_trigger_intent): the first reply speaks of
+the trigger. Staff see why in the parse data: `knee_topic` says which intent the classifier gave
+and that the knee rule changed it ("rescued_as" or "named_as").
 
     pipeline:
       - name: FallbackClassifier
@@ -30,7 +33,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.knee_topic import RESCUABLE_INTENTS, knee_topic_intent
+from bot.knee_topic import RESCUABLE_INTENTS, knee_topic_intent, named_trigger_intent
 
 KNEE_TOPIC_KEY = "knee_topic"
 
@@ -68,10 +71,18 @@ class KneeTopicRescue(GraphComponent):
         intent = message.get(INTENT) or {}
         before = intent.get(INTENT_NAME_KEY)
         text = message.get(TEXT)
-        if before not in RESCUABLE_INTENTS or not isinstance(text, str) or text.lstrip().startswith("/"):
+        if not isinstance(text, str) or text.lstrip().startswith("/"):
             return
         entities = message.get(ENTITIES) or []
         triggers = [e.get("value") for e in entities if e.get("entity") == "pain_trigger"]
+        if before not in RESCUABLE_INTENTS:
+            confidence = intent.get(PREDICTED_CONFIDENCE_KEY)
+            named = named_trigger_intent(
+                before, float(confidence) if isinstance(confidence, (int, float)) else 0.0, triggers
+            )
+            if named is not None:
+                self._set(message, before, named, "named_as", float(confidence or 0.0))
+            return
         locations = [
             text[e["start"] : e["end"]]
             for e in entities
@@ -81,8 +92,13 @@ class KneeTopicRescue(GraphComponent):
         after = knee_topic_intent(text, triggers, locations, ranked)
         if after is None:
             return
-        rescued = {INTENT_NAME_KEY: after, PREDICTED_CONFIDENCE_KEY: self._confidence}
+        self._set(message, before, after, "rescued_as", self._confidence)
+
+    @staticmethod
+    def _set(message: Message, before: str | None, after: str, why: str, confidence: float) -> None:
+        """The new intent first in the ranking; staff see which intent the classifier gave."""
+        changed = {INTENT_NAME_KEY: after, PREDICTED_CONFIDENCE_KEY: confidence}
         ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != after]
-        message.set(INTENT, rescued, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [rescued] + ranking, add_to_output=True)
-        message.set(KNEE_TOPIC_KEY, {"classified_as": before, "rescued_as": after}, add_to_output=True)
+        message.set(INTENT, changed, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [changed] + ranking, add_to_output=True)
+        message.set(KNEE_TOPIC_KEY, {"classified_as": before, why: after}, add_to_output=True)

@@ -107,3 +107,20 @@ def test_a_bad_confidence_is_named(make_component):
 def test_the_bot_runs_the_rescue_after_the_fallback_classifier():
     names = [c["name"] for c in yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]]
     assert names.index("components.knee_topic.KneeTopicRescue") > names.index("FallbackClassifier")
+
+
+@pytest.mark.parametrize("text, intent, confidence, expected", [
+    # the first reply speaks of the trigger, so it must be one the person named (blind persona
+    # set 9: "since tennis on Saturday" got "Pain after sitting for a long time...")
+    ("my knee has been grumbling ever since the golf weekend", "pain_after_sitting", 0.55, "knee_pain_general"),
+    ("my knee is sore going down the stairs at work", "pain_after_sitting", 0.85, "pain_on_stairs"),
+    ("my knee gets sore on long flights", "pain_after_sitting", 0.9, "pain_after_sitting"),  # sure: kept
+    ("my knee aches after sitting through a film", "pain_after_sitting", 0.4, "pain_after_sitting"),  # named
+])
+def test_a_trigger_intent_needs_its_trigger_named(make_component, text, intent, confidence, expected):
+    message = classified(text, intent, confidence)
+    make_component(KneeEntityExtractor).process([message])
+    make_component(KneeTopicRescue).process([message])
+    assert message.get(INTENT)["name"] == expected
+    changed = message.get(KNEE_TOPIC_KEY)
+    assert changed == (None if expected == intent else {"classified_as": intent, "named_as": expected})

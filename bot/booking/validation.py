@@ -230,10 +230,6 @@ def validate_name(text: str | None) -> Checked:
     return Checked(value=name)
 
 
-# How sure the intent classifier must be before its guess outweighs a message that looks like a
-# name ("jenny park" was read as a question about parking at 0.33: persona set 7).
-CLASSIFIER_SURE = 0.8
-
 # Words that are never a name on their own: a reply ("no", "skip"), a greeting, a request.
 _NOT_NAME_WORDS = frozenset(
     "yes yeah yep yup no nope nah ok okay sure maybe hi hey hello hiya yo g'day gday good morning "
