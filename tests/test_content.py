@@ -127,6 +127,7 @@ KEY_FACTS = {
     "utter_answer_cadence": [r"5 to 10%", r"160 to 168 steps a minute", r"speed and distance"],
     "utter_answer_orthotics": [
         r"orthoses", r"feet roll in", r"short term", r"add-on to exercise, not on their own",
+        r"seat set too low", r"cleats", r"bike fit",
     ],
     "utter_answer_vmo": [
         r"vmo", r"did not back this up", r"hip and knee exercises together",
