@@ -599,7 +599,8 @@ _LOST_INTEREST = re.compile(
 # "but I'm fine otherwise" (blind persona sets 6-8).
 _NOT_LOW = re.compile(
     r"\b(?:not|never|isn'?t|aren'?t|wasn'?t|nah)\s+(?:\w+\s+){0,2}(?:down|depressed|hopeless|low|flat|sad)\b|"
-    r"\bstill (?:enjoy|love)|\b(?:i'?m|i am|(?:he|she)(?:'?s| is)|they(?:'?re| are)) (?:fine|ok|okay|good|alright|all good)\b|"
+    r"\bstill (?:enjoy|love)|"
+    r"\b(?:i'?m|i am|(?:he|she)(?:'?s| is)|they(?:'?re| are)) (?:fine|ok|okay|good|alright|all good)\b|"
     # a parent's answer: "a bit teary, but she's still her happy self" (blind persona set 9)
     r"\b(?:still|back to) (?:my|his|her|their) (?:usual|normal|happy|old|cheerful|bubbly) (?:self|selves)\b",
     re.IGNORECASE,
