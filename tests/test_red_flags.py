@@ -596,3 +596,29 @@ def test_the_categories_blind_batches_21_and_22_showed(text, expected):
 ])
 def test_the_categories_persona_set_8_showed(text, question, expected):
     assert set(codes(text, question=question)) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    # another adult's injury is the person asked for when the message asks about their care
+    # (blind batch 23), and slang time words make it news, not history
+    ("my husband went down at touch last nite, heard a crack n the knee blew up. should he get it looked at?",
+     {"acute_injury"}),
+    ("my partner was at footy on the weekend and heard something snap in his knee. how soon should he be seen?",
+     {"acute_injury"}),
+    ("my dad had a clot in his leg years ago. should he get his knee checked for the stairs pain?", set()),
+    ("my brother had a DVT after his op in 2019, my knee just aches on hills", set()),
+])
+def test_a_relatives_care_asked_about_makes_them_the_patient(text, expected):
+    assert set(codes(text)) == expected
+
+
+@pytest.mark.parametrize("text,prior,expected", [
+    # heat as a treatment is no sign of a hot knee (blind persona set 9: a swollen knee and
+    # "should I use ice or heat?" was sent to an emergency department as an infection)
+    ("it came up like a balloon after tennis. do I use heat or ice on it?", (), set()),
+    ("should I be putting heat on it, it's still a bit puffy", ("swollen",), set()),
+    ("it's swollen and there's heat coming off it", (), {"infection"}),
+    ("is it ok to apply heat? the knee is hot and red and I've got a temperature", (), {"infection"}),
+])
+def test_heat_as_a_treatment_is_not_a_hot_knee(text, prior, expected):
+    assert set(asserted_codes(detect(text, prior_signs=prior))) == expected

@@ -281,7 +281,11 @@ class _Context:
         cues = rules.persons
         # "For my husband: he had prostate cancer..." - the relative is the person asked for, so
         # their symptoms and history are not family history (persons.yml: proxy).
-        self.proxy = bool(cues is not None and cues.proxy is not None and cues.proxy.search(text[:200]))
+        # So is a relative whose care the message asks about ("how soon should he be seen?").
+        self.proxy = cues is not None and (
+            bool(cues.proxy is not None and cues.proxy.search(text[:200]))
+            or bool(cues.proxy_question is not None and cues.proxy_question.search(text))
+        )
 
     def other_site(self, mention: Mention, code: str) -> bool:
         """True when the mention's sentence is about another body part for this code."""

@@ -143,7 +143,8 @@ BODY_PART_WORDS = frozenset(
 # stay history ("my mum had a DVT years ago").
 RECENT = re.compile(
     r"\b(?:(?:\d+|a|an|one|two|three|four|five|six|few|a few|couple(?: of)?|a couple of) (?:hours?|hrs?|days?) ago"
-    r"|yesterday|last night|this (?:morning|arvo|afternoon|evening|week)|today|tonight|just (?:had|got|been|came))\b"
+    r"|yesterday|yday|yest(?:erday|y)?|last (?:night|nite|nyt)|this (?:morning|mornin|arvo|afternoon|evening|week)"
+    r"|today|2day|tonight|tonite|2nite|just (?:had|got|been|came))\b"
 )
 RECENT_AFTER_TOKENS = 5
 

@@ -75,6 +75,7 @@ class PersonCues:
     asked_for: re.Pattern[str] | None = None
     self_instead: re.Pattern[str] | None = None
     proxy: re.Pattern[str] | None = None
+    proxy_question: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -386,6 +387,7 @@ def _load_persons(vocab: Mapping[str, str]) -> PersonCues:
             else None,
             self_instead=re.compile(raw["self_instead"], re.IGNORECASE) if raw.get("self_instead") else None,
             proxy=re.compile(raw["proxy"], re.IGNORECASE) if raw.get("proxy") else None,
+            proxy_question=re.compile(raw["proxy_question"], re.IGNORECASE) if raw.get("proxy_question") else None,
         )
     except re.error as error:
         raise RuleFileError(f"{where}: bad regular expression: {error}") from error
