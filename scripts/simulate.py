@@ -57,7 +57,9 @@ FALLBACKS = {"utter_default", "utter_need_a_choice", "utter_out_of_scope"}
 NEVER_SILENT = "never_silent"  # components/never_silent.py: the apology when a turn said nothing
 # Yes-like buttons the persona taps on the booking steps its script has no answer for (consent,
 # the final check, a list of free times: it takes the first).
-AGREE = re.compile(r"^(yes|ok|okay|agree|i agree|send|send it|yes, send it|book|confirm)\b", re.I)
+AGREE = re.compile(r"^(yes|ok|okay|agree|i agree|send|send it|yes, send it|book|confirm|call me)\b", re.I)
+# What a persona may want at the end, in the words writers use for it.
+WANTS = {"info": "information", "call back": "callback", "call-back": "callback"}
 # Questions of the booking flow a persona who wants to book says yes to (it has no scripted answer).
 AGREE_TO = {"booking_consent", "booking_confirmed", "appointment_slot", "clinic_location"}
 PICK_FIRST = {"appointment_slot", "clinic_location"}
@@ -171,10 +173,10 @@ def play(client: Client, persona: dict) -> Outcome:
     sender = f"sim-{persona['id']}-{uuid.uuid4().hex[:8]}"
     answers: dict[str, str] = persona.get("answers") or {}
     asides = sorted(persona.get("asides") or [], key=lambda a: a.get("after", 0))
-    wants = persona.get("wants") or "nothing"
+    wants = WANTS.get(persona.get("wants") or "nothing", persona.get("wants") or "nothing")
     expect = persona.get("expect") or {}
     queue: list[tuple[str, str]] = [(t, "first") for t in persona.get("first") or []]
-    asked_book = script_done = False
+    asked_book = script_done = callback_agreed = False
     tries: Counter = Counter()
     last_answer: str | None = None
     last_replies: list[dict] = []
@@ -206,10 +208,13 @@ def play(client: Client, persona: dict) -> Outcome:
                 queue.append(("not sure", f"answer:{asked}"))
             elif (agree := _agree(last_replies)) and asked_book:
                 queue.append((agree, "script"))
+            elif wants == "callback" and not callback_agreed and (agree := _agree(last_replies)):
+                callback_agreed = True  # yes to the call-back the bot offers
+                queue.append((agree, "script"))
             elif wants == "book" and not asked_book:
                 asked_book = True
                 queue.append((ASK_TO_BOOK, "script"))
-            elif wants == "person" and not script_done:
+            elif wants in ("person", "callback") and not script_done:
                 script_done = True
                 queue.append((ASK_FOR_PERSON, "script"))
             elif wants == "information" and not script_done:
