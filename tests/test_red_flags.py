@@ -622,3 +622,14 @@ def test_a_relatives_care_asked_about_makes_them_the_patient(text, expected):
 ])
 def test_heat_as_a_treatment_is_not_a_hot_knee(text, prior, expected):
     assert set(asserted_codes(detect(text, prior_signs=prior))) == expected
+
+
+@pytest.mark.parametrize("text,question,expected", [
+    # "leg" names the knee region only where no other site is named: a puffy, warm calf "on the
+    # same leg" is the calf's, a clot's sign, not a knee infection (blind persona set 9)
+    ("yes, my calf on that leg is tender and a bit puffy and warm since the long flight", "screen_calf", {"dvt"}),
+    ("my leg is hot and swollen and I feel feverish", None, {"infection"}),
+    ("the back of my knee and my leg are red, hot and swollen, and I've got chills", None, {"infection"}),
+])
+def test_a_leg_named_beside_the_calf_is_the_calfs(text, question, expected):
+    assert set(codes(text, question=question)) == expected

@@ -188,8 +188,9 @@ def _sentence_sites(doc, rules: RuleSet) -> list[_SentenceSites]:
     sites = []
     for sent in doc.sents:
         text = sent.text
-        knee = bool(rules.knee_region.search(text))
         classes = frozenset(c.name for c in rules.gating_classes if c.regex.search(text))
+        vague = rules.vague_region is not None and not classes and rules.vague_region.search(text)
+        knee = bool(rules.knee_region.search(text) or vague)
         sites.append(_SentenceSites(knee, classes))
     return sites
 

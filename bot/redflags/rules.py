@@ -116,6 +116,8 @@ class RuleSet:
     answers: Mapping[str, re.Pattern[str]]
     persons: PersonCues | None = None
     sign_labels: frozenset[str] = field(default_factory=frozenset)
+    # names the knee region only where a sentence names no other site ("leg": sites.yml)
+    vague_region: re.Pattern[str] | None = None
 
 
 def _read(name: str) -> Any:  # parsed YAML: the loaders below check its shape
@@ -311,7 +313,9 @@ def _load_combinations(codes_and_signs: frozenset[str], signs: frozenset[str]) -
 def _load_sites(vocab: Mapping[str, str]):
     raw = _read("sites.yml")
     where = "sites.yml"
-    knee = expand(_require(_require(raw, "knee_region", where), "pattern", where), vocab, where)
+    region = _require(raw, "knee_region", where)
+    knee = expand(_require(region, "pattern", where), vocab, where)
+    vague = expand(region["vague"], vocab, where) if region.get("vague") else None
     classes = []
     for name, spec in _require(raw, "gating_classes", where).items():
         class_where = f"{where}: {name}"
@@ -324,7 +328,8 @@ def _load_sites(vocab: Mapping[str, str]):
         regex = expand(_require(spec, "pattern", class_where), vocab, class_where)
         classes.append(GatingClass(name, re.compile(regex, re.IGNORECASE), gates))
     never_gated = frozenset(raw.get("never_gated_signs") or ())
-    return re.compile(knee, re.IGNORECASE), classes, never_gated
+    vague_region = re.compile(vague, re.IGNORECASE) if vague else None
+    return re.compile(knee, re.IGNORECASE), vague_region, classes, never_gated
 
 
 SCREENING_QUESTION_KEYS = frozenset({"code", "asks", "why", "signs", "codes", "unsure_is_yes", "no_when", "site"})
@@ -399,7 +404,7 @@ def load_rules() -> RuleSet:
     targets, signs = _load_targets(vocab)
     context, use_defaults, drops, default_filters = _load_context(vocab)
     combinations = _load_combinations(frozenset(RED_FLAG_CODES) | signs, signs)
-    knee_region, gating, never_gated = _load_sites(vocab)
+    knee_region, vague_region, gating, never_gated = _load_sites(vocab)
     class_names = {c.name for c in gating}
     for spec in targets:
         if not spec.gated_by <= class_names:
@@ -418,6 +423,7 @@ def load_rules() -> RuleSet:
         context_default_filters=default_filters,
         combinations=tuple(combinations),
         knee_region=knee_region,
+        vague_region=vague_region,
         gating_classes=tuple(gating),
         never_gated_signs=never_gated,
         questions=questions,
