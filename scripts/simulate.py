@@ -311,6 +311,11 @@ def summarise(outcomes: list[Outcome]) -> dict:
     return {
         "conversations": len(outcomes),
         "met_every_expectation": sum(o.passed for o in outcomes),
+        # the same without the triggers column: the criteria name the record's location,
+        # onset and duration, and personas often expect an activity they never told the bot
+        "met_every_expectation_but_triggers": sum(
+            all(p.startswith("record pain_triggers") for p in o.problems) for o in outcomes
+        ),
         "patient_turns": turns,
         "asked_again": sum(o.asked_again for o in outcomes),
         "silent_turns": sum(1 for o in outcomes for t in o.turns if not t.replies),
