@@ -633,3 +633,17 @@ def test_heat_as_a_treatment_is_not_a_hot_knee(text, prior, expected):
 ])
 def test_a_leg_named_beside_the_calf_is_the_calfs(text, question, expected):
     assert set(codes(text, question=question)) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    # a symptom checklist with ticks and crosses (blind batch 24): a tick ends the item, so a "not"
+    # before it does not reach the next item, and a cross after an item negates it
+    ("my list: sore on stairs ✔, not better with ice ✔, lost 8kg without trying ✔, fever ✘", {"cancer_signs"}),
+    ("fever ✘, swelling ✘, injury ✘, clicking ✔", set()),
+    # a backward negation with a full stop in it ("none.") still negates
+    ("calf swelling: none. knee aches on stairs", set()),
+    # a past-tense "if" is a supposition ("what if it swelled up or went red and hot?")
+    ("when should I go to ED? like if it swelled up or went red and hot? right now it just aches", set()),
+])
+def test_the_categories_blind_batch_24_showed(text, expected):
+    assert set(codes(text)) == expected

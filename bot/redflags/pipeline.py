@@ -51,7 +51,10 @@ CLAUSE_BREAK_WORDS = frozenset(
         "still",
     }
 )
-CLAUSE_BREAK_PUNCT = frozenset({".", "!", "?", ";", "..."})
+# A tick or a cross after an item of a symptom checklist ends it, as a full stop does ("not better
+# with rest ✔, lost 7kg without trying ✔": the "not" is not the weight loss's; blind batch 24).
+CHECK_MARKS = frozenset({"✔", "✓", "✅", "☑", "✔️", "✘", "✗", "❌", "☒", "✖", "✖️", "❎"})
+CLAUSE_BREAK_PUNCT = frozenset({".", "!", "?", ";", "...", *CHECK_MARKS})
 # Words that may join a list after the first negated symptom: "no fever, chills or sweats".
 LIST_JOINERS = frozenset({",", "or", "nor", "/", "&", "no", "any", "either", "even", "not", "-", "n", "of"})
 # Extra words that end a negation or doubt before its first symptom ("no fever and my calf...").
@@ -176,8 +179,8 @@ def list_scope(target: Span, modifier: Span, between: Span) -> bool:
     seen_symptom = False
     light = 0
     for token in between:
-        if token.is_space and "\n" not in token.text:
-            continue
+        if token.is_space and "\n" not in token.text or modifier.start <= token.i < modifier.end:
+            continue  # medspaCy's span between a backward modifier and its target holds the modifier
         if token.i in covered:
             seen_symptom = True
             continue
@@ -195,7 +198,7 @@ def list_scope(target: Span, modifier: Span, between: Span) -> bool:
 
 def clause_scope(target: Span, modifier: Span, between: Span) -> bool:
     """Hypothetical and historical phrases reach to the end of their clause."""
-    return not any(_is_break(token) for token in between)
+    return not any(_is_break(token) for token in between if not modifier.start <= token.i < modifier.end)
 
 
 def family_history_scope(target: Span, modifier: Span, between: Span) -> bool:
