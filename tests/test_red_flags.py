@@ -647,3 +647,18 @@ def test_a_leg_named_beside_the_calf_is_the_calfs(text, question, expected):
 ])
 def test_the_categories_blind_batch_24_showed(text, expected):
     assert set(codes(text)) == expected
+
+
+@pytest.mark.parametrize("text,question,expected", [
+    # "I do" or "I have" with anything but a degree after it opens a statement: a second opening
+    # message "I do tai chi, now is hard" was read as a yes to the chest question and sent 000
+    # (blind persona set 10)
+    ("I do yoga on weekends, now it's hard to kneel", "screen_chest", set()),
+    ("I do, a bit", "screen_chest", {"cardiorespiratory"}),
+    ("I have netball training tonight", "screen_chest", set()),
+    # a friend "of mine" is another person: "no. mate of mine had a heart attack ... but no"
+    ("no. a mate of mine had a heart attack at bowls last year, so I know the signs, but no", "screen_chest", set()),
+    ("nope. friend of mine had a heart attack at the gym, I'm fine though", "screen_chest", set()),
+])
+def test_the_categories_persona_set_10_showed(text, question, expected):
+    assert set(codes(text, question=question)) == expected

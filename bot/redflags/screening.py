@@ -49,6 +49,16 @@ _A_STATEMENT_FOLLOWS = re.compile(
     re.IGNORECASE,
 )
 _NOT_A_DEGREE = re.compile(r"(?:a )?(?:little )?(?:bit|lot|lots|heaps) of\b", re.IGNORECASE)
+# "I do" and "I have" answer only with a degree, a time or a yes after them ("I do sometimes", "I
+# have, a bit"); with anything else they open a statement: "I do tai chi, now is hard" sent while
+# the chest question was on screen was read as a yes and sent 000 (blind persona set 10).
+_FIRST_PERSON_OPENER = re.compile(r"(?:i do|i have|i'?ve)(?![\w'])", re.IGNORECASE)
+_FIRST_PERSON_TAIL = re.compile(
+    r"\s*(?:$|sometimes|a bit|a little|a lot|bit|little|yes|yeah|yep|now|right now|at the moment|at times|"
+    r"occasionally|often|lately|recently|really|too|also|actually|all the time|constantly|every|still|kind of|"
+    r"kinda|sort of|sorta|definitely|though|tho|mate|haha|lol)(?![\w'])",
+    re.IGNORECASE,
+)
 _TAIL_END = re.compile(r"[.!?;,]|\s[-–]\s|\b(?:but|though|tho|and)\b", re.IGNORECASE)
 _SHORT_TAIL_WORDS = 4
 
@@ -63,6 +73,8 @@ def _affirmative(answer: str, rules: RuleSet) -> re.Match[str] | None:
     rest = answer[match.end() :]
     tail = rest[: m.start()] if (m := _TAIL_END.search(rest)) else rest
     if _A_STATEMENT_FOLLOWS.match(tail) or len(tail.split()) > _SHORT_TAIL_WORDS:
+        return None
+    if _FIRST_PERSON_OPENER.fullmatch(match.group(0).strip()) and not _FIRST_PERSON_TAIL.match(tail):
         return None
     return match
 
