@@ -436,7 +436,13 @@ def on_user_message(turn: Turn, detect) -> Decision:
         decision.slot_updates.update(form_answer)
         decision.action = turn.active_loop
     elif turn.active_loop and TO_ASK_SLOT in decision.slot_updates:
-        decision.action = turn.active_loop  # the form asks about the doubt next
+        # The form asks about the doubt next. A message that is no answer to the question on screen
+        # is noted first: given to the form, it was rejected and nothing was said ("My brother had
+        # prostate cancer ..." while the numbness question waited: blind persona set 10).
+        not_an_answer = turn.intent in NOT_AN_ANSWER_INTENTS or (
+            turn.intent == "inform" and turn.requested_slot in YES_NO_QUESTIONS
+        )
+        decision.action = NOTED_ACTION if turn.requested_slot and not_an_answer else turn.active_loop
     elif (
         turn.active_loop == TRIAGE_FORM
         and turn.requested_slot

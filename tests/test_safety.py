@@ -197,7 +197,10 @@ def test_a_doubt_during_the_questions_asks_that_codes_question_next():
     doubt = finding("dvt", asserted=False, modifiers=["model_only"])
     d = safety.on_user_message(turn(findings=[doubt], active_loop="triage_form", requested_slot="pain_location",
                                     screen_calf="no"), detect)
-    assert d.action == "triage_form"  # the form carries on ...
+    # no answer to the question on screen: noted (the form alone would reject it and say nothing),
+    # then the form carries on ...
+    assert d.action == "utter_noted_for_later"
+    assert safety.after_action(d.action, False, "triage_form") == "triage_form"
     assert d.slot_updates["red_flags_to_ask"] == ["dvt"]  # ... with the calf question next
     assert d.slot_updates["screen_calf"] is None  # asked again, though answered before
     again = safety.on_user_message(turn(findings=[doubt], active_loop="triage_form", red_flags_to_ask=["dvt"]),
@@ -625,3 +628,17 @@ def test_a_long_duration_in_answer_to_how_long_is_recorded(text, weeks):
     assert reading is not None and reading["duration_weeks"] == pytest.approx(weeks, abs=0.1)
     # the same words in answer to another question record no duration
     assert safety.answer_in_context(form_turn(text, "pain_location", "nlu_fallback")) is None
+
+
+def test_a_doubt_raised_by_a_message_that_answers_nothing_is_noted_not_left_silent():
+    # "My brother had prostate cancer, he's fine now. Just saying." while the numbness question
+    # waited: the net's doubt queued the night-pain question, the form rejected the message and the
+    # patient got only the safety net's apology (blind persona set 10)
+    doubt = finding("cancer_signs", asserted=False, modifiers=["model_only"])
+    story = turn("My brother had bowel cancer, he's fine now. Just mentioning it.", intent="nlu_fallback",
+                 findings=[doubt], active_loop="triage_form", requested_slot="screen_numbness")
+    d = safety.on_user_message(story, detect)
+    assert d.action == "utter_noted_for_later" and d.slot_updates["red_flags_to_ask"] == ["cancer_signs"]
+    # an answer to the question on screen still goes to the form
+    answer = turn("No", intent="deny", findings=[doubt], active_loop="triage_form", requested_slot="screen_numbness")
+    assert safety.on_user_message(answer, detect).action == "triage_form"
