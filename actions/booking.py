@@ -100,6 +100,9 @@ CHANGEABLE = ("patient_name", "contact", "appointment_slot", "preferred_times", 
 # `not_intent` in domain.yml (tests/test_booking_actions.py checks both).
 RULE_HANDLED_INTENTS = frozenset({"stop", "request_human", "ask_clinic_info", "bot_challenge", *QUESTION_INTENTS})
 # A confident guess at one of these means the message was not a name.
+# The name question's answers that are no name, before the reply says a first name is enough and
+# how to leave the booking.
+NAME_TRIES_BEFORE_WAY_OUT = 2
 NOT_A_NAME_INTENTS = frozenset(
     {
         "affirm",
@@ -393,6 +396,17 @@ def _intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
+def _answers_to(tracker: Tracker, slot: str) -> int:
+    """How many messages the patient has sent since the form first asked for `slot` this time."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            count += 1
+        elif event.get("event") == "slot" and event.get("name") == "requested_slot" and event.get("value") != slot:
+            break
+    return count
+
+
 def _confidence(tracker: Tracker) -> float:
     return float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
 
@@ -606,8 +620,10 @@ class _DetailsFormValidation(FormValidationAction, ABC):
             and _confidence(tracker) >= policy.CLASSIFIER_SURE
             and not plainly_a_name
         ):
-            # "skip": a name is needed to book; say how to leave instead of asking the same way again
-            if _intent(tracker) == "skip":
+            # "skip", or a second answer that is no name ("not sure", "rather not say" looped to the
+            # simulator's 60-turn limit: blind persona set 10): a name is needed to book; say that a
+            # first name is enough and how to leave, instead of asking the same way again
+            if _intent(tracker) == "skip" or _answers_to(tracker, "patient_name") >= NAME_TRIES_BEFORE_WAY_OUT:
                 dispatcher.utter_message(text=name_needed_text(booking_service().settings))
             else:
                 dispatcher.utter_message(response="utter_booking_need_name")
@@ -617,7 +633,8 @@ class _DetailsFormValidation(FormValidationAction, ABC):
             dispatcher.utter_message(response="utter_booking_just_name")
             return {"patient_name": None}
         if not checked.ok:
-            dispatcher.utter_message(text=checked.reask)
+            stuck = _answers_to(tracker, "patient_name") >= NAME_TRIES_BEFORE_WAY_OUT
+            dispatcher.utter_message(text=name_needed_text(booking_service().settings) if stuck else checked.reask)
             return {"patient_name": None}
         return {"patient_name": checked.value}
 

@@ -605,3 +605,20 @@ async def test_a_name_the_classifier_is_unsure_about_is_taken_whole():
     _, slots = await validate("booking_form", "patient_name", {"booking_consent": True},
                               intent="ask_clinic_info", confidence=0.95, text="where can I park", candidates={})
     assert slots.get("patient_name") is None
+
+
+@pytest.mark.parametrize("typed, intent", [("not sure", "unsure"), ("<b>?</b>", "nlu_fallback")])
+async def test_a_second_answer_that_is_no_name_says_a_first_name_is_enough_and_how_to_leave(typed, intent):
+    # "not sure" to the name question, again and again, looped to the simulator's 60-turn limit
+    # (blind persona set 10): the second time the reply offers a way out
+    first, _ = await validate("callback_form", "patient_name", {"booking_consent": True}, intent=intent, text=typed,
+                              candidates={"patient_name": typed})
+    assert "type stop" not in said(first)
+    tracker = tracker_for({"booking_consent": True}, form="callback_form", requested="patient_name", intent=intent,
+                          text=typed, candidates={"patient_name": typed})
+    tracker.events[:0] = [{"event": "slot", "name": "requested_slot", "value": "patient_name"},
+                          {"event": "user", "text": typed, "parse_data": {}},
+                          {"event": "bot", "text": "Sorry, I need your name first, like Sam Lee."}]
+    dispatcher, events = await run(booking.ValidateCallbackForm(), tracker)
+    assert "A first name is fine" in said(dispatcher) and "type stop" in said(dispatcher)
+    assert slot_events(events)["patient_name"] is None
