@@ -33,6 +33,11 @@ PATTERNS_PATH = pathlib.Path(__file__).with_name("entity_patterns.yml")
 
 # Entities found by token patterns (the rest, age and duration, are numbers read by regex).
 TOKEN_ENTITIES = ("pain_trigger", "pain_location", "onset", "side")
+# A duration that is a guess ("for months", "a few weeks"): not recorded from a message in passing,
+# so the duration question is asked, one tap with its buttons (issue 17: confirm what is vague;
+# blind persona set 10: "building for months" was recorded as 8.7 weeks and never asked, the
+# answer would have been half a year). In answer to "how long?" it is the answer (durations_said).
+UNSURE_DURATION = "duration_unsure"
 # Words that join a list of triggers, so that "stairs, sitting or squats are fine" negates all.
 LIST_JOINERS = {"and", "or", "nor", "&", ",", "/", "n", "plus", "also", "even", "the", "or even"}
 # Spelling correction looks at words of this length or longer only (short words have too many
@@ -414,6 +419,9 @@ class _NumberReader:
         self.phrases: dict[str, float] = {
             k: float(v) for k, v in {**duration["since_phrases"], **duration["unquantified"]}.items()
         }
+        # a guess, not a length: recorded only in answer to "how long?" (durations_said)
+        self.unsure_phrases = set(duration["unquantified"])
+        self.unsure_amounts = set(duration["unsure_amounts"])
         self.not_after = set(duration["not_after"])
         self.frequency_before = set(duration["frequency_before"])
         age = rules["age"]
@@ -504,10 +512,13 @@ class _NumberReader:
             if m.group("half1") or m.group("half2"):
                 amount += 0.5
             weeks = round(amount * self.units[m.group("unit")], 2)
-            found.append(Found("duration_weeks", weeks, m.start(), m.end(), text[m.start() : m.end()]))
+            unsure = re.sub(r"\s+", " ", m.group("num")) in self.unsure_amounts and not m.group("num2")
+            entity = UNSURE_DURATION if unsure else "duration_weeks"
+            found.append(Found(entity, weeks, m.start(), m.end(), text[m.start() : m.end()]))
         for m in self.phrases_re.finditer(lowered):
-            weeks = self.phrases[re.sub(r"\s+", " ", m.group(0))]
-            found.append(Found("duration_weeks", round(weeks, 2), m.start(), m.end(), text[m.start() : m.end()]))
+            phrase = re.sub(r"\s+", " ", m.group(0))
+            entity = UNSURE_DURATION if phrase in self.unsure_phrases else "duration_weeks"
+            found.append(Found(entity, round(self.phrases[phrase], 2), m.start(), m.end(), text[m.start() : m.end()]))
         for m in self.period_re.finditer(lowered):
             unit = m.group("unit") or m.group("unit2")
             if unit in self.units:

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from bot.contract import PAIN_LOCATIONS, PAIN_TRIGGERS, ONSETS
-from bot.entities import KneeEntityRules, extract, number_answer
+from bot.entities import durations_said, KneeEntityRules, extract, number_answer
 
 
 def pairs(text: str) -> set[tuple[str, object]]:
@@ -168,8 +168,6 @@ DURATIONS = [
     ("for the last month", 4.35),
     ("since yesterday", 0.14),
     ("since last week", 1.0),
-    ("on and off for years", 104.36),       # at least two years
-    ("for months now", 8.7),
 ]
 
 
@@ -383,3 +381,17 @@ def test_a_bare_no_negates_the_trigger_after_it():
 ])
 def test_just_under_the_kneecap_is_below_it(text, place):
     assert values(text, "pain_location") == [place]
+
+
+@pytest.mark.parametrize("text,guess", [
+    # a guess, not a length: not recorded in passing, so the duration question is asked (blind
+    # persona set 10: "building for months" was recorded as 8.7 weeks; the answer was half a year)
+    ("on and off for years", 104.36),
+    ("it's been building for months now", 8.7),
+    ("sore for a few weeks", 3.0),
+    ("several months of this", 13.05),
+])
+def test_a_guessed_duration_is_not_recorded_in_passing(text, guess):
+    assert values(text, "duration_weeks") == []
+    assert values(text, "duration_unsure") == [pytest.approx(guess, abs=0.01)]
+    assert durations_said(text) == [pytest.approx(guess, abs=0.01)]  # the answer to "how long?"
