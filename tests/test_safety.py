@@ -642,3 +642,16 @@ def test_a_doubt_raised_by_a_message_that_answers_nothing_is_noted_not_left_sile
     # an answer to the question on screen still goes to the form
     answer = turn("No", intent="deny", findings=[doubt], active_loop="triage_form", requested_slot="screen_numbness")
     assert safety.on_user_message(answer, detect).action == "triage_form"
+
+
+@pytest.mark.parametrize("text,action", [
+    # a story told beside a safety question is noted, not met with "which one do you mean?", and a
+    # question anywhere in it is promised an answer (blind persona set 10)
+    ("My husband had a clot in his leg a few years ago so he keeps nagging me. I'm fine though.",
+     "utter_noted_for_later"),
+    ("She hurt her wrist last year, might that matter? It's all healed now.", "utter_question_after_the_questions"),
+    ("below of it", "utter_need_a_choice"),  # short and unclear: asked again with its choices
+])
+def test_a_story_beside_the_question_is_noted_and_a_question_promised_an_answer(text, action):
+    d = safety.on_user_message(form_turn(text, "screen_calf", "nlu_fallback"), detect)
+    assert d.action == action
