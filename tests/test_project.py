@@ -133,3 +133,18 @@ def test_var_holds_patient_data_readable_by_this_user_only(tmp_path, monkeypatch
     assert leaky.stat().st_mode & 0o777 == 0o600
     # and ./dev runs everything under umask 077, so files the servers create later are private
     assert "umask 077" in (ROOT / "dev").read_text().split("ensure_venv\n", 1)[0]
+
+
+def test_the_rasa_patches_refuse_another_rasa_version(monkeypatch):
+    # components/ replaces private methods of Rasa 3.6; another version must stop with a plain error
+    import importlib
+
+    import rasa
+
+    import components
+
+    monkeypatch.setattr(rasa, "__version__", "3.7.0")
+    with pytest.raises(RuntimeError, match="patches Rasa 3.6"):
+        importlib.reload(components)
+    monkeypatch.setattr(rasa, "__version__", "3.6.21")
+    importlib.reload(components)  # the installs are idempotent
