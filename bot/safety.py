@@ -448,6 +448,7 @@ def on_user_message(turn: Turn, detect) -> Decision:
         and turn.requested_slot
         and (
             turn.intent in NOT_AN_ANSWER_INTENTS
+            or unsure_reading(turn)
             or (turn.intent in ("affirm", "deny") and turn.requested_slot in CHOICE_QUESTIONS)
             # a knee detail at a yes/no question ("It's my right knee, the front bit", sent while the
             # chest question was on screen): noted, and the question asked again (persona sets 7, 8)
@@ -545,6 +546,23 @@ STORY_WORDS = 8  # a message this long that answers nothing is a story told besi
 # an answer intent the form reads itself (affirm, deny, inform, unsure) or a greeting.
 # A greeting, a thank-you or a goodbye has its own reply, and the form goes on after it.
 NOT_AN_ANSWER_INTENTS = frozenset({"nlu_fallback", "out_of_scope", *SYMPTOM_INTENTS})
+# Intents with a reply of their own during the questions, however sure the classifier is.
+OWN_REPLY_INTENTS = frozenset({"greet", "thank", "goodbye", "bot_challenge"})
+
+
+def unsure_reading(turn: Turn) -> bool:
+    """A message the classifier half-read as something else, with no question mark: at a question
+    it is no answer and no question ("I do tai chi, now is hard" at the chest question was read as
+    a clinic-info question at 0.36; the form rejected it and only the never-silent apology was
+    said: blind persona set 10, replayed)."""
+    return (
+        turn.intent_confidence < policy.CLASSIFIER_SURE
+        and "?" not in turn.text
+        and turn.intent not in ("stop", "skip", "request_human", "book_appointment")  # always heard
+        and turn.intent not in ANSWER_INTENTS
+        and turn.intent not in OWN_REPLY_INTENTS
+        and turn.intent not in QUESTION_INTENTS  # "tell me about taping": answered, then the form resumes
+    )
 
 
 ANSWER_INTENTS = {"affirm": "yes", "deny": "no", "unsure": "unsure"}

@@ -655,3 +655,17 @@ def test_a_doubt_raised_by_a_message_that_answers_nothing_is_noted_not_left_sile
 def test_a_story_beside_the_question_is_noted_and_a_question_promised_an_answer(text, action):
     d = safety.on_user_message(form_turn(text, "screen_calf", "nlu_fallback"), detect)
     assert d.action == action
+
+
+def test_a_half_read_statement_at_a_safety_question_is_no_answer_and_never_left_silent():
+    # a second opening message "I do tai chi, now is hard" at the chest question: first read as a
+    # yes (000), then, once "I do" needed a degree after it, as a clinic-info question at 0.36 that
+    # the form rejected in silence (blind persona set 10)
+    half_read = safety.Turn(text="I do pilates, now it is hard", intent="ask_clinic_info", intent_confidence=0.36,
+                            findings=[], requested_slot="screen_chest", slots={}, active_loop="triage_form")
+    assert safety.on_user_message(half_read, detect).action == "utter_need_a_choice"
+    # a real question, or a sure steer, is still heard
+    asked = safety.Turn(**{**half_read.__dict__, "text": "how much is a visit?", "intent_confidence": 0.95})
+    assert safety.on_user_message(asked, detect).action is None
+    stop = safety.Turn(**{**half_read.__dict__, "text": "stop", "intent": "stop", "intent_confidence": 0.4})
+    assert safety.on_user_message(stop, detect).action is None
