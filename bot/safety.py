@@ -439,8 +439,10 @@ def on_user_message(turn: Turn, detect) -> Decision:
         # The form asks about the doubt next. A message that is no answer to the question on screen
         # is noted first: given to the form, it was rejected and nothing was said ("My brother had
         # prostate cancer ..." while the numbness question waited: blind persona set 10).
-        not_an_answer = turn.intent in NOT_AN_ANSWER_INTENTS or (
-            turn.intent == "inform" and turn.requested_slot in YES_NO_QUESTIONS
+        not_an_answer = (
+            turn.intent in NOT_AN_ANSWER_INTENTS
+            or unsure_reading(turn)
+            or (turn.intent == "inform" and turn.requested_slot in YES_NO_QUESTIONS)
         )
         decision.action = NOTED_ACTION if turn.requested_slot and not_an_answer else turn.active_loop
     elif (

@@ -669,3 +669,9 @@ def test_a_half_read_statement_at_a_safety_question_is_no_answer_and_never_left_
     assert safety.on_user_message(asked, detect).action is None
     stop = safety.Turn(**{**half_read.__dict__, "text": "stop", "intent": "stop", "intent_confidence": 0.4})
     assert safety.on_user_message(stop, detect).action is None
+
+    # ... and so is one that also raised a doubt (the replay: the net's doubt queued a question, and
+    # the form, given the message, rejected it in silence)
+    doubt = finding("cancer_signs", asserted=False, modifiers=["model_only"])
+    doubted = safety.Turn(**{**half_read.__dict__, "findings": [doubt]})
+    assert safety.on_user_message(doubted, detect).action == "utter_noted_for_later"
