@@ -560,7 +560,7 @@ def unsure_reading(turn: Turn) -> bool:
     return (
         turn.intent_confidence < policy.CLASSIFIER_SURE
         and "?" not in turn.text
-        and turn.intent not in ("stop", "skip", "request_human", "book_appointment")  # always heard
+        and turn.intent not in ALWAYS_HEARD
         and turn.intent not in ANSWER_INTENTS
         and turn.intent not in OWN_REPLY_INTENTS
         and turn.intent not in QUESTION_INTENTS  # "tell me about taping": answered, then the form resumes
@@ -602,6 +602,9 @@ def tapped_answer(asked: str, button: Mapping[str, Any], slots: Mapping[str, Any
 
 # Intents a message keeps even when it could be read as an answer: the patient steers.
 STEERING_INTENTS = frozenset({"stop", "skip", "request_human", "book_appointment", "ask_clinic_info", "other_language"})
+# The steers heard however unsure the classifier is (unsure_reading): leaving, skipping, a person,
+# a booking. A half-read fees question or language guess at a question is no answer instead.
+ALWAYS_HEARD = STEERING_INTENTS - {"ask_clinic_info", "other_language"}
 # Form questions any text answers (the booking forms check and re-ask themselves).
 FREE_TEXT_QUESTIONS = frozenset({"patient_name", "contact", "preferred_times"})
 # Form questions answered by an entity of the same name found in the message.
