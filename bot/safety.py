@@ -439,24 +439,8 @@ def on_user_message(turn: Turn, detect) -> Decision:
         # The form asks about the doubt next. A message that is no answer to the question on screen
         # is noted first: given to the form, it was rejected and nothing was said ("My brother had
         # prostate cancer ..." while the numbness question waited: blind persona set 10).
-        not_an_answer = (
-            turn.intent in NOT_AN_ANSWER_INTENTS
-            or unsure_reading(turn)
-            or (turn.intent == "inform" and turn.requested_slot in YES_NO_QUESTIONS)
-        )
-        decision.action = NOTED_ACTION if turn.requested_slot and not_an_answer else turn.active_loop
-    elif (
-        turn.active_loop == TRIAGE_FORM
-        and turn.requested_slot
-        and (
-            turn.intent in NOT_AN_ANSWER_INTENTS
-            or unsure_reading(turn)
-            or (turn.intent in ("affirm", "deny") and turn.requested_slot in CHOICE_QUESTIONS)
-            # a knee detail at a yes/no question ("It's my right knee, the front bit", sent while the
-            # chest question was on screen): noted, and the question asked again (persona sets 7, 8)
-            or (turn.intent == "inform" and turn.requested_slot in YES_NO_QUESTIONS)
-        )
-    ):
+        decision.action = NOTED_ACTION if turn.requested_slot and not_an_answer(turn) else turn.active_loop
+    elif turn.active_loop == TRIAGE_FORM and turn.requested_slot and not_an_answer(turn):
         # Not an answer to this question. Something for another question ("oh, I skipped the where
         # question: it's the inner side") is noted (the slot mappings keep it); a question asked
         # mid-way ("should I stop running?") is promised an answer after the questions. Otherwise
@@ -550,6 +534,19 @@ STORY_WORDS = 8  # a message this long that answers nothing is a story told besi
 NOT_AN_ANSWER_INTENTS = frozenset({"nlu_fallback", "out_of_scope", *SYMPTOM_INTENTS})
 # Intents with a reply of their own during the questions, however sure the classifier is.
 OWN_REPLY_INTENTS = frozenset({"greet", "thank", "goodbye", "bot_challenge"})
+
+
+def not_an_answer(turn: Turn) -> bool:
+    """A message the triage form would reject as no answer to the question on screen: the policy
+    replies to it instead (the form alone would say nothing)."""
+    return (
+        turn.intent in NOT_AN_ANSWER_INTENTS
+        or unsure_reading(turn)
+        or (turn.intent in ("affirm", "deny") and turn.requested_slot in CHOICE_QUESTIONS)
+        # a knee detail at a yes/no question ("It's my right knee, the front bit", sent while the
+        # chest question was on screen): noted, and the question asked again (persona sets 7, 8)
+        or (turn.intent == "inform" and turn.requested_slot in YES_NO_QUESTIONS)
+    )
 
 
 def unsure_reading(turn: Turn) -> bool:
