@@ -160,11 +160,12 @@ async def _flood(
     stop: asyncio.Event,
     timeout: float,
     results: list,
+    at_least: int = 0,
 ) -> None:
     loop = asyncio.get_running_loop()
     pending: set = set()
     number, next_at = 0, loop.time()
-    while not stop.is_set():
+    while not stop.is_set() or number < at_least:
         number += 1
         task = asyncio.create_task(
             _post(
@@ -196,8 +197,10 @@ async def run(
     flood_rate: float = 0.0,
     db_url: str | None = None,
     timeout: float = 120.0,
+    flood_at_least: int = 0,
 ) -> RunReport:
-    """One run: the patients' conversations, with a flood alongside when `flood_rate` > 0."""
+    """One run: the patients' conversations, with a flood alongside when `flood_rate` > 0 (and at
+    least `flood_at_least` flood messages, however fast the patients are answered)."""
     run_id = f"fair{secrets.token_hex(3)}"
     url = base_url.rstrip("/") + "/webhooks/rest/webhook"
     sent: list[Sent] = []
@@ -207,7 +210,7 @@ async def run(
     # A connection a message, as separate people's phones and browsers would open.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True)) as session:
         flooding = (
-            asyncio.create_task(_flood(session, url, run_id, flood_rate, stop, timeout, flood))
+            asyncio.create_task(_flood(session, url, run_id, flood_rate, stop, timeout, flood, flood_at_least))
             if flood_rate > 0
             else None
         )
